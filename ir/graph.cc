@@ -1,0 +1,126 @@
+// Graph construction and mutation.
+#include "ir/graph.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "ir/status_macros.h"
+
+namespace braid {
+
+std::string AttrValueToString(const AttrValue& value) {
+  struct Printer {
+    std::string operator()(int64_t v) const { return absl::StrCat(v); }
+    std::string operator()(const std::string& v) const { return v; }
+    std::string operator()(const std::vector<int64_t>& v) const {
+      return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+    }
+    std::string operator()(const std::vector<std::string>& v) const {
+      return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+    }
+  };
+  return std::visit(Printer{}, value);
+}
+
+const int64_t* Node::IntAttr(const std::string& name) const {
+  auto it = attrs_.find(name);
+  return it == attrs_.end() ? nullptr : std::get_if<int64_t>(&it->second);
+}
+
+const std::vector<int64_t>* Node::IntListAttr(const std::string& name) const {
+  auto it = attrs_.find(name);
+  return it == attrs_.end() ? nullptr : std::get_if<std::vector<int64_t>>(&it->second);
+}
+
+const std::vector<std::string>* Node::IdentListAttr(const std::string& name) const {
+  auto it = attrs_.find(name);
+  return it == attrs_.end() ? nullptr : std::get_if<std::vector<std::string>>(&it->second);
+}
+
+Value* Graph::AddParam(std::string name, TensorType type, bool is_const, SourceLoc loc) {
+  auto value = std::make_unique<Value>();
+  names_.insert(name);
+  value->name_ = std::move(name);
+  value->type_ = Type::Tensor(std::move(type));
+  value->is_const_ = is_const;
+  value->loc_ = loc;
+  params_.push_back(value.get());
+  values_.push_back(std::move(value));
+  return params_.back();
+}
+
+Node* Graph::AddNode(OpKind op, std::vector<Value*> operands, Attributes attrs,
+                     std::string result_name, Type result_type, SourceLoc loc) {
+  return InsertNode(nullptr, op, std::move(operands), std::move(attrs), std::move(result_name),
+                    std::move(result_type), loc);
+}
+
+Node* Graph::InsertNode(Node* before, OpKind op, std::vector<Value*> operands, Attributes attrs,
+                        std::string result_name, Type result_type, SourceLoc loc) {
+  auto node = std::make_unique<Node>();
+  auto value = std::make_unique<Value>();
+  names_.insert(result_name);
+  value->name_ = std::move(result_name);
+  value->type_ = std::move(result_type);
+  value->def_ = node.get();
+  value->loc_ = loc;
+  node->op_ = op;
+  node->operands_ = std::move(operands);
+  node->attrs_ = std::move(attrs);
+  node->loc_ = loc;
+  node->result_ = value.get();
+  values_.push_back(std::move(value));
+  Node* raw = node.get();
+  auto pos = nodes_.end();
+  if (before != nullptr) {
+    pos = std::find_if(nodes_.begin(), nodes_.end(),
+                       [&](const std::unique_ptr<Node>& n) { return n.get() == before; });
+    BRAID_CHECK(pos != nodes_.end(), "InsertNode: `before` is not in this graph");
+  }
+  nodes_.insert(pos, std::move(node));
+  return raw;
+}
+
+void Graph::RemoveNode(Node* node) {
+  auto pos = std::find_if(nodes_.begin(), nodes_.end(),
+                          [&](const std::unique_ptr<Node>& n) { return n.get() == node; });
+  BRAID_CHECK(pos != nodes_.end(), "RemoveNode: node is not in this graph");
+  // The node and its Value stay owned (in removed_nodes_ / values_) so stale pointers held by
+  // a pass never dangle; the name stays reserved, which keeps UniqueName deterministic.
+  removed_nodes_.push_back(std::move(*pos));
+  nodes_.erase(pos);
+}
+
+void Graph::ReplaceAllUsesWith(Value* from, Value* to) {
+  for (auto& node : nodes_) {
+    for (Value*& operand : node->operands_) {
+      if (operand == from) operand = to;
+    }
+  }
+  for (Value*& out : outputs_) {
+    if (out == from) out = to;
+  }
+}
+
+std::string Graph::UniqueName(absl::string_view base) const {
+  if (!names_.contains(base)) return std::string(base);
+  for (int i = 1;; ++i) {
+    std::string candidate = absl::StrCat(base, ".", i);
+    if (!names_.contains(candidate)) return candidate;
+  }
+}
+
+absl::flat_hash_map<const Value*, std::vector<Node*>> Graph::ComputeUsers() const {
+  absl::flat_hash_map<const Value*, std::vector<Node*>> users;
+  for (const auto& node : nodes_) {
+    for (Value* operand : node->operands()) {
+      std::vector<Node*>& list = users[operand];
+      // A node reading a value twice (mul(%x, %x)) is one user.
+      if (list.empty() || list.back() != node.get()) list.push_back(node.get());
+    }
+  }
+  return users;
+}
+
+}  // namespace braid

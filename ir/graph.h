@@ -1,0 +1,133 @@
+// The SSA graph: `Value`s defined once (graph parameters or node results), `Node`s kept in
+// topological order, each remembering its source location. A `Module` is what one file holds:
+// several graphs sharing one source buffer.
+#ifndef BRAID_IR_GRAPH_H_
+#define BRAID_IR_GRAPH_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "ir/op_table.h"
+#include "ir/source.h"
+#include "ir/types.h"
+
+namespace braid {
+
+class Node;
+
+// Attribute values: an integer, an identifier, or a list of either (`[0, 0]`, `[linear, matmul]`).
+using AttrValue = std::variant<int64_t, std::string, std::vector<int64_t>, std::vector<std::string>>;
+// Ordered by name, so printing is canonical.
+using Attributes = std::map<std::string, AttrValue>;
+std::string AttrValueToString(const AttrValue& value);
+
+class Value {
+ public:
+  const std::string& name() const { return name_; }  // without the '%'
+  const Type& type() const { return type_; }
+  void set_type(Type type) { type_ = std::move(type); }
+  Node* def() const { return def_; }          // null for graph parameters
+  bool is_param() const { return def_ == nullptr; }
+  bool is_const() const { return is_const_; }  // a `const` parameter (weight)
+  SourceLoc loc() const { return loc_; }
+
+ private:
+  friend class Graph;
+  std::string name_;
+  Type type_;
+  Node* def_ = nullptr;
+  bool is_const_ = false;
+  SourceLoc loc_;
+};
+
+class Node {
+ public:
+  OpKind op() const { return op_; }
+  const OpInfo& info() const { return GetOpInfo(op_); }
+  const std::vector<Value*>& operands() const { return operands_; }
+  Value* operand(int i) const { return operands_[i]; }
+  void set_operand(int i, Value* v) { operands_[i] = v; }
+  Value* result() const { return result_; }
+  const Attributes& attrs() const { return attrs_; }
+  Attributes& mutable_attrs() { return attrs_; }
+  SourceLoc loc() const { return loc_; }
+
+  // Typed attribute access; null if absent or of another kind.
+  const int64_t* IntAttr(const std::string& name) const;
+  const std::vector<int64_t>* IntListAttr(const std::string& name) const;
+  const std::vector<std::string>* IdentListAttr(const std::string& name) const;
+
+ private:
+  friend class Graph;
+  OpKind op_ = OpKind::kAdd;
+  std::vector<Value*> operands_;
+  Value* result_ = nullptr;
+  Attributes attrs_;
+  SourceLoc loc_;
+};
+
+class Graph {
+ public:
+  explicit Graph(std::string name, std::shared_ptr<const SourceFile> source = nullptr)
+      : name_(std::move(name)), source_(std::move(source)) {}
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  const std::string& name() const { return name_; }  // without the '@'
+  const SourceFile* source() const { return source_.get(); }
+  SourceLoc loc() const { return loc_; }
+  void set_loc(SourceLoc loc) { loc_ = loc; }
+
+  // Builders. Names must be unique in the graph (the verifier checks; `UniqueName` helps).
+  Value* AddParam(std::string name, TensorType type, bool is_const, SourceLoc loc = {});
+  // Appends a node at the end (topological order is the caller's duty; the verifier checks).
+  Node* AddNode(OpKind op, std::vector<Value*> operands, Attributes attrs, std::string result_name,
+                Type result_type, SourceLoc loc = {});
+  // Inserts a node just before `before` (or at the end when null).
+  Node* InsertNode(Node* before, OpKind op, std::vector<Value*> operands, Attributes attrs,
+                   std::string result_name, Type result_type, SourceLoc loc = {});
+  // Removes a node; its result must have no remaining uses.
+  void RemoveNode(Node* node);
+  void ReplaceAllUsesWith(Value* from, Value* to);
+
+  // A name not yet used by any value of this graph, derived from `base`.
+  std::string UniqueName(absl::string_view base) const;
+
+  const std::vector<Value*>& params() const { return params_; }
+  const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
+  const std::vector<Value*>& outputs() const { return outputs_; }
+  void set_outputs(std::vector<Value*> outputs) { outputs_ = std::move(outputs); }
+  // Result types written after `->` in the text (empty if not written; printed from outputs).
+  const std::vector<Type>& declared_output_types() const { return declared_output_types_; }
+  void set_declared_output_types(std::vector<Type> t) { declared_output_types_ = std::move(t); }
+
+  // Every node that reads each value, in node order.
+  absl::flat_hash_map<const Value*, std::vector<Node*>> ComputeUsers() const;
+
+ private:
+  std::string name_;
+  std::shared_ptr<const SourceFile> source_;
+  SourceLoc loc_;
+  std::vector<std::unique_ptr<Value>> values_;
+  absl::flat_hash_set<std::string> names_;
+  std::vector<Value*> params_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<Node>> removed_nodes_;
+  std::vector<Value*> outputs_;
+  std::vector<Type> declared_output_types_;
+};
+
+// Everything one input file defines.
+struct Module {
+  std::shared_ptr<const SourceFile> source;
+  std::vector<std::unique_ptr<Graph>> graphs;
+};
+
+}  // namespace braid
+
+#endif  // BRAID_IR_GRAPH_H_

@@ -1,0 +1,34 @@
+// The reference interpreter: it defines what every op means. Simple loops, accumulation in
+// double, no cleverness — it is the oracle every compiled result is compared against.
+#ifndef BRAID_IR_INTERPRETER_H_
+#define BRAID_IR_INTERPRETER_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ir/graph.h"
+#include "ir/host_tensor.h"
+
+namespace braid {
+
+struct InterpretOptions {
+  // Every value of the graph at the bound dims must fit in this many bytes together; checked
+  // before anything is allocated.
+  int64_t max_total_bytes = int64_t{16} << 30;
+};
+
+// Runs a verified `graph` with one input per parameter (in order) and `dims` binding its
+// symbolic dims. Returns one tensor per graph output.
+absl::StatusOr<std::vector<HostTensor>> Interpret(const Graph& graph,
+                                                  const std::vector<HostTensor>& inputs,
+                                                  const DimBindings& dims,
+                                                  const InterpretOptions& options = {});
+
+// The concrete shape of each graph parameter under `dims`, with a located error for an unbound
+// symbol or an oversized tensor.
+absl::StatusOr<std::vector<std::vector<int64_t>>> BindParamShapes(const Graph& graph,
+                                                                  const DimBindings& dims);
+
+}  // namespace braid
+
+#endif  // BRAID_IR_INTERPRETER_H_

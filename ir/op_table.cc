@@ -1,0 +1,82 @@
+// The op table and the reference scalar semantics of every pointwise op.
+#include "ir/op_table.h"
+
+#include <cmath>
+
+#include "ir/status_macros.h"
+
+namespace braid {
+namespace {
+
+double Relu(double x) { return x > 0 ? x : 0; }
+double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double Silu(double x) { return x * Sigmoid(x); }
+double Gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+double GeluTanh(double x) {
+  const double k = std::sqrt(2.0 / M_PI);
+  return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+}
+double Tanh(double x) { return std::tanh(x); }
+double Exp(double x) { return std::exp(x); }
+double Neg(double x) { return -x; }
+double Add(double a, double b) { return a + b; }
+double Sub(double a, double b) { return a - b; }
+double Mul(double a, double b) { return a * b; }
+double Div(double a, double b) { return a / b; }
+// NaN-propagating, like torch.maximum.
+double Maximum(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b); }
+
+OpInfo Unary(OpKind k, const char* name, double (*fn)(double)) {
+  return OpInfo{k, name, 1, 1, kTraitPointwise, {}, fn, nullptr};
+}
+OpInfo Binary(OpKind k, const char* name, double (*fn)(double, double)) {
+  return OpInfo{k, name, 2, 2, kTraitPointwise, {}, nullptr, fn};
+}
+
+// Indexed by OpKind; the order must match the enum (checked in GetOpInfo).
+const std::vector<OpInfo>& Table() {
+  static const std::vector<OpInfo>* table = new std::vector<OpInfo>{
+      {OpKind::kLinear, "linear", 2, 3, kTraitGemm | kTraitTemplate, {}},
+      {OpKind::kMatmul, "matmul", 2, 2, kTraitGemm | kTraitTemplate, {}},
+      Unary(OpKind::kRelu, "relu", Relu),
+      Unary(OpKind::kSilu, "silu", Silu),
+      Unary(OpKind::kGelu, "gelu", Gelu),
+      Unary(OpKind::kGeluTanh, "gelu_tanh", GeluTanh),
+      Unary(OpKind::kSigmoid, "sigmoid", Sigmoid),
+      Unary(OpKind::kTanh, "tanh", Tanh),
+      Unary(OpKind::kExp, "exp", Exp),
+      Unary(OpKind::kNeg, "neg", Neg),
+      Binary(OpKind::kAdd, "add", Add),
+      Binary(OpKind::kSub, "sub", Sub),
+      Binary(OpKind::kMul, "mul", Mul),
+      Binary(OpKind::kDiv, "div", Div),
+      Binary(OpKind::kMaximum, "maximum", Maximum),
+      {OpKind::kGroupedGemm,
+       "grouped_gemm",
+       2,
+       kVariadic,
+       kTraitTemplate | kTraitMultiOutput,
+       {"act", "bias", "kind", "weight"}},
+      {OpKind::kMultiOutput, "multi_output", 1, 1, kTraitProjection, {"index"}},
+  };
+  return *table;
+}
+
+}  // namespace
+
+const OpInfo& GetOpInfo(OpKind kind) {
+  const OpInfo& info = Table()[static_cast<size_t>(kind)];
+  BRAID_CHECK(info.kind == kind, "op table order does not match OpKind");
+  return info;
+}
+
+const OpInfo* LookupOp(absl::string_view name) {
+  for (const OpInfo& info : Table()) {
+    if (name == info.name) return &info;
+  }
+  return nullptr;
+}
+
+absl::Span<const OpInfo> AllOps() { return Table(); }
+
+}  // namespace braid

@@ -1,0 +1,85 @@
+// The one op table: every op's enum, text name, arity, traits, required attributes and (for
+// pointwise ops) its reference scalar meaning. The parser, printer, verifier, interpreter and
+// codegen read this table instead of repeating op lists.
+//
+// Op forms (result types after `:` are optional on input and always printed):
+//
+//   linear(x[..., K], w[N, K])            -> [..., N]    y = x·wᵀ        (nn.Linear)
+//   linear(x[..., K], w[N, K], b[N])      -> [..., N]    y = x·wᵀ + b
+//   matmul(a[..., K], b[K, N])            -> [..., N]    y = a·b
+//   relu silu gelu gelu_tanh sigmoid tanh exp neg (x)   -> same type as x
+//   add sub mul div maximum (a, b)        -> NumPy broadcast of a and b (equal dims or a
+//                                            literal 1; symbols must match by name)
+//
+//   grouped_gemm(operands...) {kind = [k0, ..., kG-1], act = [a0, ...], weight = [w0, ...],
+//                              bias = [b0, ...]} : multi_output_layout(T0, ..., TG-1)
+//     G GEMMs as one template node. GEMM i is `ki(operands[ai], operands[wi])` with ki one of
+//     `linear` / `matmul`, plus `operands[bi]` as bias when bi >= 0 (only for linear; -1 = no
+//     bias). The index lists express shared activations (all ai equal), independent ones
+//     (different ai), per-GEMM optional bias and unequal output widths; Ti is GEMM i's result.
+//     Every operand must be referenced by at least one index.
+//   multi_output(%t) {index = i}          -> the i-th tensor of layout %t
+#ifndef BRAID_IR_OP_TABLE_H_
+#define BRAID_IR_OP_TABLE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace braid {
+
+enum class OpKind : uint8_t {
+  kLinear,
+  kMatmul,
+  kRelu,
+  kSilu,
+  kGelu,
+  kGeluTanh,
+  kSigmoid,
+  kTanh,
+  kExp,
+  kNeg,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMaximum,
+  kGroupedGemm,
+  kMultiOutput,
+};
+
+enum OpTrait : uint32_t {
+  kTraitPointwise = 1u << 0,    // elementwise; unary or binary with broadcasting
+  kTraitGemm = 1u << 1,         // a single GEMM (linear, matmul)
+  kTraitTemplate = 1u << 2,     // lowered to a GEMM template kernel
+  kTraitMultiOutput = 1u << 3,  // result is a MultiOutputLayout
+  kTraitProjection = 1u << 4,   // extracts one tensor from a MultiOutputLayout
+};
+
+inline constexpr int kVariadic = -1;
+
+struct OpInfo {
+  OpKind kind;
+  const char* name;
+  int min_operands;
+  int max_operands;  // kVariadic: no upper bound
+  uint32_t traits;
+  // Attribute names the op requires (and the only ones it accepts).
+  std::vector<const char*> attributes;
+  // Reference scalar meaning for pointwise ops (exactly one is set for them), else null.
+  double (*unary)(double) = nullptr;
+  double (*binary)(double, double) = nullptr;
+
+  bool Has(OpTrait t) const { return (traits & t) != 0; }
+};
+
+const OpInfo& GetOpInfo(OpKind kind);
+// Null if `name` is not an op.
+const OpInfo* LookupOp(absl::string_view name);
+absl::Span<const OpInfo> AllOps();
+
+}  // namespace braid
+
+#endif  // BRAID_IR_OP_TABLE_H_

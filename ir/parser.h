@@ -1,0 +1,30 @@
+// The textual IR parser (hand-written recursive descent over a flat token stream; nothing
+// recurses per node, so graph length never grows the stack). Grammar:
+//
+//   module    := graph+
+//   graph     := 'graph' @name '(' [param (',' param)*] ')' ['->' '(' [type (',' type)*] ')']
+//                '{' stmt* 'return' %v (',' %v)* '}'
+//   param     := %name ':' ['const'] tensor
+//   stmt      := %name '=' op '(' [%v (',' %v)*] ')' ['{' [attr (',' attr)*] '}'] [':' type]
+//   attr      := ident '=' (int | ident | '[' [(int | ident) (',' ...)*] ']')
+//   type      := tensor | 'multi_output_layout' '(' tensor (',' tensor)* ')'
+//   tensor    := dtype '[' [dim (',' dim)*] ']'       dim := int | ident
+//
+// The parser resolves names (use before definition and redefinition are errors) and infers
+// result types written without one; everything else is the verifier's job.
+#ifndef BRAID_IR_PARSER_H_
+#define BRAID_IR_PARSER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ir/graph.h"
+
+namespace braid {
+
+// Parses `text`; `filename` names it in error messages.
+absl::StatusOr<Module> ParseModule(absl::string_view filename, std::string text);
+
+}  // namespace braid
+
+#endif  // BRAID_IR_PARSER_H_

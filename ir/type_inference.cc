@@ -1,0 +1,189 @@
+// Result-type inference for every op in the op table.
+#include "ir/type_inference.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "ir/status_macros.h"
+
+namespace braid {
+namespace {
+
+absl::Status Error(absl::string_view msg) { return absl::InvalidArgumentError(msg); }
+
+absl::StatusOr<const TensorType*> AsTensor(const Type* t, int index) {
+  if (t->is_layout()) {
+    return Error(absl::StrCat("operand #", index, " is a multi_output_layout; extract a tensor "
+                              "with multi_output first"));
+  }
+  return &t->tensor();
+}
+
+absl::Status SameDType(const TensorType& a, const TensorType& b) {
+  if (a.dtype != b.dtype) {
+    return Error(absl::StrCat("dtype mismatch: ", a.ToString(), " vs ", b.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+// grouped_gemm: validates the index lists and infers one tensor type per GEMM.
+absl::StatusOr<Type> InferGroupedGemm(const std::vector<const Type*>& operands,
+                                      const Attributes& attrs) {
+  auto kinds_it = attrs.find("kind");
+  const auto* kinds = std::get_if<std::vector<std::string>>(&kinds_it->second);
+  if (kinds == nullptr) return Error("attribute 'kind' must be a list of `linear` / `matmul`");
+  const size_t count = kinds->size();
+  if (count == 0) return Error("grouped_gemm needs at least one GEMM");
+  std::vector<const std::vector<int64_t>*> lists;
+  for (const char* name : {"act", "weight", "bias"}) {
+    const auto* list = std::get_if<std::vector<int64_t>>(&attrs.find(name)->second);
+    // An empty list `[]` parses as an integer list; identifiers are an error here.
+    if (list == nullptr) return Error(absl::StrCat("attribute '", name, "' must be a list of integers"));
+    if (list->size() != count) {
+      return Error(absl::StrCat("attribute '", name, "' has ", list->size(), " entries but 'kind' has ",
+                                count, "; every GEMM needs one of each"));
+    }
+    lists.push_back(list);
+  }
+  const int num_operands = static_cast<int>(operands.size());
+  std::vector<bool> referenced(num_operands, false);
+  auto operand = [&](const char* what, size_t gemm, int64_t index)
+      -> absl::StatusOr<const TensorType*> {
+    if (index < 0 || index >= num_operands) {
+      return Error(absl::StrCat(what, "[", gemm, "] = ", index, " is out of range: there are ",
+                                num_operands, " operands"));
+    }
+    referenced[index] = true;
+    return AsTensor(operands[index], static_cast<int>(index));
+  };
+  std::vector<TensorType> results;
+  for (size_t i = 0; i < count; ++i) {
+    OpKind kind;
+    if ((*kinds)[i] == "linear") {
+      kind = OpKind::kLinear;
+    } else if ((*kinds)[i] == "matmul") {
+      kind = OpKind::kMatmul;
+    } else {
+      return Error(absl::StrCat("kind[", i, "] = ", (*kinds)[i], " is not `linear` or `matmul`"));
+    }
+    BRAID_ASSIGN_OR_RETURN(const TensorType* x, operand("act", i, (*lists[0])[i]));
+    BRAID_ASSIGN_OR_RETURN(const TensorType* w, operand("weight", i, (*lists[1])[i]));
+    const TensorType* bias = nullptr;
+    int64_t bias_index = (*lists[2])[i];
+    if (bias_index != -1) {
+      if (kind == OpKind::kMatmul) return Error(absl::StrCat("GEMM ", i, " is a matmul; only linear takes a bias"));
+      BRAID_ASSIGN_OR_RETURN(bias, operand("bias", i, bias_index));
+    }
+    auto type = InferGemmType(kind, *x, *w, bias);
+    if (!type.ok()) return Error(absl::StrCat("GEMM ", i, ": ", type.status().message()));
+    results.push_back(*std::move(type));
+  }
+  for (int i = 0; i < num_operands; ++i) {
+    if (!referenced[i]) return Error(absl::StrCat("operand #", i, " is not used by any GEMM"));
+  }
+  return Type::Layout(std::move(results));
+}
+
+}  // namespace
+
+absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  Shape out(rank, Dim::Const(1));
+  for (size_t i = 0; i < rank; ++i) {
+    const Dim* da = i < a.size() ? &a[a.size() - 1 - i] : nullptr;
+    const Dim* db = i < b.size() ? &b[b.size() - 1 - i] : nullptr;
+    Dim& result = out[rank - 1 - i];
+    if (da == nullptr || *da == Dim::Const(1)) {
+      result = db != nullptr ? *db : Dim::Const(1);
+    } else if (db == nullptr || *db == Dim::Const(1) || *da == *db) {
+      result = *da;
+    } else {
+      return Error(absl::StrCat("cannot broadcast dimension ", da->ToString(), " against ",
+                                db->ToString()));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const TensorType& w,
+                                         const TensorType* bias) {
+  BRAID_RETURN_IF_ERROR(SameDType(x, w));
+  if (x.rank() < 1) return Error(absl::StrCat("the input must have rank >= 1, got ", x.ToString()));
+  if (w.rank() != 2) return Error(absl::StrCat("the weight must have rank 2, got ", w.ToString()));
+  const Dim& k = x.shape.back();
+  const bool is_linear = kind == OpKind::kLinear;
+  const Dim& wk = is_linear ? w.shape[1] : w.shape[0];
+  const Dim& n = is_linear ? w.shape[0] : w.shape[1];
+  if (k != wk) {
+    return Error(absl::StrCat("reduction dims differ: input ", x.ToString(), " has K = ",
+                              k.ToString(), " but weight ", w.ToString(), " has K = ",
+                              wk.ToString(), is_linear ? " (linear wants w[N, K])" : " (matmul wants b[K, N])"));
+  }
+  if (bias != nullptr) {
+    BRAID_RETURN_IF_ERROR(SameDType(x, *bias));
+    if (bias->rank() != 1 || bias->shape[0] != n) {
+      return Error(absl::StrCat("bias must be [", n.ToString(), "], got ", bias->ToString()));
+    }
+  }
+  TensorType out = x;
+  out.shape.back() = n;
+  return out;
+}
+
+absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& operands,
+                                     const Attributes& attrs) {
+  const OpInfo& info = GetOpInfo(op);
+  const int n = static_cast<int>(operands.size());
+  if (n < info.min_operands || (info.max_operands != kVariadic && n > info.max_operands)) {
+    std::string expected =
+        info.max_operands == kVariadic ? absl::StrCat("at least ", info.min_operands)
+        : info.min_operands == info.max_operands
+            ? absl::StrCat(info.min_operands)
+            : absl::StrCat(info.min_operands, " or ", info.max_operands);
+    return Error(absl::StrCat("'", info.name, "' takes ", expected, " operand",
+                              expected == "1" ? "" : "s", ", got ", n));
+  }
+  // Attributes: exactly the names the table lists.
+  std::set<std::string> wanted(info.attributes.begin(), info.attributes.end());
+  for (const auto& [name, value] : attrs) {
+    if (!wanted.count(name)) {
+      return Error(absl::StrCat("'", info.name, "' has no attribute '", name, "'"));
+    }
+  }
+  for (const std::string& name : wanted) {
+    if (!attrs.count(name)) {
+      return Error(absl::StrCat("'", info.name, "' requires attribute '", name, "'"));
+    }
+  }
+  if (op == OpKind::kGroupedGemm) return InferGroupedGemm(operands, attrs);
+  if (op == OpKind::kMultiOutput) {
+    if (!operands[0]->is_layout()) {
+      return Error("multi_output reads a multi_output_layout value (a grouped_gemm result)");
+    }
+    const int64_t* index = std::get_if<int64_t>(&attrs.at("index"));
+    if (index == nullptr) return Error("attribute 'index' must be an integer");
+    const auto& layout = operands[0]->layout();
+    if (*index < 0 || *index >= static_cast<int64_t>(layout.size())) {
+      return Error(absl::StrCat("index ", *index, " is out of range: the layout has ",
+                                layout.size(), " outputs"));
+    }
+    return Type::Tensor(layout[*index]);
+  }
+  std::vector<const TensorType*> tensors;
+  for (int i = 0; i < n; ++i) {
+    BRAID_ASSIGN_OR_RETURN(const TensorType* t, AsTensor(operands[i], i));
+    tensors.push_back(t);
+  }
+  if (info.Has(kTraitGemm)) {
+    BRAID_ASSIGN_OR_RETURN(TensorType t, InferGemmType(op, *tensors[0], *tensors[1],
+                                                       n == 3 ? tensors[2] : nullptr));
+    return Type::Tensor(std::move(t));
+  }
+  BRAID_CHECK(info.Has(kTraitPointwise), "op without an inference rule");
+  if (n == 1) return Type::Tensor(*tensors[0]);
+  BRAID_RETURN_IF_ERROR(SameDType(*tensors[0], *tensors[1]));
+  BRAID_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(tensors[0]->shape, tensors[1]->shape));
+  return Type::Tensor(TensorType{tensors[0]->dtype, std::move(shape)});
+}
+
+}  // namespace braid

@@ -1,0 +1,99 @@
+// Types in braid IR: a dtype, a shape whose dims are constants or named symbols bound at run
+// time (`M`, `T`), a tensor type, and the `multi_output_layout` type of template nodes.
+#ifndef BRAID_IR_TYPES_H_
+#define BRAID_IR_TYPES_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace braid {
+
+enum class DType : uint8_t {
+  kF32,
+  kBF16,  // Parsed and printed; not executable yet (the verifier says so).
+};
+
+absl::string_view DTypeName(DType dtype);
+std::optional<DType> ParseDType(absl::string_view name);
+int64_t DTypeBytes(DType dtype);
+
+// Caps that keep any input from causing an absurd allocation or an overflow.
+inline constexpr int64_t kMaxDimValue = int64_t{1} << 32;      // one static or bound dim
+inline constexpr int64_t kMaxElementCount = int64_t{1} << 40;  // one tensor (static shape)
+inline constexpr int kMaxRank = 8;
+
+// One dimension: a non-negative constant or a symbol.
+class Dim {
+ public:
+  static Dim Const(int64_t value) { return Dim(value, ""); }
+  static Dim Symbol(std::string name) { return Dim(-1, std::move(name)); }
+
+  bool is_symbolic() const { return value_ < 0; }
+  int64_t value() const { return value_; }
+  const std::string& symbol() const { return symbol_; }
+  std::string ToString() const;
+
+  bool operator==(const Dim& o) const { return value_ == o.value_ && symbol_ == o.symbol_; }
+  bool operator!=(const Dim& o) const { return !(*this == o); }
+
+ private:
+  Dim(int64_t value, std::string symbol) : value_(value), symbol_(std::move(symbol)) {}
+  int64_t value_;
+  std::string symbol_;
+};
+
+using Shape = std::vector<Dim>;
+
+struct TensorType {
+  DType dtype = DType::kF32;
+  Shape shape;
+
+  int rank() const { return static_cast<int>(shape.size()); }
+  std::string ToString() const;  // "f32[M, 4096]"
+  bool operator==(const TensorType& o) const { return dtype == o.dtype && shape == o.shape; }
+  bool operator!=(const TensorType& o) const { return !(*this == o); }
+};
+
+// The type of a value: a tensor, or (for template nodes such as grouped_gemm) a
+// MultiOutputLayout with one tensor type per output.
+class Type {
+ public:
+  Type() = default;
+  static Type Tensor(TensorType t) { return Type(false, {std::move(t)}); }
+  static Type Layout(std::vector<TensorType> parts) { return Type(true, std::move(parts)); }
+
+  bool is_layout() const { return is_layout_; }
+  const TensorType& tensor() const { return parts_.front(); }  // requires !is_layout()
+  const std::vector<TensorType>& layout() const { return parts_; }
+  std::string ToString() const;
+  bool operator==(const Type& o) const { return is_layout_ == o.is_layout_ && parts_ == o.parts_; }
+  bool operator!=(const Type& o) const { return !(*this == o); }
+
+ private:
+  Type(bool is_layout, std::vector<TensorType> parts)
+      : is_layout_(is_layout), parts_(std::move(parts)) {}
+  bool is_layout_ = false;
+  std::vector<TensorType> parts_ = {TensorType{}};
+};
+
+// Values for symbolic dims, e.g. {M: 128, T: 7}. Ordered so printing is deterministic.
+using DimBindings = std::map<std::string, int64_t>;
+
+// Concrete dims of `shape` under `dims`; fails if a symbol is unbound.
+absl::StatusOr<std::vector<int64_t>> BindShape(const Shape& shape, const DimBindings& dims);
+
+// Product of `dims`, or an error if it overflows or exceeds `cap`.
+absl::StatusOr<int64_t> CheckedElementCount(const std::vector<int64_t>& dims,
+                                            int64_t cap = kMaxElementCount);
+
+std::string ShapeToString(const std::vector<int64_t>& dims);  // "[8, 4096]"
+
+}  // namespace braid
+
+#endif  // BRAID_IR_TYPES_H_

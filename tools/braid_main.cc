@@ -1,0 +1,160 @@
+// The `braid` driver: parse, verify and print textual IR, or run it. Flags follow mlir-opt /
+// LLVM naming; every user error is printed as a located message and exits with status 1.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "ir/interpreter.h"
+#include "ir/parser.h"
+#include "ir/printer.h"
+#include "ir/status_macros.h"
+#include "ir/verifier.h"
+#include "tools/cli.h"
+#include "tools/npy.h"
+#include "tools/run_inputs.h"
+
+ABSL_FLAG(bool, run, false,
+          "Execute every graph (or the one named by --graph) on seeded random inputs and print "
+          "each output's shape and checksum. Until the JIT exists this uses the reference "
+          "interpreter.");
+ABSL_FLAG(bool, interpret, false,
+          "With --run: execute with the reference interpreter (the oracle), even once a "
+          "compiled path exists.");
+ABSL_FLAG(std::string, dims, "",
+          "Bind symbolic dims for --run, e.g. --dims=M=128,T=7. Binding a name no graph uses "
+          "is a warning. Dims of parameters given by --inputs are bound from the files.");
+ABSL_FLAG(uint64_t, seed, 0, "Seed for the random inputs of --run (uniform in [-1, 1)).");
+ABSL_FLAG(std::string, inputs, "",
+          "With --run: read parameters from NumPy files, e.g. --inputs=x=x.npy,wg=wg.npy "
+          "(little-endian float32 '<f4', C order). Parameters not named are random.");
+ABSL_FLAG(std::string, output_dir, "",
+          "With --run: write each graph output to DIR/<name>.npy ('<f4', C order). When "
+          "several graphs run, DIR/<graph>/<name>.npy.");
+ABSL_FLAG(std::string, graph, "", "With --run: run only the graph with this name (without '@').");
+
+namespace braid {
+namespace {
+
+constexpr char kUsage[] =
+    "braid: a graph-IR compiler for CPU inference with grouped-GEMM fusion.\n\n"
+    "usage: braid [flags] FILE.ir      ('-' reads standard input)\n\n"
+    "Without --run: parse, verify and print the canonical IR.\n"
+    "With --run: execute and print, per output, its shape and a checksum.\n"
+    "Exit status: 0 on success, 1 on invalid input (a FILE:LINE:COL error on stderr).";
+
+absl::Status DriverError(absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat("braid: error: ", message));
+}
+
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  std::ostringstream buffer;
+  if (path == "-") {
+    buffer << std::cin.rdbuf();
+    return buffer.str();
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return DriverError(absl::StrCat(path, " is a directory"));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return DriverError(absl::StrCat("cannot open '", path, "'"));
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Warns about --dims names that no graph mentions (a typo, usually).
+void WarnUnusedDims(const Module& module, const DimBindings& dims) {
+  std::set<std::string> used;
+  auto note = [&](const TensorType& t) {
+    for (const Dim& d : t.shape) if (d.is_symbolic()) used.insert(d.symbol());
+  };
+  for (const auto& g : module.graphs) {
+    for (const Value* p : g->params()) note(p->type().tensor());
+    for (const auto& n : g->nodes()) for (const TensorType& t : n->result()->type().layout()) note(t);
+  }
+  for (const auto& [name, value] : dims) {
+    if (!used.count(name)) {
+      std::cerr << "braid: warning: --dims binds '" << name << "', which no graph uses\n";
+    }
+  }
+}
+
+absl::Status RunModule(const Module& module) {
+  BRAID_ASSIGN_OR_RETURN(DimBindings dims, ParseDimsFlag(absl::GetFlag(FLAGS_dims)));
+  WarnUnusedDims(module, dims);
+  BRAID_ASSIGN_OR_RETURN(auto input_paths, ParseInputsFlag(absl::GetFlag(FLAGS_inputs)));
+  std::vector<const Graph*> graphs;
+  const std::string only = absl::GetFlag(FLAGS_graph);
+  for (const auto& g : module.graphs) {
+    if (only.empty() || g->name() == only) graphs.push_back(g.get());
+  }
+  if (graphs.empty()) return DriverError(absl::StrCat("--graph: no graph named @", only));
+  for (const auto& [name, path] : input_paths) {
+    bool found = false;
+    for (const Graph* g : graphs) {
+      for (const Value* p : g->params()) found |= p->name() == name;
+    }
+    if (!found) return DriverError(absl::StrCat("--inputs: no graph that runs has a parameter %", name));
+  }
+  std::map<std::string, HostTensor> files;
+  for (const auto& [name, path] : input_paths) {
+    auto tensor = ReadNpy(path);
+    if (!tensor.ok()) return DriverError(absl::StrCat("--inputs: ", tensor.status().message()));
+    files[name] = *std::move(tensor);
+  }
+  const std::string output_dir = absl::GetFlag(FLAGS_output_dir);
+  for (const Graph* graph : graphs) {
+    DimBindings graph_dims = dims;
+    BRAID_ASSIGN_OR_RETURN(auto inputs, MakeInputs(*graph, files, absl::GetFlag(FLAGS_seed), graph_dims));
+    BRAID_ASSIGN_OR_RETURN(auto outputs, Interpret(*graph, inputs, graph_dims));
+    std::cout << "@" << graph->name() << " (interpreter):\n";
+    std::string dir = output_dir;
+    if (!dir.empty() && graphs.size() > 1) dir = absl::StrCat(dir, "/", graph->name());
+    if (!dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return DriverError(absl::StrCat("--output-dir: cannot create '", dir, "': ", ec.message()));
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const Value* v = graph->outputs()[i];
+      std::cout << "  %" << v->name() << ": f32" << ShapeToString(outputs[i].shape) << " "
+                << Checksum(outputs[i]) << "\n";
+      if (!dir.empty()) {
+        absl::Status written = WriteNpy(absl::StrCat(dir, "/", v->name(), ".npy"), outputs[i]);
+        if (!written.ok()) return DriverError(written.message());
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Main(const std::vector<std::string>& positional) {
+  if (positional.size() != 2) {
+    return DriverError(positional.size() < 2 ? "no input file (try --help)"
+                                             : "expected exactly one input file");
+  }
+  const std::string path = positional[1];
+  BRAID_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
+  BRAID_ASSIGN_OR_RETURN(Module module, ParseModule(path == "-" ? "<stdin>" : path, std::move(text)));
+  BRAID_RETURN_IF_ERROR(VerifyModule(module));
+  if (absl::GetFlag(FLAGS_run)) return RunModule(module);
+  std::cout << PrintModule(module);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace braid
+
+int main(int argc, char** argv) {
+  std::vector<std::string> positional = braid::ParseCommandLine(argc, argv, braid::kUsage);
+  absl::Status status = braid::Main(positional);
+  if (!status.ok()) {
+    std::cerr << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,130 @@
+// Driver inputs: --dims, --inputs, seeded random tensors, checksums.
+#include "tools/run_inputs.h"
+
+#include <cmath>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "ir/interpreter.h"
+#include "ir/status_macros.h"
+
+namespace braid {
+namespace {
+
+// FNV-1a: a stable hash, so the same seed gives the same data on every platform.
+uint64_t StableHash(absl::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+uint64_t SplitMix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+absl::StatusOr<DimBindings> ParseDimsFlag(absl::string_view text) {
+  DimBindings dims;
+  for (absl::string_view entry : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    absl::string_view name = absl::StripAsciiWhitespace(kv.first);
+    int64_t value;
+    if (name.empty() || !absl::SimpleAtoi(kv.second, &value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dims: '", entry, "' is not NAME=INTEGER (example: --dims=M=128,T=7)"));
+    }
+    if (value < 0 || value > kMaxDimValue) {
+      return absl::InvalidArgumentError(absl::StrCat("--dims: ", name, "=", value,
+                                                     " is out of range [0, ", kMaxDimValue, "]"));
+    }
+    if (!dims.emplace(std::string(name), value).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--dims: ", name, " is bound twice"));
+    }
+  }
+  return dims;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ParseInputsFlag(absl::string_view text) {
+  std::map<std::string, std::string> files;
+  for (absl::string_view entry : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    absl::string_view name = absl::StripPrefix(absl::StripAsciiWhitespace(kv.first), "%");
+    if (name.empty() || kv.second.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--inputs: '", entry, "' is not NAME=FILE.npy (example: --inputs=x=x.npy)"));
+    }
+    if (!files.emplace(std::string(name), std::string(kv.second)).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--inputs: %", name, " is given twice"));
+    }
+  }
+  return files;
+}
+
+absl::StatusOr<std::vector<HostTensor>> MakeInputs(const Graph& graph,
+                                                   const std::map<std::string, HostTensor>& files,
+                                                   uint64_t seed, DimBindings& dims) {
+  // First let the files bind symbolic dims, so --dims may be left out for them.
+  for (const Value* p : graph.params()) {
+    auto it = files.find(p->name());
+    if (it == files.end()) continue;
+    const Shape& shape = p->type().tensor().shape;
+    const std::vector<int64_t>& actual = it->second.shape;
+    auto mismatch = [&](absl::string_view why) {
+      return LocatedError(graph.source(), p->loc(),
+                          absl::StrCat("--inputs: the file for %", p->name(), " has shape ",
+                                       ShapeToString(actual), " but %", p->name(), " is ",
+                                       p->type().ToString(), why));
+    };
+    if (actual.size() != shape.size()) return mismatch("");
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (!shape[d].is_symbolic()) {
+        if (shape[d].value() != actual[d]) return mismatch("");
+        continue;
+      }
+      auto [pos, inserted] = dims.emplace(shape[d].symbol(), actual[d]);
+      if (!inserted && pos->second != actual[d]) {
+        return mismatch(absl::StrCat(" with ", shape[d].symbol(), " = ", pos->second));
+      }
+    }
+  }
+  BRAID_ASSIGN_OR_RETURN(auto shapes, BindParamShapes(graph, dims));
+  std::vector<HostTensor> inputs;
+  for (size_t i = 0; i < graph.params().size(); ++i) {
+    const Value* p = graph.params()[i];
+    auto it = files.find(p->name());
+    if (it != files.end()) {
+      inputs.push_back(it->second);
+      continue;
+    }
+    HostTensor t;
+    t.shape = shapes[i];
+    BRAID_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(t.shape));
+    t.data.resize(count);
+    uint64_t state = seed ^ StableHash(p->name());
+    for (float& x : t.data) {
+      // 24 random bits -> a float in [-1, 1) exactly representable.
+      x = static_cast<float>(static_cast<int64_t>(SplitMix64(state) >> 40) - (1 << 23)) /
+          static_cast<float>(1 << 23);
+    }
+    inputs.push_back(std::move(t));
+  }
+  return inputs;
+}
+
+std::string Checksum(const HostTensor& tensor) {
+  double sum = 0, abs_sum = 0;
+  for (float x : tensor.data) {
+    sum += x;
+    abs_sum += std::fabs(x);
+  }
+  return absl::StrFormat("sum=%.6e abs_sum=%.6e", sum, abs_sum);
+}
+
+}  // namespace braid
