@@ -32,10 +32,11 @@ inline constexpr int kMaxRank = 8;
 class Dim {
  public:
   static Dim Const(int64_t value) { return Dim(value, ""); }
-  static Dim Symbol(std::string name) { return Dim(-1, std::move(name)); }
+  // `name` must be non-empty (the parser guarantees it; the API's caller must).
+  static Dim Symbol(std::string name) { return Dim(0, std::move(name)); }
 
-  bool is_symbolic() const { return value_ < 0; }
-  int64_t value() const { return value_; }
+  bool is_symbolic() const { return !symbol_.empty(); }
+  int64_t value() const { return value_; }  // only for constants
   const std::string& symbol() const { return symbol_; }
   std::string ToString() const;
 

@@ -40,10 +40,7 @@ class Verifier {
     if (t.rank() > kMaxRank) return Error(loc, absl::StrCat("rank above the limit of ", kMaxRank));
     int64_t elements = 1;
     for (const Dim& d : t.shape) {
-      if (d.is_symbolic()) {
-        if (d.symbol().empty()) return Error(loc, "a symbolic dimension has an empty name");
-        continue;
-      }
+      if (d.is_symbolic()) continue;
       if (d.value() < 0 || d.value() > kMaxDimValue) {
         return Error(loc, absl::StrCat("dimension ", d.value(), " is out of range [0, ",
                                        kMaxDimValue, "]"));

@@ -9,7 +9,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
@@ -37,6 +41,9 @@ ABSL_FLAG(std::string, output_dir, "",
           "With --run: write each graph output to DIR/<name>.npy ('<f4', C order). When "
           "several graphs run, DIR/<graph>/<name>.npy.");
 ABSL_FLAG(std::string, graph, "", "With --run: run only the graph with this name (without '@').");
+ABSL_FLAG(bool, split_input_file, false,
+          "Split the input at lines '// -----' and process each chunk on its own, as mlir-opt "
+          "does; errors keep the line numbers of the whole file. Exits 1 if any chunk failed.");
 
 namespace braid {
 namespace {
@@ -49,7 +56,15 @@ constexpr char kUsage[] =
     "Exit status: 0 on success, 1 on invalid input (a FILE:LINE:COL error on stderr).";
 
 absl::Status DriverError(absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat("braid: error: ", message));
+  return absl::InvalidArgumentError(message);
+}
+
+// Located errors already read "FILE:LINE:COL: error: ..."; the rest get the tool's name.
+void PrintError(const absl::Status& status) {
+  absl::string_view message = status.message();
+  absl::string_view first_line = message.substr(0, message.find('\n'));
+  if (!absl::StrContains(first_line, ": error: ")) std::cerr << "braid: error: ";
+  std::cerr << message << "\n";
 }
 
 absl::StatusOr<std::string> ReadInput(const std::string& path) {
@@ -132,18 +147,54 @@ absl::Status RunModule(const Module& module) {
   return absl::OkStatus();
 }
 
+absl::Status ProcessText(const std::string& name, std::string text) {
+  BRAID_ASSIGN_OR_RETURN(Module module, ParseModule(name, std::move(text)));
+  BRAID_RETURN_IF_ERROR(VerifyModule(module));
+  if (absl::GetFlag(FLAGS_run)) return RunModule(module);
+  std::cout << PrintModule(module);
+  return absl::OkStatus();
+}
+
+// Chunks of `text` separated by '// -----' lines. Each chunk keeps the whole file's line
+// numbers: the lines of the other chunks are blanked, not removed.
+std::vector<std::string> SplitInput(const std::string& text) {
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  std::vector<std::string> chunks;
+  size_t begin = 0;
+  for (size_t i = 0; i <= lines.size(); ++i) {
+    if (i < lines.size() && absl::StripAsciiWhitespace(lines[i]) != "// -----") continue;
+    std::string chunk;
+    for (size_t j = 0; j < lines.size(); ++j) {
+      if (j >= begin && j < i) chunk += lines[j];
+      if (j + 1 < lines.size()) chunk += '\n';
+    }
+    chunks.push_back(std::move(chunk));
+    begin = i + 1;
+  }
+  return chunks;
+}
+
 absl::Status Main(const std::vector<std::string>& positional) {
   if (positional.size() != 2) {
     return DriverError(positional.size() < 2 ? "no input file (try --help)"
                                              : "expected exactly one input file");
   }
   const std::string path = positional[1];
+  const std::string name = path == "-" ? "<stdin>" : path;
   BRAID_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
-  BRAID_ASSIGN_OR_RETURN(Module module, ParseModule(path == "-" ? "<stdin>" : path, std::move(text)));
-  BRAID_RETURN_IF_ERROR(VerifyModule(module));
-  if (absl::GetFlag(FLAGS_run)) return RunModule(module);
-  std::cout << PrintModule(module);
-  return absl::OkStatus();
+  if (!absl::GetFlag(FLAGS_split_input_file)) return ProcessText(name, std::move(text));
+  bool failed = false;
+  std::vector<std::string> chunks = SplitInput(text);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (i > 0) std::cout << "// -----\n";
+    absl::Status status = ProcessText(name, std::move(chunks[i]));
+    if (!status.ok()) {
+      PrintError(status);
+      failed = true;
+    }
+  }
+  // Each failure was already printed.
+  return failed ? absl::InvalidArgumentError("") : absl::OkStatus();
 }
 
 }  // namespace
@@ -153,7 +204,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> positional = braid::ParseCommandLine(argc, argv, braid::kUsage);
   absl::Status status = braid::Main(positional);
   if (!status.ok()) {
-    std::cerr << status.message() << "\n";
+    if (!status.message().empty()) braid::PrintError(status);
     return 1;
   }
   return 0;

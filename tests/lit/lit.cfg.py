@@ -1,0 +1,15 @@
+# lit configuration for braid's FileCheck tests. Run through `bazel test //tests/lit:lit_test`
+# (tests/lit/run_lit.sh puts the braid binary and LLVM's FileCheck/not on PATH).
+import os
+
+import lit.formats
+
+config.name = "braid"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".ir", ".test"]
+config.excludes = ["Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+# Sources are read-only in the Bazel sandbox; write outputs under the test's temp dir.
+config.test_exec_root = os.environ.get("TEST_TMPDIR", "/tmp/braid-lit")
+config.environment["PATH"] = os.environ["PATH"]
+config.substitutions.append(("%examples", os.environ["BRAID_EXAMPLES"]))
