@@ -2,6 +2,8 @@
 #include "ir/graph.h"
 
 #include <algorithm>
+#include <functional>
+#include <queue>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -87,7 +89,9 @@ void Graph::RemoveNode(Node* node) {
                           [&](const std::unique_ptr<Node>& n) { return n.get() == node; });
   BRAID_CHECK(pos != nodes_.end(), "RemoveNode: node is not in this graph");
   // The node and its Value stay owned (in removed_nodes_ / values_) so stale pointers held by
-  // a pass never dangle; the name stays reserved, which keeps UniqueName deterministic.
+  // a pass never dangle.
+  node->removed_ = true;
+  names_.erase(node->result()->name());
   removed_nodes_.push_back(std::move(*pos));
   nodes_.erase(pos);
 }
@@ -101,6 +105,61 @@ void Graph::ReplaceAllUsesWith(Value* from, Value* to) {
   for (Value*& out : outputs_) {
     if (out == from) out = to;
   }
+}
+
+void Graph::ReplaceNode(Node* old, Value* replacement) {
+  Value* old_result = old->result();
+  ReplaceAllUsesWith(old_result, replacement);
+  std::string name = old_result->name();
+  RemoveNode(old);
+  RenameValue(replacement, std::move(name));
+}
+
+void Graph::RenameValue(Value* value, std::string name) {
+  BRAID_CHECK(!names_.contains(name), "RenameValue: the name is taken");
+  names_.erase(value->name_);
+  names_.insert(name);
+  value->name_ = std::move(name);
+}
+
+absl::Status Graph::TopologicalSort() {
+  // Kahn's algorithm; among ready nodes the one earliest in the current order goes first.
+  const size_t n = nodes_.size();
+  absl::flat_hash_map<const Value*, size_t> producer;
+  for (size_t i = 0; i < n; ++i) producer[nodes_[i]->result()] = i;
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<size_t>> dependents(n);
+  for (size_t i = 0; i < n; ++i) {
+    absl::flat_hash_set<size_t> seen;
+    for (const Value* operand : nodes_[i]->operands()) {
+      auto it = producer.find(operand);
+      if (it == producer.end() || !seen.insert(it->second).second) continue;
+      ++pending[i];
+      dependents[it->second].push_back(i);
+    }
+  }
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> ready;
+  for (size_t i = 0; i < n; ++i) {
+    if (pending[i] == 0) ready.push(i);
+  }
+  std::vector<size_t> order;
+  order.reserve(n);
+  while (!ready.empty()) {
+    size_t i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (size_t d : dependents[i]) {
+      if (--pending[d] == 0) ready.push(d);
+    }
+  }
+  if (order.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat("graph @", name_, " has a cycle"));
+  }
+  std::vector<std::unique_ptr<Node>> sorted;
+  sorted.reserve(n);
+  for (size_t i : order) sorted.push_back(std::move(nodes_[i]));
+  nodes_ = std::move(sorted);
+  return absl::OkStatus();
 }
 
 std::string Graph::UniqueName(absl::string_view base) const {

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "ir/op_table.h"
 #include "ir/source.h"
 #include "ir/types.h"
@@ -56,6 +57,8 @@ class Node {
   const Attributes& attrs() const { return attrs_; }
   Attributes& mutable_attrs() { return attrs_; }
   SourceLoc loc() const { return loc_; }
+  // True once Graph::RemoveNode took it out (passes may still hold the pointer).
+  bool is_removed() const { return removed_; }
 
   // Typed attribute access; null if absent or of another kind.
   const int64_t* IntAttr(const std::string& name) const;
@@ -69,6 +72,7 @@ class Node {
   Value* result_ = nullptr;
   Attributes attrs_;
   SourceLoc loc_;
+  bool removed_ = false;
 };
 
 class Graph {
@@ -91,9 +95,18 @@ class Graph {
   // Inserts a node just before `before` (or at the end when null).
   Node* InsertNode(Node* before, OpKind op, std::vector<Value*> operands, Attributes attrs,
                    std::string result_name, Type result_type, SourceLoc loc = {});
-  // Removes a node; its result must have no remaining uses.
+  // Removes a node; its result must have no remaining uses. Its name becomes free again.
   void RemoveNode(Node* node);
   void ReplaceAllUsesWith(Value* from, Value* to);
+  // Moves every use of `old`'s result to `replacement`, removes `old`, and gives `replacement`
+  // the old result's name, so the rest of the IR reads the same.
+  void ReplaceNode(Node* old, Value* replacement);
+  // Renames a value; `name` must not be used by another live value.
+  void RenameValue(Value* value, std::string name);
+  // Restores topological order after a rewrite moved definitions: a stable sort that keeps
+  // every node as early in the current order as its operands allow. Fails (changing nothing)
+  // if the graph has a cycle.
+  absl::Status TopologicalSort();
 
   // A name not yet used by any value of this graph, derived from `base`.
   std::string UniqueName(absl::string_view base) const;

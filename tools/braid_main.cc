@@ -19,6 +19,8 @@
 #include "ir/printer.h"
 #include "ir/status_macros.h"
 #include "ir/verifier.h"
+#include "passes/pass_manager.h"
+#include "passes/pipeline.h"
 #include "tools/cli.h"
 #include "tools/npy.h"
 #include "tools/run_inputs.h"
@@ -41,6 +43,18 @@ ABSL_FLAG(std::string, output_dir, "",
           "With --run: write each graph output to DIR/<name>.npy ('<f4', C order). When "
           "several graphs run, DIR/<graph>/<name>.npy.");
 ABSL_FLAG(std::string, graph, "", "With --run: run only the graph with this name (without '@').");
+ABSL_FLAG(std::string, passes, "",
+          "Run these passes in order, comma-separated (e.g. --passes=grouped-gemm,dce), then "
+          "print or run the result. See --list-passes.");
+ABSL_FLAG(bool, O, false, "Run the default pipeline: fold-silu, grouped-gemm, dce.");
+ABSL_FLAG(bool, list_passes, false, "List the available passes and exit.");
+ABSL_FLAG(bool, print_after_all, false, "Print the IR to stderr after every pass.");
+ABSL_FLAG(std::string, debug_only, "",
+          "Comma-separated pass names whose decisions are explained on stderr (why a candidate "
+          "was or was not rewritten).");
+ABSL_FLAG(bool, group_independent_gemms, false,
+          "grouped-gemm: also group GEMMs whose activations are different values of the same "
+          "type (off by default).");
 ABSL_FLAG(bool, split_input_file, false,
           "Split the input at lines '// -----' and process each chunk on its own, as mlir-opt "
           "does; errors keep the line numbers of the whole file. Exits 1 if any chunk failed.");
@@ -51,7 +65,8 @@ namespace {
 constexpr char kUsage[] =
     "braid: a graph-IR compiler for CPU inference with grouped-GEMM fusion.\n\n"
     "usage: braid [flags] FILE.ir      ('-' reads standard input)\n\n"
-    "Without --run: parse, verify and print the canonical IR.\n"
+    "Without --run: parse, verify, run the passes asked for (--passes, --O) and print the\n"
+    "canonical IR.\n"
     "With --run: execute and print, per output, its shape and a checksum.\n"
     "Exit status: 0 on success, 1 on invalid input (a FILE:LINE:COL error on stderr).";
 
@@ -147,9 +162,36 @@ absl::Status RunModule(const Module& module) {
   return absl::OkStatus();
 }
 
+// The passes selected by --passes or --O (none if neither).
+absl::StatusOr<PassManager> BuildPassManager() {
+  PassManagerOptions options;
+  if (absl::GetFlag(FLAGS_print_after_all)) options.print_after_all = &std::cerr;
+  for (absl::string_view name :
+       absl::StrSplit(absl::GetFlag(FLAGS_debug_only), ',', absl::SkipWhitespace())) {
+    options.debug_only.insert(std::string(name));
+  }
+  if (!options.debug_only.empty()) options.debug_stream = &std::cerr;
+  PassManager manager(std::move(options));
+  PipelineOptions pipeline;
+  pipeline.group_independent = absl::GetFlag(FLAGS_group_independent_gemms);
+  const std::string passes = absl::GetFlag(FLAGS_passes);
+  if (absl::GetFlag(FLAGS_O)) {
+    if (!passes.empty()) return DriverError("give either --O or --passes, not both");
+    for (auto& pass : DefaultPipeline(pipeline)) manager.Add(std::move(pass));
+  }
+  for (absl::string_view name : absl::StrSplit(passes, ',', absl::SkipWhitespace())) {
+    auto pass = CreatePass(absl::StripAsciiWhitespace(name), pipeline);
+    if (!pass.ok()) return DriverError(absl::StrCat("--passes: ", pass.status().message()));
+    manager.Add(*std::move(pass));
+  }
+  return manager;
+}
+
 absl::Status ProcessText(const std::string& name, std::string text) {
   BRAID_ASSIGN_OR_RETURN(Module module, ParseModule(name, std::move(text)));
   BRAID_RETURN_IF_ERROR(VerifyModule(module));
+  BRAID_ASSIGN_OR_RETURN(PassManager passes, BuildPassManager());
+  BRAID_RETURN_IF_ERROR(passes.Run(module).status());
   if (absl::GetFlag(FLAGS_run)) return RunModule(module);
   std::cout << PrintModule(module);
   return absl::OkStatus();
@@ -175,6 +217,13 @@ std::vector<std::string> SplitInput(const std::string& text) {
 }
 
 absl::Status Main(const std::vector<std::string>& positional) {
+  if (absl::GetFlag(FLAGS_list_passes)) {
+    for (const auto& [pass, description] : ListPasses()) {
+      std::cout << "  " << pass << std::string(pass.size() < 14 ? 14 - pass.size() : 1, ' ')
+                << description << "\n";
+    }
+    return absl::OkStatus();
+  }
   if (positional.size() != 2) {
     return DriverError(positional.size() < 2 ? "no input file (try --help)"
                                              : "expected exactly one input file");

@@ -1,0 +1,41 @@
+// The pass registry and the default pipeline.
+#include "passes/pipeline.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "passes/dce.h"
+#include "passes/fold_silu.h"
+#include "passes/grouped_gemm.h"
+
+namespace braid {
+
+std::vector<std::pair<std::string, std::string>> ListPasses() {
+  return {
+      {"fold-silu", "mul(x, sigmoid(x)) -> silu(x)"},
+      {"grouped-gemm", "group GEMMs that read one activation into grouped_gemm + multi_output"},
+      {"dce", "remove nodes nothing reads"},
+  };
+}
+
+absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
+                                                 const PipelineOptions& options) {
+  if (name == "fold-silu") return std::make_unique<FoldSilu>();
+  if (name == "grouped-gemm") {
+    return std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent});
+  }
+  if (name == "dce") return std::make_unique<DeadCodeElimination>();
+  std::vector<std::string> known;
+  for (const auto& [n, description] : ListPasses()) known.push_back(n);
+  return absl::InvalidArgumentError(absl::StrCat("unknown pass '", name, "' (known: ",
+                                                 absl::StrJoin(known, ", "), ")"));
+}
+
+std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options) {
+  std::vector<std::unique_ptr<Pass>> passes;
+  passes.push_back(std::make_unique<FoldSilu>());
+  passes.push_back(std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent}));
+  passes.push_back(std::make_unique<DeadCodeElimination>());
+  return passes;
+}
+
+}  // namespace braid

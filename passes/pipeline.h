@@ -1,0 +1,32 @@
+// The pass registry and the default pipeline, as plain code in one place (no static
+// registration): what `--passes=`, `--list-passes` and `--O` see.
+#ifndef BRAID_PASSES_PIPELINE_H_
+#define BRAID_PASSES_PIPELINE_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "passes/pass.h"
+
+namespace braid {
+
+struct PipelineOptions {
+  bool group_independent = false;  // grouped-gemm: also group different activations of one type
+};
+
+// (name, one-line description) of every pass, in registry order.
+std::vector<std::pair<std::string, std::string>> ListPasses();
+
+// The pass called `name`, or an error listing the known names.
+absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
+                                                 const PipelineOptions& options);
+
+// `--O`: fold-silu, grouped-gemm, dce.
+std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options);
+
+}  // namespace braid
+
+#endif  // BRAID_PASSES_PIPELINE_H_
