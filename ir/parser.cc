@@ -3,7 +3,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "ir/lexer.h"
 #include "ir/status_macros.h"
 #include "ir/type_inference.h"
@@ -309,6 +311,25 @@ absl::Status Parser::ParseStatement(Graph& graph) {
 }
 
 }  // namespace
+
+// Chunks of `text` separated by '// -----' lines. Each chunk keeps the whole file's line
+// numbers: the lines of the other chunks are blanked, not removed.
+std::vector<std::string> SplitInputFile(const std::string& text) {
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  std::vector<std::string> chunks;
+  size_t begin = 0;
+  for (size_t i = 0; i <= lines.size(); ++i) {
+    if (i < lines.size() && absl::StripAsciiWhitespace(lines[i]) != "// -----") continue;
+    std::string chunk;
+    for (size_t j = 0; j < lines.size(); ++j) {
+      if (j >= begin && j < i) chunk += lines[j];
+      if (j + 1 < lines.size()) chunk += '\n';
+    }
+    chunks.push_back(std::move(chunk));
+    begin = i + 1;
+  }
+  return chunks;
+}
 
 absl::StatusOr<Module> ParseModule(absl::string_view filename, std::string text) {
   Parser parser(std::make_shared<const SourceFile>(std::string(filename), std::move(text)));

@@ -16,6 +16,7 @@
 #define BRAID_IR_PARSER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ir/graph.h"
@@ -24,6 +25,11 @@ namespace braid {
 
 // Parses `text`; `filename` names it in error messages.
 absl::StatusOr<Module> ParseModule(absl::string_view filename, std::string text);
+
+// `--split-input-file`: the chunks of `text` between lines that read `// -----`. Each chunk
+// keeps the whole file's line numbers (the other chunks' lines are blank), so errors point
+// into the original file.
+std::vector<std::string> SplitInputFile(const std::string& text);
 
 }  // namespace braid
 

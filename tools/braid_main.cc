@@ -197,25 +197,6 @@ absl::Status ProcessText(const std::string& name, std::string text) {
   return absl::OkStatus();
 }
 
-// Chunks of `text` separated by '// -----' lines. Each chunk keeps the whole file's line
-// numbers: the lines of the other chunks are blanked, not removed.
-std::vector<std::string> SplitInput(const std::string& text) {
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  std::vector<std::string> chunks;
-  size_t begin = 0;
-  for (size_t i = 0; i <= lines.size(); ++i) {
-    if (i < lines.size() && absl::StripAsciiWhitespace(lines[i]) != "// -----") continue;
-    std::string chunk;
-    for (size_t j = 0; j < lines.size(); ++j) {
-      if (j >= begin && j < i) chunk += lines[j];
-      if (j + 1 < lines.size()) chunk += '\n';
-    }
-    chunks.push_back(std::move(chunk));
-    begin = i + 1;
-  }
-  return chunks;
-}
-
 absl::Status Main(const std::vector<std::string>& positional) {
   if (absl::GetFlag(FLAGS_list_passes)) {
     for (const auto& [pass, description] : ListPasses()) {
@@ -233,7 +214,7 @@ absl::Status Main(const std::vector<std::string>& positional) {
   BRAID_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
   if (!absl::GetFlag(FLAGS_split_input_file)) return ProcessText(name, std::move(text));
   bool failed = false;
-  std::vector<std::string> chunks = SplitInput(text);
+  std::vector<std::string> chunks = SplitInputFile(text);
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (i > 0) std::cout << "// -----\n";
     absl::Status status = ProcessText(name, std::move(chunks[i]));
