@@ -128,6 +128,71 @@ absl::Status CheckMemoryBudget(const Graph& graph, const DimBindings& dims, int6
 
 }  // namespace
 
+absl::StatusOr<std::vector<HostTensor>> EvaluateNode(const Node& node,
+                                                     const OperandLookup& lookup) {
+  const OpInfo& info = node.info();
+  auto in = [&](int i) -> const HostTensor& { return lookup(node.operand(i), 0); };
+  std::vector<HostTensor> out;
+  switch (node.op()) {
+    case OpKind::kLinear:
+    case OpKind::kMatmul:
+      out.push_back(Gemm(node.op(), in(0), in(1), node.operands().size() == 3 ? &in(2) : nullptr));
+      break;
+    case OpKind::kGroupedGemm: {
+      const auto& kinds = *node.IdentListAttr("kind");
+      const auto& act = *node.IntListAttr("act");
+      const auto& weight = *node.IntListAttr("weight");
+      const auto& bias = *node.IntListAttr("bias");
+      for (size_t g = 0; g < kinds.size(); ++g) {
+        OpKind kind = kinds[g] == "linear" ? OpKind::kLinear : OpKind::kMatmul;
+        out.push_back(Gemm(kind, in(act[g]), in(weight[g]), bias[g] >= 0 ? &in(bias[g]) : nullptr));
+      }
+      break;
+    }
+    case OpKind::kMultiOutput:
+      out.push_back(lookup(node.operand(0), static_cast<int>(*node.IntAttr("index"))));
+      break;
+    default:
+      BRAID_CHECK(info.Has(kTraitPointwise), "interpreter: op without semantics");
+      if (info.unary != nullptr) {
+        out.push_back(Unary(info.unary, in(0)));
+      } else {
+        auto y = Binary(info.binary, in(0), in(1));
+        if (!y.ok()) return y.status();
+        out.push_back(*std::move(y));
+      }
+      break;
+  }
+  return out;
+}
+
+absl::Status ValidateInputs(const Graph& graph, const std::vector<HostTensor>& inputs,
+                            const DimBindings& dims) {
+  if (inputs.size() != graph.params().size()) {
+    return absl::InvalidArgumentError(absl::StrCat("@", graph.name(), " takes ",
+                                                   graph.params().size(), " inputs, got ",
+                                                   inputs.size()));
+  }
+  for (const Value* p : graph.params()) {
+    if (p->type().tensor().dtype != DType::kF32) {
+      return LocError(graph, p->loc(), "only f32 graphs can be executed so far");
+    }
+  }
+  BRAID_ASSIGN_OR_RETURN(auto param_shapes, BindParamShapes(graph, dims));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Value* p = graph.params()[i];
+    int64_t expected_size = 1;
+    for (int64_t d : param_shapes[i]) expected_size *= d;
+    if (inputs[i].shape != param_shapes[i] || inputs[i].size() != expected_size) {
+      return LocError(graph, p->loc(),
+                      absl::StrCat("input %", p->name(), " has shape ",
+                                   ShapeToString(inputs[i].shape), " but the graph expects ",
+                                   ShapeToString(param_shapes[i])));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<std::vector<int64_t>>> BindParamShapes(const Graph& graph,
                                                                   const DimBindings& dims) {
   std::vector<std::vector<int64_t>> shapes;
@@ -145,67 +210,24 @@ absl::StatusOr<std::vector<HostTensor>> Interpret(const Graph& graph,
                                                   const std::vector<HostTensor>& inputs,
                                                   const DimBindings& dims,
                                                   const InterpretOptions& options) {
-  if (inputs.size() != graph.params().size()) {
-    return absl::InvalidArgumentError(absl::StrCat("@", graph.name(), " takes ",
-                                                   graph.params().size(), " inputs, got ",
-                                                   inputs.size()));
-  }
-  for (const Value* p : graph.params()) {
-    if (p->type().tensor().dtype != DType::kF32) {
-      return LocError(graph, p->loc(), "only f32 graphs can be executed so far");
-    }
-  }
+  BRAID_RETURN_IF_ERROR(ValidateInputs(graph, inputs, dims));
   BRAID_RETURN_IF_ERROR(CheckMemoryBudget(graph, dims, options.max_total_bytes));
-  BRAID_ASSIGN_OR_RETURN(auto param_shapes, BindParamShapes(graph, dims));
   absl::flat_hash_map<const Value*, RuntimeValue> env;
   std::deque<HostTensor> arena;  // stable addresses
   auto own = [&](HostTensor t) { arena.push_back(std::move(t)); return &arena.back(); };
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Value* p = graph.params()[i];
-    int64_t expected_size = 1;
-    for (int64_t d : param_shapes[i]) expected_size *= d;
-    if (inputs[i].shape != param_shapes[i] || inputs[i].size() != expected_size) {
-      return LocError(graph, p->loc(),
-                      absl::StrCat("input %", p->name(), " has shape ",
-                                   ShapeToString(inputs[i].shape), " but the graph expects ",
-                                   ShapeToString(param_shapes[i])));
-    }
-    env[p] = {&inputs[i]};
-  }
+  for (size_t i = 0; i < inputs.size(); ++i) env[graph.params()[i]] = {&inputs[i]};
   for (const auto& node_ptr : graph.nodes()) {
     const Node& node = *node_ptr;
-    const OpInfo& info = node.info();
-    auto in = [&](int i) -> const HostTensor& { return *env.at(node.operand(i)).front(); };
     RuntimeValue out;
-    switch (node.op()) {
-      case OpKind::kLinear:
-      case OpKind::kMatmul:
-        out.push_back(own(Gemm(node.op(), in(0), in(1), node.operands().size() == 3 ? &in(2) : nullptr)));
-        break;
-      case OpKind::kGroupedGemm: {
-        const auto& kinds = *node.IdentListAttr("kind");
-        const auto& act = *node.IntListAttr("act");
-        const auto& weight = *node.IntListAttr("weight");
-        const auto& bias = *node.IntListAttr("bias");
-        for (size_t g = 0; g < kinds.size(); ++g) {
-          OpKind kind = kinds[g] == "linear" ? OpKind::kLinear : OpKind::kMatmul;
-          out.push_back(own(Gemm(kind, in(act[g]), in(weight[g]), bias[g] >= 0 ? &in(bias[g]) : nullptr)));
-        }
-        break;
-      }
-      case OpKind::kMultiOutput:
-        out.push_back(env.at(node.operand(0)).at(*node.IntAttr("index")));
-        break;
-      default:
-        BRAID_CHECK(info.Has(kTraitPointwise), "interpreter: op without semantics");
-        if (info.unary != nullptr) {
-          out.push_back(own(Unary(info.unary, in(0))));
-        } else {
-          auto y = Binary(info.binary, in(0), in(1));
-          if (!y.ok()) return LocError(graph, node.loc(), y.status().message());
-          out.push_back(own(*std::move(y)));
-        }
-        break;
+    if (node.op() == OpKind::kMultiOutput) {
+      // A projection: alias the part, no copy.
+      out.push_back(env.at(node.operand(0)).at(*node.IntAttr("index")));
+    } else {
+      auto results = EvaluateNode(node, [&](const Value* v, int part) -> const HostTensor& {
+        return *env.at(v).at(part);
+      });
+      if (!results.ok()) return LocError(graph, node.loc(), results.status().message());
+      for (HostTensor& t : *results) out.push_back(own(std::move(t)));
     }
     env[node.result()] = std::move(out);
   }

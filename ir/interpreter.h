@@ -3,6 +3,7 @@
 #ifndef BRAID_IR_INTERPRETER_H_
 #define BRAID_IR_INTERPRETER_H_
 
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,17 @@ absl::StatusOr<std::vector<HostTensor>> Interpret(const Graph& graph,
                                                   const std::vector<HostTensor>& inputs,
                                                   const DimBindings& dims,
                                                   const InterpretOptions& options = {});
+
+// Reads part `part` of a value (0 for tensors; the GEMM index for a multi_output_layout).
+using OperandLookup = std::function<const HostTensor&(const Value*, int part)>;
+
+// Evaluates one node of a verified graph: one tensor, or one per GEMM for grouped_gemm. The
+// building block of Interpret and of the schedule executor.
+absl::StatusOr<std::vector<HostTensor>> EvaluateNode(const Node& node, const OperandLookup& lookup);
+
+// Checks that `inputs` fit `graph` at `dims` (count, f32, shapes) with located errors.
+absl::Status ValidateInputs(const Graph& graph, const std::vector<HostTensor>& inputs,
+                            const DimBindings& dims);
 
 // The concrete shape of each graph parameter under `dims`, with a located error for an unbound
 // symbol or an oversized tensor.

@@ -21,17 +21,28 @@
 #include "ir/verifier.h"
 #include "passes/pass_manager.h"
 #include "passes/pipeline.h"
+#include "scheduler/fusion.h"
+#include "scheduler/schedule_executor.h"
 #include "tools/cli.h"
 #include "tools/npy.h"
 #include "tools/run_inputs.h"
 
 ABSL_FLAG(bool, run, false,
           "Execute every graph (or the one named by --graph) on seeded random inputs and print "
-          "each output's shape and checksum. Until the JIT exists this uses the reference "
-          "interpreter.");
+          "each output's shape and checksum. Until the JIT exists this executes the schedule "
+          "kernel by kernel with the reference interpreter's semantics, honouring its buffer "
+          "plan.");
 ABSL_FLAG(bool, interpret, false,
-          "With --run: execute with the reference interpreter (the oracle), even once a "
-          "compiled path exists.");
+          "With --run: execute the graph with the plain reference interpreter (the oracle) "
+          "instead of the schedule.");
+ABSL_FLAG(std::string, emit, "ir",
+          "What to print: 'ir' (the canonical IR), 'schedule' (one 'kernel <i>:' line per "
+          "kernel, then the eliminated values and the bytes saved) or 'dot' (Graphviz, kernels "
+          "as clusters). 'llvm' and 'asm' arrive with the code generator.");
+ABSL_FLAG(bool, fusion, true,
+          "Fuse epilogues into GEMM templates and pointwise chains into loop kernels; "
+          "--nofusion gives one kernel per template or pointwise op.");
+ABSL_FLAG(bool, debug_fusion, false, "Explain on stderr why each rejected fusion was rejected.");
 ABSL_FLAG(std::string, dims, "",
           "Bind symbolic dims for --run, e.g. --dims=M=128,T=7. Binding a name no graph uses "
           "is a warning. Dims of parameters given by --inputs are bound from the files.");
@@ -113,6 +124,27 @@ void WarnUnusedDims(const Module& module, const DimBindings& dims) {
   }
 }
 
+ScheduleOptions ScheduleFlags() {
+  ScheduleOptions options;
+  options.fuse_epilogues = options.fuse_pointwise = absl::GetFlag(FLAGS_fusion);
+  if (absl::GetFlag(FLAGS_debug_fusion)) options.debug = &std::cerr;
+  return options;
+}
+
+// --emit=schedule / dot for every graph.
+absl::Status EmitSchedules(const Module& module, absl::string_view emit) {
+  BRAID_ASSIGN_OR_RETURN(DimBindings dims, ParseDimsFlag(absl::GetFlag(FLAGS_dims)));
+  for (const auto& graph : module.graphs) {
+    BRAID_ASSIGN_OR_RETURN(Schedule schedule, BuildSchedule(*graph, ScheduleFlags()));
+    if (emit == "dot") {
+      std::cout << ScheduleToDot(schedule);
+    } else {
+      std::cout << "@" << graph->name() << ":\n" << PrintSchedule(schedule, dims);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunModule(const Module& module) {
   BRAID_ASSIGN_OR_RETURN(DimBindings dims, ParseDimsFlag(absl::GetFlag(FLAGS_dims)));
   WarnUnusedDims(module, dims);
@@ -140,8 +172,16 @@ absl::Status RunModule(const Module& module) {
   for (const Graph* graph : graphs) {
     DimBindings graph_dims = dims;
     BRAID_ASSIGN_OR_RETURN(auto inputs, MakeInputs(*graph, files, absl::GetFlag(FLAGS_seed), graph_dims));
-    BRAID_ASSIGN_OR_RETURN(auto outputs, Interpret(*graph, inputs, graph_dims));
-    std::cout << "@" << graph->name() << " (interpreter):\n";
+    std::vector<HostTensor> outputs;
+    if (absl::GetFlag(FLAGS_interpret)) {
+      BRAID_ASSIGN_OR_RETURN(outputs, Interpret(*graph, inputs, graph_dims));
+      std::cout << "@" << graph->name() << " (interpreter):\n";
+    } else {
+      BRAID_ASSIGN_OR_RETURN(Schedule schedule, BuildSchedule(*graph, ScheduleFlags()));
+      BRAID_ASSIGN_OR_RETURN(outputs, ExecuteSchedule(schedule, inputs, graph_dims));
+      std::cout << "@" << graph->name() << " (" << schedule.kernels.size()
+                << " kernels, reference semantics):\n";
+    }
     std::string dir = output_dir;
     if (!dir.empty() && graphs.size() > 1) dir = absl::StrCat(dir, "/", graph->name());
     if (!dir.empty()) {
@@ -193,11 +233,21 @@ absl::Status ProcessText(const std::string& name, std::string text) {
   BRAID_ASSIGN_OR_RETURN(PassManager passes, BuildPassManager());
   BRAID_RETURN_IF_ERROR(passes.Run(module).status());
   if (absl::GetFlag(FLAGS_run)) return RunModule(module);
+  const std::string emit = absl::GetFlag(FLAGS_emit);
+  if (emit == "schedule" || emit == "dot") return EmitSchedules(module, emit);
   std::cout << PrintModule(module);
   return absl::OkStatus();
 }
 
 absl::Status Main(const std::vector<std::string>& positional) {
+  const std::string emit = absl::GetFlag(FLAGS_emit);
+  if (emit != "ir" && emit != "schedule" && emit != "dot") {
+    return DriverError(emit == "llvm" || emit == "asm"
+                           ? absl::StrCat("--emit=", emit, " is not available yet: braid has no "
+                                          "code generator so far")
+                           : absl::StrCat("--emit: unknown value '", emit,
+                                          "' (expected ir, schedule or dot)"));
+  }
   if (absl::GetFlag(FLAGS_list_passes)) {
     for (const auto& [pass, description] : ListPasses()) {
       std::cout << "  " << pass << std::string(pass.size() < 14 ? 14 - pass.size() : 1, ' ')

@@ -1,0 +1,221 @@
+// Lowering to scheduler nodes, two-phase fusion and buffer planning.
+#include "scheduler/fusion.h"
+
+#include <queue>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "ir/status_macros.h"
+
+namespace braid {
+namespace {
+
+class Scheduler {
+ public:
+  Scheduler(const Graph& graph, const ScheduleOptions& options) : graph_(graph), options_(options) {}
+
+  Schedule Run() {
+    LowerTemplates();  // lowering + phase 1
+    for (const auto& node : graph_.nodes()) {
+      if (node->info().Has(kTraitPointwise)) PlacePointwise(*node);  // phase 2
+    }
+    return Plan();  // buffer planning + kernel order
+  }
+
+ private:
+  // The kernel computing `v`; -1 for graph inputs and for nodes not placed yet (in phase 1,
+  // templates are placed before the pointwise nodes that feed them).
+  int KernelOf(const Value* v) const {
+    if (v->is_param()) return -1;
+    auto it = kernel_of_.find(v->def());
+    return it == kernel_of_.end() ? -1 : it->second;
+  }
+
+  int NewKernel(KernelKind kind, const Node& first) {
+    kernels_.push_back(Kernel{kind, {}, {}, {}, {}});
+    deps_.emplace_back();
+    const int k = static_cast<int>(kernels_.size()) - 1;
+    Join(k, first, /*epilogue=*/false);
+    return k;
+  }
+
+  void Join(int k, const Node& node, bool epilogue) {
+    kernels_[k].nodes.push_back(&node);
+    if (epilogue) kernels_[k].epilogues.push_back(&node);
+    kernel_of_[&node] = k;
+    for (const Value* v : node.operands()) {
+      int producer = KernelOf(v);
+      if (producer >= 0 && producer != k) deps_[k].insert(producer);
+    }
+  }
+
+  // Does kernel `a` read, directly or transitively, a value of kernel `b`?
+  bool DependsOn(int a, int b) const {
+    std::vector<int> work = {a};
+    std::set<int> seen = {a};
+    while (!work.empty()) {
+      int k = work.back();
+      work.pop_back();
+      for (int d : deps_[k]) {
+        if (d == b) return true;
+        if (seen.insert(d).second) work.push_back(d);
+      }
+    }
+    return false;
+  }
+
+  std::string Describe(int k) const {
+    const Kernel& kernel = kernels_[k];
+    return absl::StrCat("the ", KernelKindName(kernel.kind), " kernel of %",
+                        kernel.nodes.front()->result()->name());
+  }
+
+  // Lowering and phase 1: one kernel per GEMM template; multi_outputs join their template.
+  void LowerTemplates() {
+    for (const auto& node : graph_.nodes()) {
+      switch (node->op()) {
+        case OpKind::kLinear:
+        case OpKind::kMatmul:
+          NewKernel(KernelKind::kGemm, *node);
+          break;
+        case OpKind::kGroupedGemm:
+          NewKernel(KernelKind::kGroupedGemm, *node);
+          break;
+        case OpKind::kMultiOutput:
+          Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  // Why `node` cannot join kernel `k`, or "" if it can.
+  std::string WhyNot(const Node& node, int k) const {
+    const Type& result = node.result()->type();
+    for (const Value* v : node.operands()) {
+      int producer = KernelOf(v);
+      if (producer == k) {
+        if (v->type() != result) {
+          return absl::StrCat("its iteration space ", result.ToString(), " is not that of %",
+                              v->name(), " (", v->type().ToString(), ")");
+        }
+      } else if (producer >= 0 && DependsOn(producer, k)) {
+        return absl::StrCat("it reads %", v->name(), " from ", Describe(producer),
+                            ", which depends on this kernel: fusing would make a cycle");
+      }
+    }
+    return "";
+  }
+
+  void Explain(const Node& node, const std::string& why) const {
+    if (options_.debug) *options_.debug << "fusion: %" << node.result()->name() << " " << why << "\n";
+  }
+
+  void PlacePointwise(const Node& node) {
+    // Candidate kernels: those computing an operand, the latest first.
+    std::set<int, std::greater<int>> candidates;
+    for (const Value* v : node.operands()) {
+      if (KernelOf(v) >= 0) candidates.insert(KernelOf(v));
+    }
+    for (int k : candidates) {
+      const bool is_template = kernels_[k].kind != KernelKind::kPointwise;
+      if (is_template && !options_.fuse_epilogues) {
+        Explain(node, absl::StrCat("is not fused into ", Describe(k), ": epilogue fusion is off"));
+        continue;
+      }
+      if (!is_template && !options_.fuse_pointwise) {
+        Explain(node, absl::StrCat("is not fused into ", Describe(k), ": pointwise fusion is off"));
+        continue;
+      }
+      std::string why = WhyNot(node, k);
+      if (why.empty()) {
+        Join(k, node, /*epilogue=*/is_template);
+        return;
+      }
+      Explain(node, absl::StrCat("is not fused into ", Describe(k), ": ", why));
+    }
+    NewKernel(KernelKind::kPointwise, node);
+  }
+
+  Schedule Plan() {
+    // Every node is placed now: recompute the kernel dependencies in full (phase 1 could not
+    // see the pointwise producers of template operands).
+    for (size_t k = 0; k < kernels_.size(); ++k) {
+      deps_[k].clear();
+      for (const Node* n : kernels_[k].nodes) {
+        for (const Value* v : n->operands()) {
+          const int producer = KernelOf(v);
+          if (producer >= 0 && producer != static_cast<int>(k)) deps_[k].insert(producer);
+        }
+      }
+    }
+    Schedule schedule;
+    schedule.graph = &graph_;
+    const auto users = graph_.ComputeUsers();
+    absl::flat_hash_set<const Value*> outputs(graph_.outputs().begin(), graph_.outputs().end());
+    for (const auto& node : graph_.nodes()) {
+      const Value* v = node->result();
+      bool escapes = outputs.contains(v);
+      auto it = users.find(v);
+      if (it != users.end()) {
+        for (const Node* user : it->second) escapes |= kernel_of_.at(user) != kernel_of_.at(node.get());
+      }
+      if (v->type().is_layout()) {
+        BRAID_CHECK(!escapes, "a multi_output_layout value escapes its kernel");
+        continue;
+      }
+      if (escapes) {
+        schedule.materialized.insert(v);
+      } else {
+        schedule.eliminated.push_back(v);
+      }
+    }
+    for (size_t k = 0; k < kernels_.size(); ++k) {
+      Kernel& kernel = kernels_[k];
+      absl::flat_hash_set<const Value*> seen;
+      for (const Node* n : kernel.nodes) {
+        for (const Value* v : n->operands()) {
+          if (KernelOf(v) != static_cast<int>(k) && seen.insert(v).second) kernel.inputs.push_back(v);
+        }
+        if (schedule.materialized.contains(n->result())) kernel.outputs.push_back(n->result());
+      }
+    }
+    // Execution order: kernels after the kernels they read, otherwise in creation order.
+    std::vector<int> pending(kernels_.size());
+    std::vector<std::vector<int>> readers(kernels_.size());
+    for (size_t k = 0; k < kernels_.size(); ++k) {
+      pending[k] = deps_[k].size();
+      for (int d : deps_[k]) readers[d].push_back(k);
+    }
+    std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+    for (size_t k = 0; k < kernels_.size(); ++k) {
+      if (pending[k] == 0) ready.push(k);
+    }
+    while (!ready.empty()) {
+      int k = ready.top();
+      ready.pop();
+      schedule.kernels.push_back(std::move(kernels_[k]));
+      for (int r : readers[k]) {
+        if (--pending[r] == 0) ready.push(r);
+      }
+    }
+    BRAID_CHECK(schedule.kernels.size() == kernels_.size(), "fusion created a cycle between kernels");
+    return schedule;
+  }
+
+  const Graph& graph_;
+  const ScheduleOptions& options_;
+  std::vector<Kernel> kernels_;
+  std::vector<std::set<int>> deps_;  // kernels each kernel reads from
+  absl::flat_hash_map<const Node*, int> kernel_of_;
+};
+
+}  // namespace
+
+absl::StatusOr<Schedule> BuildSchedule(const Graph& graph, const ScheduleOptions& options) {
+  return Scheduler(graph, options).Run();
+}
+
+}  // namespace braid
