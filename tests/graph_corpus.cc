@@ -1,0 +1,102 @@
+// The test-graph corpus.
+#include "tests/graph_corpus.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "ir/interpreter.h"
+#include "ir/parser.h"
+#include "ir/verifier.h"
+
+namespace braid::testing {
+namespace {
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool AllF32(const Module& module) {
+  for (const auto& g : module.graphs) {
+    for (const Value* p : g->params()) {
+      if (p->type().tensor().dtype != DType::kF32) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<CorpusEntry> LoadCorpus() {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  const std::filesystem::path root =
+      std::filesystem::path(srcdir ? srcdir : ".") / (workspace ? workspace : "braid");
+  std::vector<std::string> files;
+  for (const char* dir : {"examples", "tests/lit"}) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root / dir)) {
+      if (entry.path().extension() == ".ir") files.push_back(entry.path().string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<CorpusEntry> corpus;
+  for (const std::string& file : files) {
+    for (std::string& chunk : SplitInputFile(Read(file))) {
+      auto module = ParseModule(file, chunk);
+      // Negative tests do not parse or verify; bf16 graphs cannot run yet.
+      if (!module.ok() || !VerifyModule(*module).ok() || !AllF32(*module)) continue;
+      corpus.push_back(CorpusEntry{file, std::move(chunk)});
+    }
+  }
+  return corpus;
+}
+
+DimBindings SmallDims(const Graph& graph) {
+  DimBindings dims;
+  for (const Value* p : graph.params()) {
+    for (const Dim& d : p->type().tensor().shape) {
+      if (d.is_symbolic() && !dims.count(d.symbol())) dims[d.symbol()] = dims.size() % 2 ? 5 : 3;
+    }
+  }
+  return dims;
+}
+
+std::vector<HostTensor> RandomInputs(const Graph& graph, const DimBindings& dims, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<HostTensor> inputs;
+  auto shapes = BindParamShapes(graph, dims);
+  EXPECT_TRUE(shapes.ok()) << shapes.status();
+  if (!shapes.ok()) return inputs;
+  for (const auto& shape : *shapes) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    HostTensor t{shape, std::vector<float>(n)};
+    for (float& x : t.data) x = dist(rng);
+    inputs.push_back(std::move(t));
+  }
+  return inputs;
+}
+
+void ExpectNear(const std::vector<HostTensor>& want, const std::vector<HostTensor>& got,
+                const std::string& where, float rel_tol) {
+  ASSERT_EQ(want.size(), got.size()) << where;
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(want[i].shape, got[i].shape) << where << " output " << i;
+    for (size_t j = 0; j < want[i].data.size(); ++j) {
+      const float a = want[i].data[j], b = got[i].data[j];
+      ASSERT_NEAR(a, b, rel_tol * std::max(1.0f, std::fabs(a)))
+          << where << " output " << i << " element " << j;
+    }
+  }
+}
+
+}  // namespace braid::testing

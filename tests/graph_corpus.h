@@ -1,0 +1,35 @@
+// The test-graph corpus: every `.ir` file under examples/ and tests/lit/ (split at `// -----`),
+// with helpers to bind small dims, make seeded inputs and compare outputs. Differential tests
+// (pipeline, schedule, later codegen) run over all of it.
+#ifndef BRAID_TESTS_GRAPH_CORPUS_H_
+#define BRAID_TESTS_GRAPH_CORPUS_H_
+
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "ir/host_tensor.h"
+
+namespace braid::testing {
+
+struct CorpusEntry {
+  std::string file;
+  std::string text;  // one chunk that parses and verifies, with f32 parameters only
+};
+
+// Every executable chunk of every corpus file, in a fixed order.
+std::vector<CorpusEntry> LoadCorpus();
+
+// Binds every symbolic dim of `graph` to a small odd value (3 or 5).
+DimBindings SmallDims(const Graph& graph);
+
+// Uniform [-1, 1) inputs for every parameter at `dims`, from a fixed seed.
+std::vector<HostTensor> RandomInputs(const Graph& graph, const DimBindings& dims, unsigned seed = 42);
+
+// gtest assertions: same shapes, and values within `rel_tol` (relative, floored at 1).
+void ExpectNear(const std::vector<HostTensor>& want, const std::vector<HostTensor>& got,
+                const std::string& where, float rel_tol = 1e-5f);
+
+}  // namespace braid::testing
+
+#endif  // BRAID_TESTS_GRAPH_CORPUS_H_
