@@ -22,23 +22,32 @@
 #include "passes/pass_manager.h"
 #include "passes/pipeline.h"
 #include "scheduler/fusion.h"
-#include "scheduler/schedule_executor.h"
 #include "tools/cli.h"
 #include "tools/npy.h"
+#include "tools/run_graph.h"
 #include "tools/run_inputs.h"
 
 ABSL_FLAG(bool, run, false,
-          "Execute every graph (or the one named by --graph) on seeded random inputs and print "
-          "each output's shape and checksum. Until the JIT exists this executes the schedule "
-          "kernel by kernel with the reference interpreter's semantics, honouring its buffer "
-          "plan.");
+          "JIT-compile and execute every graph (or the one named by --graph) on seeded random "
+          "inputs; print each output's shape and checksum. `const` parameters are compiled in "
+          "(their weights prepacked).");
 ABSL_FLAG(bool, interpret, false,
-          "With --run: execute the graph with the plain reference interpreter (the oracle) "
-          "instead of the schedule.");
+          "With --run: execute with the reference interpreter (the oracle) instead of the JIT.");
+ABSL_FLAG(bool, verify, false,
+          "With --run: also run the interpreter on the same inputs, print the max absolute and "
+          "relative error, and exit 1 if any element differs by more than 1e-4 * (|want| + "
+          "rms(want)).");
+ABSL_FLAG(bool, bench, false,
+          "With --run: time repeated runs; print 'bench: median_ms=<x> gflops=<y> "
+          "compile_ms=<z>' (GFLOP = 2*M*K*N per GEMM; compile = JIT-ready, without prepacking).");
+ABSL_FLAG(int32_t, threads, 0, "Threads for compiled code (0: the hardware's concurrency).");
+ABSL_FLAG(std::string, isa, "auto",
+          "Vector ISA for compiled kernels: auto (the host's best), avx2 or avx512.");
 ABSL_FLAG(std::string, emit, "ir",
           "What to print: 'ir' (the canonical IR), 'schedule' (one 'kernel <i>:' line per "
-          "kernel, then the eliminated values and the bytes saved) or 'dot' (Graphviz, kernels "
-          "as clusters). 'llvm' and 'asm' arrive with the code generator.");
+          "kernel, then the eliminated values and the bytes saved), 'dot' (Graphviz, kernels as "
+          "clusters), 'llvm' (the generated LLVM IR before and after LLVM's optimisation) or "
+          "'asm' (the host assembly).");
 ABSL_FLAG(bool, fusion, true,
           "Fuse epilogues into GEMM templates and pointwise chains into loop kernels; "
           "--nofusion gives one kernel per template or pointwise op.");
@@ -78,7 +87,7 @@ constexpr char kUsage[] =
     "usage: braid [flags] FILE.ir      ('-' reads standard input)\n\n"
     "Without --run: parse, verify, run the passes asked for (--passes, --O) and print the\n"
     "canonical IR.\n"
-    "With --run: execute and print, per output, its shape and a checksum.\n"
+    "With --run: JIT-compile, execute and print, per output, its shape and a checksum.\n"
     "Exit status: 0 on success, 1 on invalid input (a FILE:LINE:COL error on stderr).";
 
 absl::Status DriverError(absl::string_view message) {
@@ -145,6 +154,34 @@ absl::Status EmitSchedules(const Module& module, absl::string_view emit) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<CompileOptions> CompileFlags() {
+  CompileOptions options;
+  BRAID_ASSIGN_OR_RETURN(options.isa, ParseIsa(absl::GetFlag(FLAGS_isa)));
+  options.threads = absl::GetFlag(FLAGS_threads);
+  if (options.threads < 0) return DriverError("--threads must be >= 0");
+  options.fuse_epilogues = options.fuse_pointwise = absl::GetFlag(FLAGS_fusion);
+  return options;
+}
+
+// --emit=llvm / asm: compile each graph (with seeded constants) and print the code.
+absl::Status EmitCode(const Module& module, absl::string_view emit) {
+  BRAID_ASSIGN_OR_RETURN(DimBindings dims, ParseDimsFlag(absl::GetFlag(FLAGS_dims)));
+  BRAID_ASSIGN_OR_RETURN(CompileOptions options, CompileFlags());
+  options.keep_text = true;
+  for (const auto& graph : module.graphs) {
+    BRAID_ASSIGN_OR_RETURN(auto constants, MakeConstants(*graph, {}, absl::GetFlag(FLAGS_seed), dims));
+    BRAID_ASSIGN_OR_RETURN(auto compiled, CompiledGraph::Compile(*graph, options, constants));
+    if (emit == "asm") {
+      std::cout << compiled->assembly();
+      continue;
+    }
+    std::cout << "; ---- @" << graph->name() << ": LLVM IR as generated\n" << compiled->llvm_before()
+              << "; ---- @" << graph->name() << ": LLVM IR after optimisation (O3, "
+              << compiled->target().IsaName() << ")\n" << compiled->llvm_after();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunModule(const Module& module) {
   BRAID_ASSIGN_OR_RETURN(DimBindings dims, ParseDimsFlag(absl::GetFlag(FLAGS_dims)));
   WarnUnusedDims(module, dims);
@@ -169,19 +206,16 @@ absl::Status RunModule(const Module& module) {
     files[name] = *std::move(tensor);
   }
   const std::string output_dir = absl::GetFlag(FLAGS_output_dir);
+  RunRequest request;
+  request.dims = dims;
+  request.files = std::move(files);
+  request.seed = absl::GetFlag(FLAGS_seed);
+  request.interpret = absl::GetFlag(FLAGS_interpret);
+  request.verify = absl::GetFlag(FLAGS_verify);
+  request.bench = absl::GetFlag(FLAGS_bench);
+  BRAID_ASSIGN_OR_RETURN(request.compile, CompileFlags());
   for (const Graph* graph : graphs) {
-    DimBindings graph_dims = dims;
-    BRAID_ASSIGN_OR_RETURN(auto inputs, MakeInputs(*graph, files, absl::GetFlag(FLAGS_seed), graph_dims));
-    std::vector<HostTensor> outputs;
-    if (absl::GetFlag(FLAGS_interpret)) {
-      BRAID_ASSIGN_OR_RETURN(outputs, Interpret(*graph, inputs, graph_dims));
-      std::cout << "@" << graph->name() << " (interpreter):\n";
-    } else {
-      BRAID_ASSIGN_OR_RETURN(Schedule schedule, BuildSchedule(*graph, ScheduleFlags()));
-      BRAID_ASSIGN_OR_RETURN(outputs, ExecuteSchedule(schedule, inputs, graph_dims));
-      std::cout << "@" << graph->name() << " (" << schedule.kernels.size()
-                << " kernels, reference semantics):\n";
-    }
+    BRAID_ASSIGN_OR_RETURN(std::vector<HostTensor> outputs, RunGraph(*graph, request, std::cout));
     std::string dir = output_dir;
     if (!dir.empty() && graphs.size() > 1) dir = absl::StrCat(dir, "/", graph->name());
     if (!dir.empty()) {
@@ -235,18 +269,16 @@ absl::Status ProcessText(const std::string& name, std::string text) {
   if (absl::GetFlag(FLAGS_run)) return RunModule(module);
   const std::string emit = absl::GetFlag(FLAGS_emit);
   if (emit == "schedule" || emit == "dot") return EmitSchedules(module, emit);
+  if (emit == "llvm" || emit == "asm") return EmitCode(module, emit);
   std::cout << PrintModule(module);
   return absl::OkStatus();
 }
 
 absl::Status Main(const std::vector<std::string>& positional) {
   const std::string emit = absl::GetFlag(FLAGS_emit);
-  if (emit != "ir" && emit != "schedule" && emit != "dot") {
-    return DriverError(emit == "llvm" || emit == "asm"
-                           ? absl::StrCat("--emit=", emit, " is not available yet: braid has no "
-                                          "code generator so far")
-                           : absl::StrCat("--emit: unknown value '", emit,
-                                          "' (expected ir, schedule or dot)"));
+  if (emit != "ir" && emit != "schedule" && emit != "dot" && emit != "llvm" && emit != "asm") {
+    return DriverError(absl::StrCat("--emit: unknown value '", emit,
+                                    "' (expected ir, schedule, dot, llvm or asm)"));
   }
   if (absl::GetFlag(FLAGS_list_passes)) {
     for (const auto& [pass, description] : ListPasses()) {

@@ -28,6 +28,23 @@ uint64_t SplitMix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
+// Uniform in [-1, 1) from a generator seeded by (seed, name): the same parameter gets the same
+// data whichever other parameters exist or come from files.
+absl::StatusOr<HostTensor> RandomTensor(const std::string& name, const std::vector<int64_t>& shape,
+                                        uint64_t seed) {
+  HostTensor t;
+  t.shape = shape;
+  BRAID_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(t.shape));
+  t.data.resize(count);
+  uint64_t state = seed ^ StableHash(name);
+  for (float& x : t.data) {
+    // 24 random bits -> a float in [-1, 1), exactly representable.
+    x = static_cast<float>(static_cast<int64_t>(SplitMix64(state) >> 40) - (1 << 23)) /
+        static_cast<float>(1 << 23);
+  }
+  return t;
+}
+
 }  // namespace
 
 absl::StatusOr<DimBindings> ParseDimsFlag(absl::string_view text) {
@@ -103,19 +120,28 @@ absl::StatusOr<std::vector<HostTensor>> MakeInputs(const Graph& graph,
       inputs.push_back(it->second);
       continue;
     }
-    HostTensor t;
-    t.shape = shapes[i];
-    BRAID_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(t.shape));
-    t.data.resize(count);
-    uint64_t state = seed ^ StableHash(p->name());
-    for (float& x : t.data) {
-      // 24 random bits -> a float in [-1, 1) exactly representable.
-      x = static_cast<float>(static_cast<int64_t>(SplitMix64(state) >> 40) - (1 << 23)) /
-          static_cast<float>(1 << 23);
-    }
+    BRAID_ASSIGN_OR_RETURN(HostTensor t, RandomTensor(p->name(), shapes[i], seed));
     inputs.push_back(std::move(t));
   }
   return inputs;
+}
+
+absl::StatusOr<std::map<std::string, HostTensor>> MakeConstants(
+    const Graph& graph, const std::map<std::string, HostTensor>& files, uint64_t seed,
+    const DimBindings& dims) {
+  std::map<std::string, HostTensor> constants;
+  for (const Value* p : graph.params()) {
+    if (!p->is_const()) continue;
+    auto it = files.find(p->name());
+    if (it != files.end()) {
+      constants[p->name()] = it->second;
+      continue;
+    }
+    auto shape = BindShape(p->type().tensor().shape, dims);
+    if (!shape.ok()) return LocatedError(graph.source(), p->loc(), shape.status().message());
+    BRAID_ASSIGN_OR_RETURN(constants[p->name()], RandomTensor(p->name(), *shape, seed));
+  }
+  return constants;
 }
 
 std::string Checksum(const HostTensor& tensor) {

@@ -28,6 +28,12 @@ absl::StatusOr<std::vector<HostTensor>> MakeInputs(const Graph& graph,
                                                    const std::map<std::string, HostTensor>& files,
                                                    uint64_t seed, DimBindings& dims);
 
+// Tensors for the `const` parameters only (as MakeInputs would make them), by name: enough to
+// compile a graph without binding the dims of its runtime inputs.
+absl::StatusOr<std::map<std::string, HostTensor>> MakeConstants(
+    const Graph& graph, const std::map<std::string, HostTensor>& files, uint64_t seed,
+    const DimBindings& dims);
+
 // "sum=<s> abs_sum=<a>", computed in double in element order.
 std::string Checksum(const HostTensor& tensor);
 

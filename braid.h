@@ -1,0 +1,39 @@
+// braid's embedding API: the one header a C++ program includes.
+//
+//   // 1. A graph: parse text, or build one.
+//   auto module = braid::ParseAndVerify("mlp.ir", text);              // or braid::GraphBuilder
+//   braid::Graph& graph = *module->graphs[0];
+//   // 2. Optimise (group sibling GEMMs, fold silu, dce) and compile, binding the weights.
+//   braid::Optimize(graph);
+//   auto compiled = braid::CompiledGraph::Compile(graph, {}, {{"wg", wg}, {"wu", wu}});
+//   // 3. Run, as often as needed, from any number of threads.
+//   auto outputs = (*compiled)->Run({x}, {{"M", 128}});
+//
+// Every failure is an absl::Status: invalid IR or shapes, missing constants, an unbound dim,
+// a run larger than the memory cap. The reference interpreter (braid::Interpret) defines what
+// every op means; braid::CompareOutputs judges compiled results against it.
+#ifndef BRAID_BRAID_H_
+#define BRAID_BRAID_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "codegen/compiled_graph.h"  // CompiledGraph, CompileOptions
+#include "ir/compare.h"              // CompareOutputs
+#include "ir/graph.h"                // Graph, Module, Value
+#include "ir/graph_builder.h"        // GraphBuilder
+#include "ir/host_tensor.h"          // HostTensor
+#include "ir/interpreter.h"          // Interpret
+#include "passes/pipeline.h"         // PipelineOptions
+
+namespace braid {
+
+// Parses textual IR and verifies every graph.
+absl::StatusOr<Module> ParseAndVerify(const std::string& filename, std::string text);
+
+// Runs the default pass pipeline (`braid --O`) on `graph`; true if it changed.
+absl::StatusOr<bool> Optimize(Graph& graph, const PipelineOptions& options = {});
+
+}  // namespace braid
+
+#endif  // BRAID_BRAID_H_

@@ -1,0 +1,294 @@
+// Compilation and execution of graphs.
+#include "codegen/compiled_graph.h"
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "codegen/graph_codegen.h"
+#include "ir/interpreter.h"
+#include "ir/parser.h"
+#include "ir/printer.h"
+#include "ir/status_macros.h"
+#include "ir/verifier.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace braid {
+namespace {
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string ModuleText(const llvm::Module& module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module.print(os, nullptr);
+  return text;
+}
+
+absl::Status GraphError(const Graph& g, SourceLoc loc, const std::string& msg) {
+  return LocatedError(g.source(), loc, msg, absl::StrCat("@", g.name()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
+    const Graph& graph, const CompileOptions& options,
+    const std::map<std::string, HostTensor>& constants) {
+  const auto start = std::chrono::steady_clock::now();
+  BRAID_RETURN_IF_ERROR(VerifyGraph(graph));
+  std::unique_ptr<CompiledGraph> compiled(new CompiledGraph());
+  compiled->options_ = options;
+  // A private copy, so the caller's graph may change or go away.
+  BRAID_ASSIGN_OR_RETURN(compiled->module_,
+                         ParseModule(absl::StrCat("<compiled @", graph.name(), ">"), PrintGraph(graph)));
+  const Graph& g = compiled->graph();
+  for (const Value* p : g.params()) {
+    if (p->type().tensor().dtype != DType::kF32) {
+      return GraphError(g, p->loc(), "only f32 graphs can be compiled so far");
+    }
+    if (!p->is_const()) continue;
+    auto it = constants.find(p->name());
+    if (it == constants.end()) {
+      return GraphError(g, p->loc(), absl::StrCat("no tensor given for the constant %", p->name()));
+    }
+    // Constants bind the symbolic dims of their shapes.
+    const Shape& shape = p->type().tensor().shape;
+    const HostTensor& t = it->second;
+    bool ok = t.shape.size() == shape.size();
+    for (size_t d = 0; ok && d < shape.size(); ++d) {
+      if (!shape[d].is_symbolic()) {
+        ok = shape[d].value() == t.shape[d];
+      } else {
+        auto [pos, inserted] = compiled->constant_dims_.emplace(shape[d].symbol(), t.shape[d]);
+        ok = inserted || pos->second == t.shape[d];
+      }
+    }
+    int64_t count = 1;
+    for (int64_t d : t.shape) count *= d;
+    if (!ok || count != t.size()) {
+      return GraphError(g, p->loc(), absl::StrCat("the constant for %", p->name(), " has shape ",
+                                                  ShapeToString(t.shape), ", not ", p->type().ToString()));
+    }
+    compiled->constants_[p] = t;
+  }
+  ScheduleOptions schedule_options;
+  schedule_options.fuse_epilogues = options.fuse_epilogues;
+  schedule_options.fuse_pointwise = options.fuse_pointwise;
+  BRAID_ASSIGN_OR_RETURN(compiled->schedule_, BuildSchedule(g, schedule_options));
+  compiled->plan_ = PlanBuffers(compiled->schedule_);
+  BRAID_ASSIGN_OR_RETURN(TargetInfo target, SelectTarget(options.isa));
+  BRAID_ASSIGN_OR_RETURN(compiled->jit_, Jit::Create(target, options.opt_level));
+  GeneratedModule generated = GenerateModule(compiled->schedule_, compiled->plan_, target);
+  compiled->choices_ = generated.choices;
+  compiled->panel_width_ = generated.panel_width;
+  compiled->jit_->PrepareModule(*generated.module);
+  {
+    std::string problems;
+    llvm::raw_string_ostream os(problems);
+    if (llvm::verifyModule(*generated.module, &os)) {
+      return absl::InternalError(absl::StrCat("braid internal error: generated LLVM IR is invalid:\n", problems));
+    }
+  }
+  if (options.keep_text) compiled->llvm_before_ = ModuleText(*generated.module);
+  compiled->jit_->Optimize(*generated.module);
+  if (options.keep_text) {
+    compiled->llvm_after_ = ModuleText(*generated.module);
+    BRAID_ASSIGN_OR_RETURN(compiled->assembly_, compiled->jit_->EmitAssembly(*generated.module));
+  }
+  BRAID_RETURN_IF_ERROR(compiled->jit_->AddModule(std::move(generated.module), std::move(generated.context)));
+  BRAID_ASSIGN_OR_RETURN(void* entry, compiled->jit_->Lookup(kEntryName));
+  compiled->entry_ = reinterpret_cast<void (*)(void**, const int64_t*, void*)>(entry);
+  const int threads = options.threads > 0 ? options.threads
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  compiled->pool_ = std::make_unique<ThreadPool>(threads);
+  compiled->compile_ms_ = MsSince(start);
+
+  // Prepack every constant GEMM weight into its panels.
+  const auto pack_start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < compiled->plan_.gemms.size(); ++i) {
+    const GemmSpec& spec = compiled->plan_.gemms[i];
+    auto constant = compiled->constants_.find(spec.weight);
+    if (constant == compiled->constants_.end()) continue;
+    const HostTensor& w = constant->second;
+    const bool linear = spec.kind == OpKind::kLinear;
+    const int64_t k = linear ? w.shape[1] : w.shape[0];
+    const int64_t n = linear ? w.shape[0] : w.shape[1];
+    const int nr = compiled->panel_width_[i];
+    AlignedBuffer packed(PackedFloats(k, n, nr));
+    PackWeights(spec.kind, w.data.data(), k, n, nr, packed.data());
+    compiled->prepacked_bytes_ += packed.size() * 4;
+    compiled->packed_.emplace(spec.packed_slot, std::move(packed));
+  }
+  compiled->prepack_ms_ = MsSince(pack_start);
+  return compiled;
+}
+
+absl::StatusOr<DimBindings> CompiledGraph::MergeDims(const DimBindings& dims) const {
+  DimBindings merged = dims;
+  for (const auto& [name, value] : constant_dims_) {
+    auto [it, inserted] = merged.emplace(name, value);
+    if (!inserted && it->second != value) {
+      return absl::InvalidArgumentError(absl::StrCat("dimension ", name, " = ", it->second,
+                                                     " conflicts with the constants, which have ",
+                                                     name, " = ", value));
+    }
+  }
+  return merged;
+}
+
+absl::StatusOr<std::vector<HostTensor>> CompiledGraph::Run(const std::vector<HostTensor>& inputs,
+                                                           const DimBindings& user_dims) const {
+  BRAID_ASSIGN_OR_RETURN(DimBindings dims, MergeDims(user_dims));
+  const Graph& g = graph();
+  std::vector<HostTensor> outputs(g.outputs().size());
+  std::vector<std::vector<int64_t>> shapes;
+  int64_t total = 0;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto shape = BindShape(g.outputs()[i]->type().tensor().shape, dims);
+    if (!shape.ok()) return GraphError(g, g.loc(), std::string(shape.status().message()));
+    auto count = CheckedElementCount(*shape);
+    if (!count.ok()) return GraphError(g, g.loc(), std::string(count.status().message()));
+    if (__builtin_add_overflow(total, *count * 4, &total) || total > options_.max_run_bytes) {
+      return GraphError(g, g.loc(), absl::StrCat("the outputs need more than ", options_.max_run_bytes,
+                                                 " bytes (the run memory limit)"));
+    }
+    shapes.push_back(*shape);
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    outputs[i].shape = shapes[i];
+    outputs[i].data.resize(CheckedElementCount(shapes[i]).value());
+  }
+  std::vector<float*> data;
+  for (HostTensor& t : outputs) data.push_back(t.data.data());
+  BRAID_RETURN_IF_ERROR(Execute(inputs, dims, data, shapes));
+  return outputs;
+}
+
+absl::Status CompiledGraph::RunInto(const std::vector<HostTensor>& inputs, const DimBindings& user_dims,
+                                    std::vector<HostTensor*>& outputs) const {
+  BRAID_ASSIGN_OR_RETURN(DimBindings dims, MergeDims(user_dims));
+  const Graph& g = graph();
+  if (outputs.size() != g.outputs().size()) {
+    return absl::InvalidArgumentError(absl::StrCat("@", g.name(), " has ", g.outputs().size(),
+                                                   " outputs, got ", outputs.size(), " buffers"));
+  }
+  std::vector<float*> data;
+  std::vector<std::vector<int64_t>> shapes;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto shape = BindShape(g.outputs()[i]->type().tensor().shape, dims);
+    if (!shape.ok()) return GraphError(g, g.loc(), std::string(shape.status().message()));
+    if (outputs[i] == nullptr || outputs[i]->shape != *shape ||
+        outputs[i]->size() != CheckedElementCount(*shape).value_or(-1)) {
+      return absl::InvalidArgumentError(absl::StrCat("output buffer ", i, " must have shape ",
+                                                     ShapeToString(*shape)));
+    }
+    data.push_back(outputs[i]->data.data());
+    shapes.push_back(*shape);
+  }
+  return Execute(inputs, dims, data, shapes);
+}
+
+absl::Status CompiledGraph::Execute(const std::vector<HostTensor>& inputs, const DimBindings& dims,
+                                    std::vector<float*>& output_data,
+                                    const std::vector<std::vector<int64_t>>& output_shapes) const {
+  const Graph& g = graph();
+  // The full input list: caller inputs for runtime parameters, stored constants for the rest.
+  std::vector<HostTensor> all;
+  std::vector<const HostTensor*> param_data;
+  size_t next = 0;
+  for (const Value* p : g.params()) {
+    if (p->is_const()) {
+      param_data.push_back(&constants_.at(p));
+    } else {
+      if (next >= inputs.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("@", g.name(), " needs an input for %", p->name()));
+      }
+      param_data.push_back(&inputs[next++]);
+    }
+  }
+  if (next != inputs.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("@", g.name(), " takes ", next, " inputs, got ", inputs.size()));
+  }
+  BRAID_ASSIGN_OR_RETURN(auto param_shapes, BindParamShapes(g, dims));
+  for (size_t i = 0; i < g.params().size(); ++i) {
+    if (param_data[i]->shape != param_shapes[i] ||
+        param_data[i]->size() != CheckedElementCount(param_shapes[i]).value_or(-1)) {
+      const Value* p = g.params()[i];
+      return GraphError(g, p->loc(), absl::StrCat("input %", p->name(), " has shape ",
+                                                  ShapeToString(param_data[i]->shape),
+                                                  " but the graph expects ", ShapeToString(param_shapes[i])));
+    }
+  }
+  std::vector<int64_t> dim_values;
+  for (const std::string& s : plan_.symbols) {
+    auto it = dims.find(s);
+    if (it == dims.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("dimension '", s, "' is not bound (pass --dims=", s, "=<value>)"));
+    }
+    dim_values.push_back(it->second);
+  }
+  // Sizes first, against the memory cap, then allocation.
+  std::vector<void*> buffers(plan_.num_slots(), nullptr);
+  std::vector<std::pair<int, int64_t>> to_allocate;  // slot, floats
+  int64_t total = 0;
+  auto budget = [&](int64_t floats) -> absl::Status {
+    if (__builtin_add_overflow(total, floats * 4, &total) || total > options_.max_run_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("running @", g.name(), " at these dims needs more than ",
+                                                     options_.max_run_bytes, " bytes (the run memory limit)"));
+    }
+    return absl::OkStatus();
+  };
+  for (size_t slot = 0; slot < plan_.slot_value.size(); ++slot) {
+    const Value* v = plan_.slot_value[slot];
+    if (v == nullptr || v->is_param()) continue;
+    auto out = std::find(g.outputs().begin(), g.outputs().end(), v);
+    if (out != g.outputs().end()) {
+      buffers[slot] = output_data[out - g.outputs().begin()];
+      continue;
+    }
+    BRAID_ASSIGN_OR_RETURN(auto shape, BindShape(v->type().tensor().shape, dims));
+    BRAID_ASSIGN_OR_RETURN(int64_t floats, CheckedElementCount(shape));
+    BRAID_RETURN_IF_ERROR(budget(floats));
+    to_allocate.push_back({static_cast<int>(slot), floats});
+  }
+  // Buffers for weights packed at run time (the generated code fills them).
+  for (size_t i = 0; i < plan_.gemms.size(); ++i) {
+    const GemmSpec& spec = plan_.gemms[i];
+    if (packed_.count(spec.packed_slot)) continue;
+    BRAID_ASSIGN_OR_RETURN(auto shape, BindShape(spec.weight->type().tensor().shape, dims));
+    const bool linear = spec.kind == OpKind::kLinear;
+    const int64_t k = linear ? shape[1] : shape[0], n = linear ? shape[0] : shape[1];
+    const int64_t floats = PackedFloats(k, n, panel_width_[i]);
+    BRAID_RETURN_IF_ERROR(budget(floats));
+    to_allocate.push_back({spec.packed_slot, floats});
+  }
+  std::vector<AlignedBuffer> arena;
+  arena.reserve(to_allocate.size());
+  for (const auto& [slot, floats] : to_allocate) {
+    arena.emplace_back(floats);
+    buffers[slot] = arena.back().data();
+  }
+  for (size_t i = 0; i < g.params().size(); ++i) {
+    buffers[plan_.value_slot.at(g.params()[i])] = const_cast<float*>(param_data[i]->data.data());
+  }
+  for (const auto& [slot, packed] : packed_) buffers[slot] = packed.data();
+  entry_(buffers.data(), dim_values.data(), pool_.get());
+  // Outputs that are parameters, or that repeat another output, are copies.
+  for (size_t i = 0; i < g.outputs().size(); ++i) {
+    const Value* v = g.outputs()[i];
+    auto slot = plan_.value_slot.find(v);
+    const float* src = static_cast<const float*>(buffers[slot->second]);
+    if (src != output_data[i]) {
+      int64_t floats = 1;
+      for (int64_t d : output_shapes[i]) floats *= d;
+      if (floats > 0) std::memcpy(output_data[i], src, floats * sizeof(float));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace braid

@@ -1,0 +1,87 @@
+// A graph compiled to native code: schedule, buffer plan, JIT-compiled entry, prepacked
+// constant weights and a thread pool. `Run` may be called concurrently from several threads;
+// each call owns its buffers.
+#ifndef BRAID_CODEGEN_COMPILED_GRAPH_H_
+#define BRAID_CODEGEN_COMPILED_GRAPH_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "codegen/buffer_plan.h"
+#include "codegen/jit.h"
+#include "codegen/packing.h"
+#include "codegen/runtime.h"
+#include "ir/graph.h"
+#include "ir/host_tensor.h"
+#include "scheduler/fusion.h"
+
+namespace braid {
+
+struct CompileOptions {
+  Isa isa = Isa::kAuto;
+  int threads = 0;    // 0: the hardware's concurrency
+  int opt_level = 3;  // LLVM optimisation level, 0..3
+  bool fuse_epilogues = true;
+  bool fuse_pointwise = true;
+  bool keep_text = false;  // keep LLVM IR (before/after optimisation) and assembly for --emit
+  int64_t max_run_bytes = int64_t{16} << 30;  // all buffers of one Run, checked before allocating
+};
+
+class CompiledGraph {
+ public:
+  // Compiles a verified `graph`. `constants` gives a tensor for every `const` parameter (by
+  // name); their weights are prepacked now and owned by the result.
+  static absl::StatusOr<std::unique_ptr<CompiledGraph>> Compile(
+      const Graph& graph, const CompileOptions& options,
+      const std::map<std::string, HostTensor>& constants);
+
+  // Runs with one tensor per non-const parameter, in parameter order; `dims` binds the
+  // symbolic dims (those of constants are already bound).
+  absl::StatusOr<std::vector<HostTensor>> Run(const std::vector<HostTensor>& inputs,
+                                              const DimBindings& dims) const;
+  // Same, into caller-provided outputs (one per graph output, already of the right shape).
+  absl::Status RunInto(const std::vector<HostTensor>& inputs, const DimBindings& dims,
+                       std::vector<HostTensor*>& outputs) const;
+
+  const Graph& graph() const { return *module_.graphs.front(); }
+  const Schedule& schedule() const { return schedule_; }
+  const TargetInfo& target() const { return jit_->target(); }
+  int threads() const { return pool_->threads(); }
+  double compile_ms() const { return compile_ms_; }     // parse copy -> JIT-ready, no prepack
+  double prepack_ms() const { return prepack_ms_; }
+  int64_t prepacked_bytes() const { return prepacked_bytes_; }
+  const std::vector<std::string>& tile_choices() const { return choices_; }
+  const std::string& llvm_before() const { return llvm_before_; }
+  const std::string& llvm_after() const { return llvm_after_; }
+  const std::string& assembly() const { return assembly_; }
+
+ private:
+  CompiledGraph() = default;
+  absl::Status Execute(const std::vector<HostTensor>& inputs, const DimBindings& dims,
+                       std::vector<float*>& output_data,
+                       const std::vector<std::vector<int64_t>>& output_shapes) const;
+  absl::StatusOr<DimBindings> MergeDims(const DimBindings& dims) const;
+
+  Module module_;  // a private copy of the graph
+  Schedule schedule_;
+  BufferPlan plan_;
+  CompileOptions options_;
+  std::unique_ptr<Jit> jit_;
+  std::unique_ptr<ThreadPool> pool_;
+  void (*entry_)(void** buffers, const int64_t* dims, void* pool) = nullptr;
+  std::vector<int> panel_width_;                    // per plan_.gemms
+  std::map<int, AlignedBuffer> packed_;             // packed_slot -> prepacked constant weight
+  std::map<const Value*, HostTensor> constants_;    // const parameters
+  DimBindings constant_dims_;                       // symbols bound by constants' shapes
+  std::vector<std::string> choices_;
+  double compile_ms_ = 0, prepack_ms_ = 0;
+  int64_t prepacked_bytes_ = 0;
+  std::string llvm_before_, llvm_after_, assembly_;
+};
+
+}  // namespace braid
+
+#endif  // BRAID_CODEGEN_COMPILED_GRAPH_H_

@@ -1,0 +1,74 @@
+// Module generation and the entry function.
+#include "codegen/graph_codegen.h"
+
+#include "absl/strings/str_cat.h"
+#include "codegen/pointwise_kernel.h"
+#include "llvm/IR/Verifier.h"
+
+namespace braid {
+
+GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
+                               const TargetInfo& target) {
+  GeneratedModule out;
+  out.context = std::make_unique<llvm::LLVMContext>();
+  out.module = std::make_unique<llvm::Module>(absl::StrCat("braid.", schedule.graph->name()), *out.context);
+  out.panel_width.assign(plan.gemms.size(), 0);
+  ModuleContext mc{*out.module, target, plan, schedule};
+  llvm::LLVMContext& ctx = *out.context;
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* entry_type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr, ptr}, false);
+  llvm::Function* entry =
+      llvm::Function::Create(entry_type, llvm::Function::ExternalLinkage, kEntryName, *out.module);
+  auto* parallel_for_type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr, ptr, i64}, false);
+  llvm::FunctionCallee parallel_for = out.module->getOrInsertFunction("braid_parallel_for", parallel_for_type);
+  auto* pack_type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx),
+                                            {llvm::Type::getInt32Ty(ctx), ptr, ptr, i64, i64, i64}, false);
+  llvm::FunctionCallee pack = out.module->getOrInsertFunction("braid_pack_weights", pack_type);
+
+  llvm::BasicBlock::Create(ctx, "entry", entry);
+  FunctionEmitter f(mc, entry, entry->getArg(0), entry->getArg(1));
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Value* task_ctx = b.CreateAlloca(llvm::ArrayType::get(ptr, 2), nullptr, "ctx");
+  b.CreateStore(entry->getArg(0), task_ctx);
+  b.CreateStore(entry->getArg(1), b.CreateConstInBoundsGEP1_64(ptr, task_ctx, 1));
+
+  for (size_t k = 0; k < schedule.kernels.size(); ++k) {
+    const Kernel& kernel = schedule.kernels[k];
+    const std::string name = absl::StrCat("kernel", k, "_", KernelKindName(kernel.kind));
+    llvm::Function* task_fn;
+    llvm::Value* tasks;
+    if (kernel.kind == KernelKind::kPointwise) {
+      PointwiseKernel pointwise(mc, kernel);
+      task_fn = pointwise.Render(name);
+      tasks = pointwise.NumTasks(f);
+      out.choices.push_back("");
+    } else {
+      std::unique_ptr<GemmTemplate> tmpl =
+          kernel.kind == KernelKind::kGroupedGemm ? std::make_unique<GroupedGemmTemplate>(mc, kernel)
+                                                  : std::make_unique<GemmTemplate>(mc, kernel);
+      const TileConfig config = tmpl->Choices().front();
+      task_fn = tmpl->Render(config, name);
+      tasks = tmpl->NumTasks(f, config);
+      out.choices.push_back(config.ToString(target.vector_width));
+      for (size_t g = 0; g < plan.gemms.size(); ++g) {
+        const GemmSpec& spec = plan.gemms[g];
+        if (spec.template_node != kernel.template_node()) continue;
+        out.panel_width[g] = tmpl->PanelWidth(config);
+        if (spec.weight->is_const()) continue;  // prepacked at compile time
+        // A weight known only at run time (an input, or computed by an earlier kernel) is packed
+        // here, after its producer ran.
+        const Shape& w = spec.weight->type().tensor().shape;
+        const bool linear = spec.kind == OpKind::kLinear;
+        b.CreateCall(pack, {b.getInt32(linear ? 1 : 0), f.Buffer(plan.value_slot.at(spec.weight)),
+                            f.Buffer(spec.packed_slot), f.DimValue(linear ? w[1] : w[0]),
+                            f.DimValue(linear ? w[0] : w[1]), f.I64(out.panel_width[g])});
+      }
+    }
+    b.CreateCall(parallel_for, {entry->getArg(2), task_fn, task_ctx, tasks});
+  }
+  b.CreateRetVoid();
+  return out;
+}
+
+}  // namespace braid

@@ -1,0 +1,137 @@
+// The ORC LLJIT wrapper.
+#include "codegen/jit.h"
+
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "codegen/packing.h"
+#include "codegen/runtime.h"
+#include "llvm/Analysis/CGSCCPassManager.h"
+#include "llvm/Analysis/LoopAnalysisManager.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/PassManager.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/Cloning.h"
+
+namespace braid {
+
+absl::Status ToStatus(llvm::Error error, const std::string& what) {
+  if (!error) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(what, ": ", llvm::toString(std::move(error))));
+}
+
+namespace {
+
+llvm::CodeGenOptLevel CodeGenLevel(int level) {
+  switch (level) {
+    case 0: return llvm::CodeGenOptLevel::None;
+    case 1: return llvm::CodeGenOptLevel::Less;
+    case 2: return llvm::CodeGenOptLevel::Default;
+    default: return llvm::CodeGenOptLevel::Aggressive;
+  }
+}
+
+llvm::orc::JITTargetMachineBuilder MachineBuilder(const TargetInfo& target, int opt_level) {
+  llvm::orc::JITTargetMachineBuilder builder{llvm::Triple(llvm::sys::getProcessTriple())};
+  builder.setCPU(target.cpu);
+  builder.addFeatures(target.features);
+  builder.setCodeGenOptLevel(CodeGenLevel(opt_level));
+  return builder;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(const TargetInfo& target, int opt_level) {
+  static std::once_flag init;
+  std::call_once(init, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+  });
+  std::unique_ptr<Jit> jit(new Jit());
+  jit->target_ = target;
+  jit->opt_level_ = opt_level;
+  auto machine = MachineBuilder(target, opt_level).createTargetMachine();
+  if (!machine) return ToStatus(machine.takeError(), "creating the target machine");
+  jit->machine_ = std::move(*machine);
+  auto lljit = llvm::orc::LLJITBuilder()
+                   .setJITTargetMachineBuilder(MachineBuilder(target, opt_level))
+                   .create();
+  if (!lljit) return ToStatus(lljit.takeError(), "creating the JIT");
+  jit->jit_ = std::move(*lljit);
+  // The runtime functions generated code calls.
+  llvm::orc::SymbolMap runtime;
+  runtime[jit->jit_->mangleAndIntern("braid_parallel_for")] = llvm::orc::ExecutorSymbolDef(
+      llvm::orc::ExecutorAddr::fromPtr(&braid_parallel_for), llvm::JITSymbolFlags::Exported);
+  runtime[jit->jit_->mangleAndIntern("braid_pack_weights")] = llvm::orc::ExecutorSymbolDef(
+      llvm::orc::ExecutorAddr::fromPtr(&braid_pack_weights), llvm::JITSymbolFlags::Exported);
+  if (auto err = jit->jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(runtime)))) {
+    return ToStatus(std::move(err), "defining the runtime symbols");
+  }
+  return jit;
+}
+
+void Jit::PrepareModule(llvm::Module& module) const {
+  module.setTargetTriple(machine_->getTargetTriple().str());
+  module.setDataLayout(machine_->createDataLayout());
+  const std::string features = absl::StrJoin(target_.features, ",");
+  for (llvm::Function& f : module) {
+    if (f.isDeclaration()) continue;
+    f.addFnAttr("target-cpu", target_.cpu);
+    if (!features.empty()) f.addFnAttr("target-features", features);
+    f.addFnAttr("prefer-vector-width", absl::StrCat(target_.vector_width * 32));
+    f.addFnAttr("min-legal-vector-width", absl::StrCat(target_.vector_width * 32));
+  }
+}
+
+void Jit::Optimize(llvm::Module& module) const {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder builder(machine_.get());
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::OptimizationLevel level = opt_level_ <= 0   ? llvm::OptimizationLevel::O0
+                                  : opt_level_ == 1 ? llvm::OptimizationLevel::O1
+                                  : opt_level_ == 2 ? llvm::OptimizationLevel::O2
+                                                    : llvm::OptimizationLevel::O3;
+  llvm::ModulePassManager passes = level == llvm::OptimizationLevel::O0
+                                       ? builder.buildO0DefaultPipeline(level)
+                                       : builder.buildPerModuleDefaultPipeline(level);
+  passes.run(module, mam);
+}
+
+absl::StatusOr<std::string> Jit::EmitAssembly(const llvm::Module& module) const {
+  std::unique_ptr<llvm::Module> copy = llvm::CloneModule(module);
+  llvm::SmallString<0> text;
+  llvm::raw_svector_ostream os(text);
+  llvm::legacy::PassManager passes;
+  if (machine_->addPassesToEmitFile(passes, os, nullptr, llvm::CodeGenFileType::AssemblyFile)) {
+    return absl::InternalError("this target cannot emit assembly");
+  }
+  passes.run(*copy);
+  return std::string(text.str());
+}
+
+absl::Status Jit::AddModule(std::unique_ptr<llvm::Module> module,
+                            std::unique_ptr<llvm::LLVMContext> context) {
+  return ToStatus(jit_->addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context))),
+                  "adding the module to the JIT");
+}
+
+absl::StatusOr<void*> Jit::Lookup(const std::string& name) {
+  auto address = jit_->lookup(name);
+  if (!address) return ToStatus(address.takeError(), absl::StrCat("looking up ", name));
+  return address->toPtr<void*>();
+}
+
+}  // namespace braid

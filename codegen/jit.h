@@ -1,0 +1,51 @@
+// An in-process ORC LLJIT for one target: optimises generated modules with LLVM's standard
+// pipeline, compiles them for the host CPU, and looks up their entry points. Every failure a
+// user can cause is an absl::Status (no cantFail).
+#ifndef BRAID_CODEGEN_JIT_H_
+#define BRAID_CODEGEN_JIT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "codegen/target.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
+
+namespace braid {
+
+class Jit {
+ public:
+  // `opt_level` 0..3 for both the IR pipeline and the backend.
+  static absl::StatusOr<std::unique_ptr<Jit>> Create(const TargetInfo& target, int opt_level = 3);
+
+  // Sets the module's triple and data layout and tags every function with the target CPU and
+  // features, so optimisation and codegen agree on vector widths.
+  void PrepareModule(llvm::Module& module) const;
+  // Runs the LLVM O`opt_level` pipeline (vectoriser included) on `module`.
+  void Optimize(llvm::Module& module) const;
+  // Assembly for `module` (compiled from a copy; `module` is unchanged).
+  absl::StatusOr<std::string> EmitAssembly(const llvm::Module& module) const;
+  // Hands the module to the JIT (compiled lazily at the first lookup).
+  absl::Status AddModule(std::unique_ptr<llvm::Module> module,
+                         std::unique_ptr<llvm::LLVMContext> context);
+  absl::StatusOr<void*> Lookup(const std::string& name);
+
+  const TargetInfo& target() const { return target_; }
+
+ private:
+  Jit() = default;
+  TargetInfo target_;
+  int opt_level_ = 3;
+  std::unique_ptr<llvm::TargetMachine> machine_;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+};
+
+// LLVM errors as absl::Status.
+absl::Status ToStatus(llvm::Error error, const std::string& what);
+
+}  // namespace braid
+
+#endif  // BRAID_CODEGEN_JIT_H_

@@ -1,0 +1,58 @@
+// The small runtime that JIT-compiled code calls: a thread pool and a parallel-for over task
+// indices. Several parallel-fors may run at once (concurrent Run calls on one compiled graph);
+// the calling thread always works on its own job, so progress never depends on the pool.
+#ifndef BRAID_CODEGEN_RUNTIME_H_
+#define BRAID_CODEGEN_RUNTIME_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace braid {
+
+// The signature of a kernel's task function in generated code.
+using TaskFn = void (*)(void* ctx, int64_t task);
+
+class ThreadPool {
+ public:
+  // `threads` counts the calling thread: 1 means no worker threads.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+  // Runs fn(ctx, i) for every i in [0, n), on the pool and the calling thread; returns when all
+  // are done.
+  void ParallelFor(TaskFn fn, void* ctx, int64_t n);
+
+ private:
+  struct Job {
+    TaskFn fn;
+    void* ctx;
+    int64_t n;
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0};
+  };
+  static void Work(Job& job);
+  void WorkerLoop();
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable finished_;
+  std::deque<std::shared_ptr<Job>> jobs_;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace braid
+
+// Called by generated code; `pool` is the ThreadPool* the entry function received.
+extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n);
+
+#endif  // BRAID_CODEGEN_RUNTIME_H_

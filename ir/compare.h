@@ -1,0 +1,31 @@
+// How compiled results are judged against the reference interpreter. fp32 kernels accumulate
+// in a different order (and in fp32) than the interpreter (double), so equality is too strict;
+// the tolerance scales with each output's magnitude:
+//
+//   |got - want| <= kRelTolerance * (|want| + rms(want))      for every element
+//
+// with kRelTolerance = 1e-4. NaN matches NaN; an infinity must match exactly.
+#ifndef BRAID_IR_COMPARE_H_
+#define BRAID_IR_COMPARE_H_
+
+#include <string>
+#include <vector>
+
+#include "ir/host_tensor.h"
+
+namespace braid {
+
+inline constexpr double kRelTolerance = 1e-4;
+
+struct Comparison {
+  bool ok = true;
+  double max_abs_error = 0;
+  double max_rel_error = 0;  // |got - want| / (|want| + rms(want)), the quantity bounded above
+  std::string first_mismatch;  // "output 0 [3, 17]: got 1.5, want 1.25" when !ok
+};
+
+Comparison CompareOutputs(const std::vector<HostTensor>& want, const std::vector<HostTensor>& got);
+
+}  // namespace braid
+
+#endif  // BRAID_IR_COMPARE_H_

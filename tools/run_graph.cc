@@ -1,0 +1,101 @@
+// --run, --verify and --bench for one graph.
+#include "tools/run_graph.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ir/compare.h"
+#include "ir/interpreter.h"
+#include "ir/status_macros.h"
+#include "tools/run_inputs.h"
+
+namespace braid {
+namespace {
+
+double Rows(const TensorType& t, const DimBindings& dims) {
+  double rows = 1;
+  auto shape = BindShape(t.shape, dims);
+  if (!shape.ok()) return 0;
+  for (size_t i = 0; i + 1 < shape->size(); ++i) rows *= (*shape)[i];
+  return rows;
+}
+
+double Gemm(OpKind kind, const Value& act, const Value& weight, const DimBindings& dims) {
+  auto w = BindShape(weight.type().tensor().shape, dims);
+  if (!w.ok()) return 0;
+  const double k = kind == OpKind::kLinear ? (*w)[1] : (*w)[0];
+  const double n = kind == OpKind::kLinear ? (*w)[0] : (*w)[1];
+  return 2.0 * Rows(act.type().tensor(), dims) * k * n;
+}
+
+}  // namespace
+
+double GemmFlops(const Graph& graph, const DimBindings& dims) {
+  double flops = 0;
+  for (const auto& node : graph.nodes()) {
+    if (node->info().Has(kTraitGemm)) flops += Gemm(node->op(), *node->operand(0), *node->operand(1), dims);
+    if (node->op() != OpKind::kGroupedGemm) continue;
+    const auto& kinds = *node->IdentListAttr("kind");
+    const auto& act = *node->IntListAttr("act");
+    const auto& weight = *node->IntListAttr("weight");
+    for (size_t g = 0; g < kinds.size(); ++g) {
+      flops += Gemm(kinds[g] == "linear" ? OpKind::kLinear : OpKind::kMatmul,
+                    *node->operand(act[g]), *node->operand(weight[g]), dims);
+    }
+  }
+  return flops;
+}
+
+absl::StatusOr<std::vector<HostTensor>> RunGraph(const Graph& graph, const RunRequest& request,
+                                                 std::ostream& out) {
+  DimBindings dims = request.dims;
+  BRAID_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, MakeInputs(graph, request.files, request.seed, dims));
+  if (request.interpret) {
+    BRAID_ASSIGN_OR_RETURN(auto outputs, Interpret(graph, inputs, dims));
+    out << "@" << graph.name() << " (interpreter):\n";
+    return outputs;
+  }
+  std::map<std::string, HostTensor> constants;
+  std::vector<HostTensor> runtime_inputs;
+  for (size_t i = 0; i < graph.params().size(); ++i) {
+    if (graph.params()[i]->is_const()) {
+      constants[graph.params()[i]->name()] = inputs[i];
+    } else {
+      runtime_inputs.push_back(inputs[i]);
+    }
+  }
+  BRAID_ASSIGN_OR_RETURN(auto compiled, CompiledGraph::Compile(graph, request.compile, constants));
+  BRAID_ASSIGN_OR_RETURN(auto outputs, compiled->Run(runtime_inputs, dims));
+  out << "@" << graph.name() << " (jit " << compiled->target().IsaName() << ", "
+      << compiled->threads() << " threads, " << compiled->schedule().kernels.size() << " kernels):\n";
+  if (request.verify) {
+    BRAID_ASSIGN_OR_RETURN(auto reference, Interpret(graph, inputs, dims));
+    Comparison c = CompareOutputs(reference, outputs);
+    out << absl::StrFormat("verify: max_abs_err=%.3g max_rel_err=%.3g (tolerance %.0e): %s\n",
+                           c.max_abs_error, c.max_rel_error, kRelTolerance, c.ok ? "ok" : "MISMATCH");
+    if (!c.ok) {
+      return absl::InvalidArgumentError(absl::StrCat("--verify: @", graph.name(), " differs from the interpreter: ",
+                                                     c.first_mismatch));
+    }
+  }
+  if (request.bench) {
+    using Clock = std::chrono::steady_clock;
+    std::vector<double> ms;
+    const auto begin = Clock::now();
+    // At least 5 runs, then until half a second has passed (at most 1000).
+    while (ms.size() < 5 || (ms.size() < 1000 && Clock::now() - begin < std::chrono::milliseconds(500))) {
+      const auto start = Clock::now();
+      BRAID_RETURN_IF_ERROR(compiled->Run(runtime_inputs, dims).status());
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+    std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+    const double median = ms[ms.size() / 2];
+    out << absl::StrFormat("bench: median_ms=%.4f gflops=%.2f compile_ms=%.1f\n", median,
+                           GemmFlops(graph, dims) / (median * 1e6), compiled->compile_ms());
+  }
+  return outputs;
+}
+
+}  // namespace braid
