@@ -13,3 +13,11 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.environ.get("TEST_TMPDIR", "/tmp/braid-lit")
 config.environment["PATH"] = os.environ["PATH"]
 config.substitutions.append(("%examples", os.environ["BRAID_EXAMPLES"]))
+
+# Hosts with AVX-512F can run the AVX-512 code path (REQUIRES: avx512).
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        if " avx512f" in cpuinfo.read():
+            config.available_features.add("avx512")
+except OSError:
+    pass

@@ -1,0 +1,128 @@
+// The embedding API (braid.h): building, compiling, running (also into caller buffers and from
+// several threads at once), and its errors.
+#include <thread>
+
+#include "braid.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/graph_corpus.h"
+#include "tests/status_matchers.h"
+
+namespace braid {
+namespace {
+
+using ::braid::testing::IsOk;
+using ::braid::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// relu(x·wᵀ + b) + x, with x[M, 8] and a 3-row weight padded out to 8 columns.
+std::unique_ptr<Graph> SmallGraph() {
+  GraphBuilder b("small");
+  Value* x = b.Input("x", {Dim::Symbol("M"), Dim::Const(8)});
+  Value* w = b.Constant("w", {Dim::Const(8), Dim::Const(8)});
+  Value* bias = b.Constant("b", {Dim::Const(8)});
+  Value* y = b.Add(b.Relu(b.Linear(x, w, bias)), x);
+  auto graph = b.Build({y});
+  EXPECT_THAT(graph, IsOk());
+  return *std::move(graph);
+}
+
+std::map<std::string, HostTensor> Weights(const Graph& g) {
+  auto inputs = testing::RandomInputs(g, {{"M", 1}}, 3);
+  return {{"w", inputs[1]}, {"b", inputs[2]}};
+}
+
+TEST(ApiTest, BuilderReportsTheFirstError) {
+  GraphBuilder b("bad");
+  Value* x = b.Input("x", {Dim::Const(2), Dim::Const(3)});
+  Value* w = b.Constant("w", {Dim::Const(4), Dim::Const(5)});
+  Value* y = b.Linear(x, w);
+  EXPECT_EQ(y, nullptr);
+  EXPECT_EQ(b.Relu(y), nullptr);
+  EXPECT_THAT(b.Build({y}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reduction dims differ")));
+}
+
+TEST(ApiTest, CompileRunAndRunIntoMatchTheInterpreter) {
+  auto graph = SmallGraph();
+  auto weights = Weights(*graph);
+  ASSERT_OK_AND_ASSIGN(auto compiled, CompiledGraph::Compile(*graph, {}, weights));
+  const DimBindings dims = {{"M", 37}};
+  auto all = testing::RandomInputs(*graph, dims, 5);
+  all[1] = weights["w"];
+  all[2] = weights["b"];
+  ASSERT_OK_AND_ASSIGN(auto want, Interpret(*graph, all, dims));
+  ASSERT_OK_AND_ASSIGN(auto got, compiled->Run({all[0]}, dims));
+  EXPECT_TRUE(CompareOutputs(want, got).ok);
+  HostTensor out{{37, 8}, std::vector<float>(37 * 8, -1.0f)};
+  std::vector<HostTensor*> outs = {&out};
+  ASSERT_THAT(compiled->RunInto({all[0]}, dims, outs), IsOk());
+  EXPECT_TRUE(CompareOutputs(want, {out}).ok);
+}
+
+TEST(ApiTest, ConcurrentRunsOnOneCompiledGraph) {
+  auto graph = SmallGraph();
+  auto weights = Weights(*graph);
+  CompileOptions options;
+  options.threads = 2;
+  ASSERT_OK_AND_ASSIGN(auto compiled, CompiledGraph::Compile(*graph, options, weights));
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const DimBindings dims = {{"M", 50 + t}};
+      auto all = testing::RandomInputs(*graph, dims, 100 + t);
+      all[1] = weights.at("w");
+      all[2] = weights.at("b");
+      auto want = Interpret(*graph, all, dims);
+      for (int i = 0; i < 20; ++i) {
+        auto got = compiled->Run({all[0]}, dims);
+        if (!want.ok() || !got.ok() || !CompareOutputs(*want, *got).ok) return;
+      }
+      ok[t] = 1;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok, std::vector<int>(4, 1));
+}
+
+TEST(ApiTest, ErrorsAreStatuses) {
+  auto graph = SmallGraph();
+  auto weights = Weights(*graph);
+  EXPECT_THAT(CompiledGraph::Compile(*graph, {}, {{"w", weights["w"]}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no tensor given for the constant %b")));
+  EXPECT_THAT(CompiledGraph::Compile(*graph, {}, {{"w", weights["b"]}, {"b", weights["b"]}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("the constant for %w has shape [8]")));
+  ASSERT_OK_AND_ASSIGN(auto compiled, CompiledGraph::Compile(*graph, {}, weights));
+  HostTensor x{{4, 8}, std::vector<float>(32)};
+  EXPECT_THAT(compiled->Run({x}, {}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'M' is not bound")));
+  EXPECT_THAT(compiled->Run({x}, {{"M", 5}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("input %x has shape [4, 8] but the graph expects [5, 8]")));
+  EXPECT_THAT(compiled->Run({}, {{"M", 4}}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs an input for %x")));
+  EXPECT_THAT(compiled->Run({x}, {{"M", int64_t{1} << 32}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("run memory limit")));
+  ASSERT_OK_AND_ASSIGN(Module m, ParseAndVerify("t.ir", "graph @g(%x: bf16[2]) { return %x }"));
+  EXPECT_THAT(CompiledGraph::Compile(*m.graphs[0], {}, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("only f32 graphs can be compiled")));
+}
+
+TEST(ApiTest, ParseOptimizeCompile) {
+  ASSERT_OK_AND_ASSIGN(Module m, ParseAndVerify("t.ir", R"(
+graph @g(%x: f32[M, 8], %a: const f32[16, 8], %b: const f32[16, 8]) {
+  %p = linear(%x, %a)
+  %q = linear(%x, %b)
+  %r = mul(%p, %q)
+  return %r
+})"));
+  Graph& g = *m.graphs[0];
+  ASSERT_OK_AND_ASSIGN(bool changed, Optimize(g));
+  EXPECT_TRUE(changed);
+  auto inputs = testing::RandomInputs(g, {{"M", 9}}, 1);
+  ASSERT_OK_AND_ASSIGN(auto compiled, CompiledGraph::Compile(g, {}, {{"a", inputs[1]}, {"b", inputs[2]}}));
+  EXPECT_EQ(compiled->schedule().kernels.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto got, compiled->Run({inputs[0]}, {{"M", 9}}));
+  ASSERT_OK_AND_ASSIGN(auto want, Interpret(g, inputs, {{"M", 9}}));
+  EXPECT_TRUE(CompareOutputs(want, got).ok);
+}
+
+}  // namespace
+}  // namespace braid
