@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The run command: sets up, builds the driver (optimised) and runs it from the caller's
 # working directory. With no input file it runs the LLaMA MLP example.
-#   tools/run.sh                                   # examples/llama_mlp.ir --run --dims=M=8
+#   tools/run.sh        # examples/llama_mlp.ir --O --run --verify --bench --dims=M=16
 #   tools/run.sh --run --dims=M=4 my_graph.ir
 #   tools/run.sh examples/gqa_qkv.ir               # parse, verify, print
 set -euo pipefail
@@ -17,7 +17,7 @@ for arg in "$@"; do
 done
 if [[ $has_input -eq 0 ]]; then
   if [[ $# -eq 0 ]]; then
-    set -- --run --dims=M=8
+    set -- --O --run --verify --bench --dims=M=16
   fi
   set -- "$@" "$repo/examples/llama_mlp.ir"
 fi
