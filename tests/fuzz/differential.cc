@@ -1,0 +1,104 @@
+// Differential testing across execution paths.
+#include "tests/fuzz/differential.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "codegen/compiled_graph.h"
+#include "ir/compare.h"
+#include "ir/interpreter.h"
+#include "ir/parser.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+#include "passes/pass_manager.h"
+#include "passes/pipeline.h"
+#include "scheduler/fusion.h"
+#include "scheduler/schedule_executor.h"
+#include "tests/graph_corpus.h"
+
+namespace braid::testing {
+namespace {
+
+absl::Status Failure(const std::string& what, const std::string& text, const DimBindings& dims) {
+  std::string bindings;
+  for (const auto& [name, value] : dims) absl::StrAppend(&bindings, bindings.empty() ? "" : ",", name, "=", value);
+  return absl::InternalError(absl::StrCat(what, "\nreproduce: braid --run --verify --dims=", bindings,
+                                          " graph.ir   with graph.ir =\n", text));
+}
+
+}  // namespace
+
+absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, DifferentialStats& stats) {
+  auto module = ParseModule("random.ir", text);
+  if (!module.ok()) return Failure(absl::StrCat("the generator made invalid IR: ", module.status().message()), text, {});
+  if (absl::Status s = VerifyModule(*module); !s.ok()) return Failure(std::string(s.message()), text, {});
+  const Graph& graph = *module->graphs[0];
+  std::mt19937_64 rng(seed);
+  const int64_t ms[] = {1, 2, 7, 37};
+  DimBindings dims = {{"M", ms[rng() % 4]}, {"B", 2 + static_cast<int64_t>(rng() % 2)}, {"T", 3}};
+  for (auto it = dims.begin(); it != dims.end();) {
+    bool used = false;
+    for (const Value* p : graph.params()) {
+      for (const Dim& d : p->type().tensor().shape) used |= d.is_symbolic() && d.symbol() == it->first;
+    }
+    it = used ? std::next(it) : dims.erase(it);
+  }
+  const std::vector<HostTensor> inputs = RandomInputs(graph, dims, static_cast<unsigned>(seed));
+  auto want = Interpret(graph, inputs, dims);
+  if (!want.ok()) return Failure(absl::StrCat("interpreter: ", want.status().message()), text, dims);
+  ++stats.graphs;
+
+  std::map<std::string, HostTensor> constants;
+  std::vector<HostTensor> runtime_inputs;
+  for (size_t i = 0; i < graph.params().size(); ++i) {
+    if (graph.params()[i]->is_const()) {
+      constants[graph.params()[i]->name()] = inputs[i];
+    } else {
+      runtime_inputs.push_back(inputs[i]);
+    }
+  }
+  std::vector<Isa> isas = {Isa::kAvx2};
+  if (SelectTarget(Isa::kAvx512).ok()) isas.push_back(Isa::kAvx512);
+  for (bool optimize : {false, true}) {
+    auto copy = ParseModule("random.ir", text);
+    Graph& g = *copy->graphs[0];
+    if (optimize) {
+      PassManager pm;
+      for (auto& pass : DefaultPipeline({})) pm.Add(std::move(pass));
+      if (auto changed = pm.Run(g); !changed.ok()) {
+        return Failure(absl::StrCat("--O: ", changed.status().message()), text, dims);
+      }
+      if (PrintGraph(g).find("grouped_gemm") != std::string::npos) ++stats.grouped;
+    }
+    const std::string path = optimize ? "--O" : "as written";
+    // The schedule executor (reference semantics, buffer plan honoured).
+    auto schedule = BuildSchedule(g);
+    if (!schedule.ok()) return Failure(absl::StrCat(path, " schedule: ", schedule.status().message()), text, dims);
+    auto scheduled = ExecuteSchedule(*schedule, inputs, dims);
+    if (!scheduled.ok()) return Failure(absl::StrCat(path, " schedule run: ", scheduled.status().message()), text, dims);
+    if (Comparison c = CompareOutputs(*want, *scheduled); !c.ok) {
+      return Failure(absl::StrCat(path, " schedule executor differs: ", c.first_mismatch), text, dims);
+    }
+    for (Isa isa : isas) {
+      for (bool fuse : {true, false}) {
+        CompileOptions options;
+        options.isa = isa;
+        options.threads = 2;
+        options.fuse_epilogues = options.fuse_pointwise = fuse;
+        const std::string variant = absl::StrCat(path, fuse ? "" : " --nofusion",
+                                                 isa == Isa::kAvx2 ? " --isa=avx2" : " --isa=avx512");
+        auto compiled = CompiledGraph::Compile(g, options, constants);
+        if (!compiled.ok()) return Failure(absl::StrCat(variant, " compile: ", compiled.status().message()), text, dims);
+        auto got = (*compiled)->Run(runtime_inputs, dims);
+        if (!got.ok()) return Failure(absl::StrCat(variant, " run: ", got.status().message()), text, dims);
+        if (Comparison c = CompareOutputs(*want, *got); !c.ok) {
+          return Failure(absl::StrCat(variant, " differs from the interpreter: ", c.first_mismatch), text, dims);
+        }
+        ++stats.compiled_runs;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace braid::testing

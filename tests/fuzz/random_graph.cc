@@ -1,0 +1,162 @@
+// Random graph generation.
+#include "tests/fuzz/random_graph.h"
+
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace braid::testing {
+namespace {
+
+struct Tensor {
+  std::string name;
+  std::vector<std::string> dims;  // leading dims (symbolic or constant), then the last
+  int64_t cols;                   // the last dim
+  bool bounded;                   // |values| small enough for exp
+  std::string Type() const {
+    std::vector<std::string> all = dims;
+    all.push_back(absl::StrCat(cols));
+    return absl::StrCat("f32[", absl::StrJoin(all, ", "), "]");
+  }
+};
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed) : rng_(seed) {}
+
+  std::string Run() {
+    const bool three_d = Chance(0.25);
+    std::vector<std::string> lead = three_d ? std::vector<std::string>{"B", "T"} : std::vector<std::string>{"M"};
+    const int64_t k0 = Pick({1, 3, 8, 16, 17, 33, 64, 100, 300});
+    pool_.push_back(Param("x", lead, k0, false));
+    const int steps = 2 + Int(0, 8);
+    for (int i = 0; i < steps; ++i) {
+      const int what = Int(0, 9);
+      if (what < 4) {
+        GemmGroup();
+      } else if (what < 6) {
+        Unary();
+      } else {
+        Binary();
+      }
+    }
+    // Outputs: the newest value, plus a random few (escaping intermediates).
+    std::vector<std::string> outputs = {"%" + pool_.back().name};
+    for (size_t i = 1; i + 1 < pool_.size(); ++i) {
+      if (Chance(0.2)) outputs.push_back("%" + pool_[i].name);
+    }
+    std::string text = absl::StrCat("graph @random(", absl::StrJoin(params_, ", "), ") {\n");
+    for (const std::string& line : body_) absl::StrAppend(&text, "  ", line, "\n");
+    absl::StrAppend(&text, "  return ", absl::StrJoin(outputs, ", "), "\n}\n");
+    return text;
+  }
+
+ private:
+  int Int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+  int64_t Pick(std::initializer_list<int64_t> values) {
+    return *(values.begin() + Int(0, static_cast<int>(values.size()) - 1));
+  }
+  std::string Fresh(const char* base) { return absl::StrCat(base, counter_++); }
+
+  Tensor Param(const std::string& name, std::vector<std::string> lead, int64_t cols, bool is_const) {
+    Tensor t{name, std::move(lead), cols, true};
+    params_.push_back(absl::StrCat("%", name, ": ", is_const ? "const " : "", t.Type()));
+    return t;
+  }
+  std::string Weight(const std::vector<int64_t>& shape, bool is_const) {
+    std::string name = Fresh("w");
+    std::vector<std::string> lead;
+    for (size_t i = 0; i + 1 < shape.size(); ++i) lead.push_back(absl::StrCat(shape[i]));
+    Param(name, lead, shape.back(), is_const);
+    return name;
+  }
+  const Tensor& Any() { return pool_[Int(0, static_cast<int>(pool_.size()) - 1)]; }
+  void Emit(const std::string& name, const std::string& rhs, const Tensor& like, int64_t cols, bool bounded) {
+    body_.push_back(absl::StrCat("%", name, " = ", rhs));
+    pool_.push_back(Tensor{name, like.dims, cols, bounded});
+  }
+
+  // Siblings: 1..4 GEMMs reading one activation, unequal widths, mixed bias and kinds.
+  void GemmGroup() {
+    const Tensor act = Any();
+    const int count = Int(1, 4);
+    for (int i = 0; i < count; ++i) {
+      const int64_t n = Pick({1, 5, 8, 13, 16, 24, 40, 64, 70});
+      const bool is_const = Chance(0.8);
+      const std::string name = Fresh("g");
+      if (Chance(0.7)) {
+        const std::string w = Weight({n, act.cols}, is_const);
+        std::string rhs = absl::StrCat("linear(%", act.name, ", %", w);
+        if (Chance(0.4)) absl::StrAppend(&rhs, ", %", Weight({n}, true));
+        Emit(name, rhs + ")", act, n, false);
+      } else {
+        const std::string w = Weight({act.cols, n}, is_const);
+        Emit(name, absl::StrCat("matmul(%", act.name, ", %", w, ")"), act, n, false);
+      }
+    }
+  }
+
+  void Unary() {
+    const Tensor& a = Any();
+    static const char* kBounded[] = {"sigmoid", "tanh"};
+    static const char* kAny[] = {"relu", "silu", "gelu", "gelu_tanh", "neg"};
+    std::string op;
+    bool bounded = false;
+    if (a.bounded && Chance(0.3)) {
+      op = "exp";
+      bounded = false;
+    } else if (Chance(0.4)) {
+      op = kBounded[Int(0, 1)];
+      bounded = true;
+    } else {
+      op = kAny[Int(0, 4)];
+      bounded = a.bounded && op != "gelu" && op != "gelu_tanh" && op != "silu";
+    }
+    const Tensor copy = a;
+    Emit(Fresh("p"), absl::StrCat(op, "(%", copy.name, ")"), copy, copy.cols, bounded);
+  }
+
+  // A binary op with a same-shaped partner (cross-output, residual) or a broadcast operand.
+  void Binary() {
+    const Tensor a = Any();
+    static const char* kOps[] = {"add", "sub", "mul", "maximum", "div"};
+    std::string op = kOps[Int(0, 4)];
+    std::vector<const Tensor*> partners;
+    for (const Tensor& t : pool_) {
+      if (t.dims == a.dims && t.cols == a.cols && t.name != a.name) partners.push_back(&t);
+    }
+    std::string other;
+    if (!partners.empty() && Chance(0.6) && op != "div") {
+      other = partners[Int(0, static_cast<int>(partners.size()) - 1)]->name;
+    } else {
+      // Broadcast operands: a bias row, a scalar, or a column.
+      const int kind = Int(0, 2);
+      other = Fresh("c");
+      if (kind == 0) {
+        Param(other, {}, a.cols, Chance(0.5));
+      } else if (kind == 1) {
+        params_.push_back(absl::StrCat("%", other, ": f32[]"));
+      } else {
+        Param(other, a.dims, 1, false);
+      }
+    }
+    const bool swap = op != "div" && Chance(0.3);
+    Emit(Fresh("b"), absl::StrCat(op, "(%", swap ? other : a.name, ", %", swap ? a.name : other, ")"), a,
+         a.cols, false);
+  }
+
+  std::mt19937_64 rng_;
+  int counter_ = 0;
+  std::vector<std::string> params_;
+  std::vector<std::string> body_;
+  std::vector<Tensor> pool_;
+};
+
+}  // namespace
+
+std::string RandomGraphText(uint64_t seed) { return Generator(seed).Run(); }
+
+}  // namespace braid::testing

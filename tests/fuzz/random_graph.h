@@ -1,0 +1,19 @@
+// A generator of valid random graphs (NNSmith-style) biased towards what braid is about:
+// sibling GEMM groups of random size and unequal widths reading one activation, mixed bias,
+// linear and matmul, 2-D and 3-D activations, const and runtime weights, epilogue chains
+// (including cross-output ones), residual users, broadcast operands (bias rows, columns,
+// scalars), escaping outputs and plain pointwise chains — all over a symbolic M.
+#ifndef BRAID_TESTS_FUZZ_RANDOM_GRAPH_H_
+#define BRAID_TESTS_FUZZ_RANDOM_GRAPH_H_
+
+#include <cstdint>
+#include <string>
+
+namespace braid::testing {
+
+// The textual IR of random graph number `seed` (deterministic).
+std::string RandomGraphText(uint64_t seed);
+
+}  // namespace braid::testing
+
+#endif  // BRAID_TESTS_FUZZ_RANDOM_GRAPH_H_
