@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages braid needs, and only those that are missing. Idempotent and
 # quiet when everything is present. Needs root (or sudo) only when something must be installed.
+#   tools/setup.sh                 # what building and testing need
+#   tools/setup.sh PKG...          # these packages instead (e.g. the fuzzer's clang-19)
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,7 @@ packages=(
   libbenchmark-dev
 )
 
+[[ $# -gt 0 ]] && packages=("$@")
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
