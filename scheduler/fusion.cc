@@ -1,6 +1,7 @@
 // Lowering to scheduler nodes, two-phase fusion and buffer planning.
 #include "scheduler/fusion.h"
 
+#include <algorithm>
 #include <queue>
 #include <set>
 
@@ -16,6 +17,8 @@ class Scheduler {
   Scheduler(const Graph& graph, const ScheduleOptions& options) : graph_(graph), options_(options) {}
 
   Schedule Run() {
+    users_ = graph_.ComputeUsers();
+    for (size_t i = 0; i < graph_.nodes().size(); ++i) position_[graph_.nodes()[i].get()] = i;
     LowerTemplates();  // lowering + phase 1
     for (const auto& node : graph_.nodes()) {
       if (node->info().Has(kTraitPointwise)) PlacePointwise(*node);  // phase 2
@@ -47,6 +50,13 @@ class Scheduler {
     for (const Value* v : node.operands()) {
       int producer = KernelOf(v);
       if (producer >= 0 && producer != k) deps_[k].insert(producer);
+    }
+    // Templates placed in phase 1 may already read this node's value: they depend on k now.
+    auto it = users_.find(node.result());
+    if (it == users_.end()) return;
+    for (const Node* user : it->second) {
+      auto placed = kernel_of_.find(user);
+      if (placed != kernel_of_.end() && placed->second != k) deps_[placed->second].insert(k);
     }
   }
 
@@ -114,10 +124,18 @@ class Scheduler {
   }
 
   void PlacePointwise(const Node& node) {
-    // Candidate kernels: those computing an operand, the latest first.
-    std::set<int, std::greater<int>> candidates;
+    // Candidate kernels: those computing an operand. GEMM templates first (an epilogue saves
+    // a whole output tile's trip to memory), then pointwise kernels; within each, the one whose
+    // producer comes latest in the graph first.
+    std::vector<std::tuple<bool, size_t, int>> ranked;
     for (const Value* v : node.operands()) {
-      if (KernelOf(v) >= 0) candidates.insert(KernelOf(v));
+      const int k = KernelOf(v);
+      if (k >= 0) ranked.push_back({kernels_[k].kind != KernelKind::kPointwise, position_.at(v->def()), k});
+    }
+    std::sort(ranked.rbegin(), ranked.rend());
+    std::vector<int> candidates;
+    for (const auto& [is_template, pos, k] : ranked) {
+      if (std::find(candidates.begin(), candidates.end(), k) == candidates.end()) candidates.push_back(k);
     }
     for (int k : candidates) {
       const bool is_template = kernels_[k].kind != KernelKind::kPointwise;
@@ -210,6 +228,8 @@ class Scheduler {
   std::vector<Kernel> kernels_;
   std::vector<std::set<int>> deps_;  // kernels each kernel reads from
   absl::flat_hash_map<const Node*, int> kernel_of_;
+  absl::flat_hash_map<const Value*, std::vector<Node*>> users_;
+  absl::flat_hash_map<const Node*, size_t> position_;
 };
 
 }  // namespace
