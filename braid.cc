@@ -4,7 +4,6 @@
 #include "ir/parser.h"
 #include "ir/status_macros.h"
 #include "ir/verifier.h"
-#include "passes/pass_manager.h"
 
 namespace braid {
 
@@ -15,9 +14,7 @@ absl::StatusOr<Module> ParseAndVerify(const std::string& filename, std::string t
 }
 
 absl::StatusOr<bool> Optimize(Graph& graph, const PipelineOptions& options) {
-  PassManager manager;
-  for (auto& pass : DefaultPipeline(options)) manager.Add(std::move(pass));
-  return manager.Run(graph);
+  return RunDefaultPipeline(graph, options);
 }
 
 }  // namespace braid

@@ -61,6 +61,18 @@ absl::Status GraphError(const Graph& g, SourceLoc loc, const std::string& msg) {
 
 }  // namespace
 
+SplitTensors SplitByConstness(const Graph& graph, const std::vector<HostTensor>& all) {
+  SplitTensors split;
+  for (size_t i = 0; i < graph.params().size() && i < all.size(); ++i) {
+    if (graph.params()[i]->is_const()) {
+      split.constants[graph.params()[i]->name()] = all[i];
+    } else {
+      split.runtime.push_back(all[i]);
+    }
+  }
+  return split;
+}
+
 absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     const Graph& graph, const CompileOptions& options,
     const std::map<std::string, HostTensor>& constants) {

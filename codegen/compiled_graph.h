@@ -30,6 +30,14 @@ struct CompileOptions {
   int64_t max_run_bytes = int64_t{16} << 30;  // all buffers of one Run, checked before allocating
 };
 
+// One tensor per parameter, split into what Compile takes (constants, by name) and what Run
+// takes (the other parameters, in order).
+struct SplitTensors {
+  std::map<std::string, HostTensor> constants;
+  std::vector<HostTensor> runtime;
+};
+SplitTensors SplitByConstness(const Graph& graph, const std::vector<HostTensor>& all);
+
 class CompiledGraph {
  public:
   // Compiles a verified `graph`. `constants` gives a tensor for every `const` parameter (by

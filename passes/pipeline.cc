@@ -6,6 +6,7 @@
 #include "passes/dce.h"
 #include "passes/fold_silu.h"
 #include "passes/grouped_gemm.h"
+#include "passes/pass_manager.h"
 
 namespace braid {
 
@@ -36,6 +37,12 @@ std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& option
   passes.push_back(std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent}));
   passes.push_back(std::make_unique<DeadCodeElimination>());
   return passes;
+}
+
+absl::StatusOr<bool> RunDefaultPipeline(Graph& graph, const PipelineOptions& options) {
+  PassManager manager;
+  for (auto& pass : DefaultPipeline(options)) manager.Add(std::move(pass));
+  return manager.Run(graph);
 }
 
 }  // namespace braid

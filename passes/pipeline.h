@@ -27,6 +27,9 @@ absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
 // `--O`: fold-silu, grouped-gemm, dce.
 std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options);
 
+// Runs DefaultPipeline on `graph` with a verifying pass manager; true if it changed.
+absl::StatusOr<bool> RunDefaultPipeline(Graph& graph, const PipelineOptions& options = {});
+
 }  // namespace braid
 
 #endif  // BRAID_PASSES_PIPELINE_H_

@@ -57,15 +57,7 @@ absl::StatusOr<std::vector<HostTensor>> RunGraph(const Graph& graph, const RunRe
     out << "@" << graph.name() << " (interpreter):\n";
     return outputs;
   }
-  std::map<std::string, HostTensor> constants;
-  std::vector<HostTensor> runtime_inputs;
-  for (size_t i = 0; i < graph.params().size(); ++i) {
-    if (graph.params()[i]->is_const()) {
-      constants[graph.params()[i]->name()] = inputs[i];
-    } else {
-      runtime_inputs.push_back(inputs[i]);
-    }
-  }
+  auto [constants, runtime_inputs] = SplitByConstness(graph, inputs);
   BRAID_ASSIGN_OR_RETURN(auto compiled, CompiledGraph::Compile(graph, request.compile, constants));
   BRAID_ASSIGN_OR_RETURN(auto outputs, compiled->Run(runtime_inputs, dims));
   out << "@" << graph.name() << " (jit " << compiled->target().IsaName() << ", "

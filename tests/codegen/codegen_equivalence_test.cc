@@ -10,7 +10,6 @@
 #include "ir/compare.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
-#include "passes/pass_manager.h"
 #include "passes/pipeline.h"
 #include "tests/graph_corpus.h"
 
@@ -51,9 +50,7 @@ TEST(CodegenEquivalenceTest, CompiledGraphsMatchTheInterpreter) {
     for (bool optimize : {false, true}) {
       Module module = *ParseModule(entry.file, entry.text);
       if (optimize) {
-        PassManager pm;
-        for (auto& pass : DefaultPipeline({})) pm.Add(std::move(pass));
-        ASSERT_TRUE(pm.Run(module).ok());
+        for (auto& g : module.graphs) ASSERT_TRUE(RunDefaultPipeline(*g).ok());
       }
       for (const auto& graph : module.graphs) {
         DimBindings dims;

@@ -10,7 +10,6 @@
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
-#include "passes/pass_manager.h"
 #include "passes/pipeline.h"
 #include "scheduler/fusion.h"
 #include "scheduler/schedule_executor.h"
@@ -48,24 +47,14 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
   if (!want.ok()) return Failure(absl::StrCat("interpreter: ", want.status().message()), text, dims);
   ++stats.graphs;
 
-  std::map<std::string, HostTensor> constants;
-  std::vector<HostTensor> runtime_inputs;
-  for (size_t i = 0; i < graph.params().size(); ++i) {
-    if (graph.params()[i]->is_const()) {
-      constants[graph.params()[i]->name()] = inputs[i];
-    } else {
-      runtime_inputs.push_back(inputs[i]);
-    }
-  }
+  const auto [constants, runtime_inputs] = SplitByConstness(graph, inputs);
   std::vector<Isa> isas = {Isa::kAvx2};
   if (SelectTarget(Isa::kAvx512).ok()) isas.push_back(Isa::kAvx512);
   for (bool optimize : {false, true}) {
     auto copy = ParseModule("random.ir", text);
     Graph& g = *copy->graphs[0];
     if (optimize) {
-      PassManager pm;
-      for (auto& pass : DefaultPipeline({})) pm.Add(std::move(pass));
-      if (auto changed = pm.Run(g); !changed.ok()) {
+      if (auto changed = RunDefaultPipeline(g); !changed.ok()) {
         return Failure(absl::StrCat("--O: ", changed.status().message()), text, dims);
       }
       if (PrintGraph(g).find("grouped_gemm") != std::string::npos) ++stats.grouped;

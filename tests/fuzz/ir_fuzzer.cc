@@ -13,7 +13,6 @@
 #include "ir/parser.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
-#include "passes/pass_manager.h"
 #include "passes/pipeline.h"
 #include "scheduler/fusion.h"
 #include "scheduler/schedule_executor.h"
@@ -75,15 +74,7 @@ void CheckGraph(Graph& g, uint64_t hash) {
   if (!scheduled.ok() || !CompareOutputs(*want, *scheduled).ok) Die("the schedule executor differs");
   // Codegen is slow next to parsing: compile one valid small graph in eight.
   if (hash % 8 != 0 || g.nodes().size() > 12) return;
-  std::map<std::string, HostTensor> constants;
-  std::vector<HostTensor> runtime;
-  for (size_t i = 0; i < g.params().size(); ++i) {
-    if (g.params()[i]->is_const()) {
-      constants[g.params()[i]->name()] = inputs[i];
-    } else {
-      runtime.push_back(inputs[i]);
-    }
-  }
+  const auto [constants, runtime] = SplitByConstness(g, inputs);
   CompileOptions compile;
   compile.threads = 1;
   compile.opt_level = hash % 16 == 0 ? 3 : 1;
@@ -116,9 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t hash = 1469598103934665603ull;
   for (size_t i = 0; i < size; ++i) hash = (hash ^ data[i]) * 1099511628211ull;
   for (auto& graph : module->graphs) {
-    PassManager pm;  // verifies after every pass; a failure is an internal error
-    for (auto& pass : DefaultPipeline({})) pm.Add(std::move(pass));
-    auto changed = pm.Run(*graph);
+    // The pass manager verifies after every pass; a failure is an internal error.
+    auto changed = RunDefaultPipeline(*graph);
     if (!changed.ok()) Die("the default pipeline failed: " + std::string(changed.status().message()));
     CheckGraph(*graph, hash);
   }

@@ -8,7 +8,6 @@
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
-#include "passes/pass_manager.h"
 #include "passes/pipeline.h"
 #include "tests/graph_corpus.h"
 
@@ -20,11 +19,9 @@ using ::braid::testing::CorpusEntry;
 // Parses `entry` afresh, runs the default pipeline on graph `index`, returns it printed.
 std::string Optimize(const CorpusEntry& entry, size_t index, bool independent, Module& module) {
   module = *ParseModule(entry.file, entry.text);
-  PassManager pm;
   PipelineOptions options;
   options.group_independent = independent;
-  for (auto& pass : DefaultPipeline(options)) pm.Add(std::move(pass));
-  auto changed = pm.Run(*module.graphs[index]);
+  auto changed = RunDefaultPipeline(*module.graphs[index], options);
   EXPECT_TRUE(changed.ok()) << entry.file << ": " << changed.status();
   return PrintGraph(*module.graphs[index]);
 }

@@ -6,7 +6,6 @@
 #include "gtest/gtest.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
-#include "passes/pass_manager.h"
 #include "passes/pipeline.h"
 #include "scheduler/fusion.h"
 #include "scheduler/schedule_executor.h"
@@ -21,9 +20,7 @@ TEST(ScheduleEquivalenceTest, ScheduledExecutionMatchesTheInterpreter) {
     for (bool optimize : {false, true}) {
       Module module = *ParseModule(entry.file, entry.text);
       if (optimize) {
-        PassManager pm;
-        for (auto& pass : DefaultPipeline({})) pm.Add(std::move(pass));
-        ASSERT_TRUE(pm.Run(module).ok());
+        for (auto& g : module.graphs) ASSERT_TRUE(RunDefaultPipeline(*g).ok());
       }
       for (const auto& graph : module.graphs) {
         const std::string where = entry.file + " @" + graph->name() + (optimize ? " (--O)" : "");
