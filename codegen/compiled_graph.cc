@@ -18,6 +18,15 @@
 namespace braid {
 namespace {
 
+// One constant weight being prepacked, panel by panel on the pool.
+struct PackJob {
+  OpKind kind;
+  const float* w;
+  int64_t k, n;
+  int nr;
+  float* out;
+};
+
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -161,7 +170,13 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     const int64_t n = linear ? w.shape[0] : w.shape[1];
     const int nr = compiled->panel_width_[i];
     AlignedBuffer packed(PackedFloats(k, n, nr));
-    PackWeights(spec.kind, w.data.data(), k, n, nr, packed.data());
+    PackJob job{spec.kind, w.data.data(), k, n, nr, packed.data()};
+    compiled->pool_->ParallelFor(
+        [](void* ctx, int64_t p) {
+          const auto& j = *static_cast<const PackJob*>(ctx);
+          PackPanel(j.kind, j.w, j.k, j.n, j.nr, p, j.out);
+        },
+        &job, (n + nr - 1) / nr);
     compiled->prepacked_bytes_ += packed.size() * 4;
     compiled->packed_.emplace(spec.packed_slot, std::move(packed));
   }

@@ -23,7 +23,7 @@ namespace braid {
 struct CompileOptions {
   Isa isa = Isa::kAuto;
   int threads = 0;    // 0: the hardware's concurrency
-  int opt_level = 3;  // LLVM optimisation level, 0..3
+  int opt_level = 3;  // LLVM backend level 0..3; 0 also skips the IR pass pipeline
   bool fuse_epilogues = true;
   bool fuse_pointwise = true;
   bool keep_text = false;  // keep LLVM IR (before/after optimisation) and assembly for --emit

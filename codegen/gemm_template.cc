@@ -4,27 +4,29 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "codegen/element_loop.h"
+#include "codegen/packing.h"
 #include "ir/status_macros.h"
 #include "llvm/IR/Intrinsics.h"
 
 namespace braid {
 namespace {
 
-// C[mr x nr] (in `tile`, row stride nr) += A[rows, k0:kend] * Bpanel[k0:kend, 0:nr].
-void EmitMicroKernel(FunctionEmitter& f, const TileConfig& cfg, int vw, llvm::Value* a,
-                     llvm::Value* lda, const std::vector<llvm::Value*>& rows, llvm::Value* panel,
-                     llvm::Value* k0, llvm::Value* kend, llvm::Value* tile) {
+// How far ahead (in k steps of the B panel) the micro-kernel prefetches.
+constexpr int kPrefetchRows = 32;
+
+// C[rows x nr] (in `tile`, row stride nr) += Apacked[0:kb, 0:rows] * Bpanel[0:kb, 0:nr], where
+// the packed A micro-panel holds `mr` floats per k (rows interleaved) and the B panel `nr`.
+void EmitMicroKernel(FunctionEmitter& f, int rows, int mr, int nv, int vw, llvm::Value* a_panel,
+                     llvm::Value* b_panel, llvm::Value* kb, llvm::Value* tile) {
   llvm::IRBuilder<>& b = f.b();
   llvm::Type* fty = b.getFloatTy();
   auto* vty = llvm::FixedVectorType::get(fty, vw);
-  const int nr = cfg.nv * vw;
+  const int nr = nv * vw;
   const llvm::Align valign(vw * 4);
   auto tile_ptr = [&](int i, int j) { return b.CreateConstInBoundsGEP1_64(fty, tile, i * nr + j * vw); };
-  std::vector<llvm::Value*> a_rows;
-  for (llvm::Value* r : rows) a_rows.push_back(b.CreateInBoundsGEP(fty, a, b.CreateMul(r, lda)));
   std::vector<llvm::Value*> init;
-  for (int i = 0; i < cfg.mr; ++i) {
-    for (int j = 0; j < cfg.nv; ++j) init.push_back(b.CreateAlignedLoad(vty, tile_ptr(i, j), valign));
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < nv; ++j) init.push_back(b.CreateAlignedLoad(vty, tile_ptr(i, j), valign));
   }
   llvm::BasicBlock* pre = b.GetInsertBlock();
   llvm::BasicBlock* header = llvm::BasicBlock::Create(f.ctx(), "uk.header", f.fn());
@@ -33,33 +35,104 @@ void EmitMicroKernel(FunctionEmitter& f, const TileConfig& cfg, int vw, llvm::Va
   b.CreateBr(header);
   b.SetInsertPoint(header);
   llvm::PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
-  k->addIncoming(k0, pre);
+  k->addIncoming(f.I64(0), pre);
   std::vector<llvm::PHINode*> acc;
   for (llvm::Value* v : init) {
     acc.push_back(b.CreatePHI(vty, 2, "acc"));
     acc.back()->addIncoming(v, pre);
   }
-  b.CreateCondBr(b.CreateICmpSLT(k, kend), body, exit);
+  b.CreateCondBr(b.CreateICmpSLT(k, kb), body, exit);
   b.SetInsertPoint(body);
   std::vector<llvm::Value*> bv;
-  llvm::Value* b_row = b.CreateInBoundsGEP(fty, panel, b.CreateMul(k, f.I64(nr)));
-  for (int j = 0; j < cfg.nv; ++j) {
+  llvm::Value* b_row = b.CreateInBoundsGEP(fty, b_panel, b.CreateMul(k, f.I64(nr)));
+  for (int j = 0; j < nv; ++j) {
     bv.push_back(b.CreateAlignedLoad(vty, b.CreateConstInBoundsGEP1_64(fty, b_row, j * vw), valign));
   }
+  // Software prefetch of the B panel kPrefetchRows k-steps ahead (the panel is contiguous, so
+  // past the block's end this fetches the next K block): at small M the GEMM streams weights
+  // from DRAM and the hardware prefetcher alone leaves bandwidth unused.
+  for (int j = 0; j < nv; ++j) {
+    llvm::Value* ahead = b.CreateConstInBoundsGEP1_64(fty, b_row, kPrefetchRows * nr + j * vw);
+    b.CreateIntrinsic(llvm::Intrinsic::prefetch, {b.getPtrTy()},
+                      {ahead, b.getInt32(0), b.getInt32(2), b.getInt32(1)});
+  }
+  llvm::Value* a_row = b.CreateInBoundsGEP(fty, a_panel, b.CreateMul(k, f.I64(mr)));
   std::vector<llvm::Value*> next;
-  for (int i = 0; i < cfg.mr; ++i) {
-    llvm::Value* av = b.CreateVectorSplat(vw, b.CreateLoad(fty, b.CreateInBoundsGEP(fty, a_rows[i], k)));
-    for (int j = 0; j < cfg.nv; ++j) {
-      next.push_back(b.CreateIntrinsic(llvm::Intrinsic::fma, {vty}, {av, bv[j], acc[i * cfg.nv + j]}));
+  for (int i = 0; i < rows; ++i) {
+    llvm::Value* av = b.CreateVectorSplat(vw, b.CreateLoad(fty, b.CreateConstInBoundsGEP1_64(fty, a_row, i)));
+    for (int j = 0; j < nv; ++j) {
+      next.push_back(b.CreateIntrinsic(llvm::Intrinsic::fma, {vty}, {av, bv[j], acc[i * nv + j]}));
     }
   }
   for (size_t i = 0; i < acc.size(); ++i) acc[i]->addIncoming(next[i], body);
   k->addIncoming(b.CreateAdd(k, f.I64(1), "k.next", true, true), body);
   b.CreateBr(header);
   b.SetInsertPoint(exit);
-  for (int i = 0; i < cfg.mr; ++i) {
-    for (int j = 0; j < cfg.nv; ++j) b.CreateAlignedStore(acc[i * cfg.nv + j], tile_ptr(i, j), valign);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < nv; ++j) b.CreateAlignedStore(acc[i * nv + j], tile_ptr(i, j), valign);
   }
+}
+
+// The runtime's activation packer (PackActivation in packing.h): plain data movement, cheaper
+// to call than to generate and compile per GEMM.
+llvm::FunctionCallee PackActivationFunction(ModuleContext& mc) {
+  llvm::LLVMContext& ctx = mc.module.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, i64, i64, i64, i64, i64, ptr}, false);
+  return mc.module.getOrInsertFunction("braid_pack_activation", type);
+}
+
+// `void block(ptr a_packed, ptr b_panel, i64 kb, ptr tile, i64 m_rows)`: one K block of one
+// GEMM over an M block — every micro-tile of `m_rows` rows against one packed B panel. One
+// function per tile configuration, shared by every GEMM of the module and never inlined: the
+// code LLVM must optimise and compile no longer grows with the number of GEMMs.
+llvm::Function* GemmBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
+  const int vw = mc.target.vector_width;
+  const int nr = cfg.nv * vw;
+  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr, "_kc", cfg.kc);
+  if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
+  llvm::LLVMContext& ctx = mc.module.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr, i64, ptr, i64}, false);
+  llvm::Function* fn = llvm::Function::Create(type, llvm::Function::InternalLinkage, name, mc.module);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  fn->addFnAttr(llvm::Attribute::NoInline);
+  for (unsigned i : {0u, 1u, 3u}) fn->addParamAttr(i, llvm::Attribute::NoAlias);
+  llvm::BasicBlock::Create(ctx, "entry", fn);
+  FunctionEmitter f(mc, fn, nullptr, nullptr);
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Type* fty = b.getFloatTy();
+  llvm::Value* a_packed = fn->getArg(0);
+  llvm::Value* b_panel = fn->getArg(1);
+  llvm::Value* kb = fn->getArg(2);
+  llvm::Value* tile = fn->getArg(3);
+  llvm::Value* m_rows = fn->getArg(4);
+  const std::vector<int> variants = MicroKernelRowVariants(cfg.mr);
+  f.For(f.I64(0), m_rows, cfg.mr, "ms", [&](llvm::Value* ms) {
+    llvm::Value* a_panel = b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(ms, f.I64(cfg.kc)));
+    llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, tile, b.CreateMul(ms, f.I64(nr)));
+    llvm::Value* rows_left = b.CreateSub(m_rows, ms);
+    // Dispatch to the smallest row variant that covers what is left.
+    llvm::BasicBlock* join = llvm::BasicBlock::Create(ctx, "uk.join", fn);
+    for (size_t v = 0; v < variants.size(); ++v) {
+      llvm::BasicBlock* run = llvm::BasicBlock::Create(ctx, "uk.rows", fn);
+      llvm::BasicBlock* next = v + 1 < variants.size() ? llvm::BasicBlock::Create(ctx, "uk.try", fn) : nullptr;
+      if (next != nullptr) {
+        b.CreateCondBr(b.CreateICmpSLE(rows_left, f.I64(variants[v])), run, next);
+      } else {
+        b.CreateBr(run);
+      }
+      b.SetInsertPoint(run);
+      EmitMicroKernel(f, variants[v], cfg.mr, cfg.nv, vw, a_panel, b_panel, kb, tile_rows);
+      b.CreateBr(join);
+      if (next != nullptr) b.SetInsertPoint(next);
+    }
+    b.SetInsertPoint(join);
+  });
+  b.CreateRetVoid();
+  return fn;
 }
 
 }  // namespace
@@ -87,26 +160,41 @@ GemmTemplate::GemmTemplate(ModuleContext& mc, const Kernel& kernel) : mc_(mc), k
 }
 
 std::vector<TileConfig> GemmTemplate::Choices() const {
-  // 6 rows x 4 vectors = 24 accumulators: near peak for both widths (PERF_NOTES.md).
-  if (mc_.target.vector_width == 16) return {TileConfig{6, 4, 48, 256}, TileConfig{12, 2, 48, 256}};
-  return {TileConfig{6, 2, 48, 256}, TileConfig{4, 3, 48, 256}};
+  // 6 rows x 4 vectors = 24 accumulators: near peak for both widths (PERF_NOTES.md). kc = 128
+  // keeps a K block of a 64-wide B panel (32 KiB) in L1 across the M block's micro-tiles;
+  // mc = 96 reuses it 16 times. Measured on the 7B gate/up (tests/bench): kc 256 -> 128 and
+  // mc 48 -> 96 each gave a few per cent at M = 128 and 512.
+  if (mc_.target.vector_width == 16) return {TileConfig{6, 4, 96, 128}, TileConfig{12, 2, 96, 128}};
+  return {TileConfig{6, 2, 96, 128}, TileConfig{4, 3, 96, 128}};
 }
 
 std::vector<TileConfig> GroupedGemmTemplate::Choices() const {
   std::vector<TileConfig> choices = GemmTemplate::Choices();
   size_t widest = 1;
   for (const OutputClass& c : classes_) widest = std::max(widest, c.gemms.size());
-  if (widest > 2) {
-    for (TileConfig& t : choices) t.mc = 24;
+  // Several GEMMs share a task's tile buffer (on the task's stack): shrink the M block so the
+  // buffer stays within kTileBudgetFloats (256 KiB) — mc 96 for two GEMMs, 60 for four, down to
+  // one micro-tile for very wide groups.
+  for (TileConfig& t : choices) {
+    const int64_t rows = kTileBudgetFloats / (static_cast<int64_t>(widest) * PanelWidth(t) * kMaxPanelsPerTask);
+    t.mc = static_cast<int>(std::max<int64_t>(t.mr, std::min<int64_t>(t.mc, rows / t.mr * t.mr)));
   }
   return choices;
+}
+
+llvm::Value* GemmTemplate::PanelsPerTask(FunctionEmitter& f, llvm::Value* m_blocks, llvm::Value* panels) {
+  llvm::Value* p = f.b().CreateSDiv(f.b().CreateMul(m_blocks, panels), f.I64(16));
+  p = f.Min(p, f.I64(kMaxPanelsPerTask));
+  return f.b().CreateSelect(f.b().CreateICmpSLT(p, f.I64(1)), f.I64(1), p);
 }
 
 llvm::Value* GemmTemplate::ClassTasks(FunctionEmitter& f, const OutputClass& c,
                                       const TileConfig& config) const {
   llvm::Value* m_blocks = f.CeilDiv(f.Rows(*c.type), config.mc);
   llvm::Value* panels = f.CeilDiv(f.Cols(*c.type), PanelWidth(config));
-  return f.b().CreateMul(m_blocks, panels);
+  llvm::Value* per_task = PanelsPerTask(f, m_blocks, panels);
+  llvm::Value* groups = f.b().CreateSDiv(f.b().CreateAdd(panels, f.b().CreateSub(per_task, f.I64(1))), per_task);
+  return f.b().CreateMul(m_blocks, groups);
 }
 
 llvm::Value* GemmTemplate::NumTasks(FunctionEmitter& f, const TileConfig& config) const {
@@ -115,14 +203,41 @@ llvm::Value* GemmTemplate::NumTasks(FunctionEmitter& f, const TileConfig& config
   return total;
 }
 
+llvm::Value* GemmTemplate::PackBuffer(FunctionEmitter& f, const TileConfig& config) const {
+  llvm::IRBuilder<> entry(&f.fn()->getEntryBlock(), f.fn()->getEntryBlock().begin());
+  llvm::AllocaInst* packed =
+      entry.CreateAlloca(llvm::ArrayType::get(entry.getFloatTy(), config.mc * config.kc), nullptr, "a.packed");
+  packed->setAlignment(llvm::Align(64));
+  return packed;
+}
+
 llvm::Value* GemmTemplate::AllocateTile(FunctionEmitter& f, const TileConfig& config) const {
   size_t widest = 1;
   for (const OutputClass& c : classes_) widest = std::max(widest, c.gemms.size());
-  const uint64_t floats = widest * config.mc * PanelWidth(config);
+  const uint64_t floats = widest * config.mc * PanelWidth(config) * kMaxPanelsPerTask;
   llvm::IRBuilder<> entry(&f.fn()->getEntryBlock(), f.fn()->getEntryBlock().begin());
+  if (floats > kMaxStackTileFloats) {
+    // A very wide group (hundreds of GEMMs of one type) would overflow a thread's stack: its
+    // tile comes from the heap, allocated per task and freed before the task returns.
+    llvm::LLVMContext& ctx = f.ctx();
+    llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+    llvm::FunctionCallee alloc = mc_.module.getOrInsertFunction(
+        "braid_alloc_tile", llvm::FunctionType::get(ptr, {llvm::Type::getInt64Ty(ctx)}, false));
+    return entry.CreateCall(alloc, {entry.getInt64(floats * 4)}, "tile");
+  }
   llvm::AllocaInst* tile = entry.CreateAlloca(llvm::ArrayType::get(entry.getFloatTy(), floats), nullptr, "tile");
   tile->setAlignment(llvm::Align(64));
   return tile;
+}
+
+void GemmTemplate::ReturnFromTask(FunctionEmitter& f, llvm::Value* tile) const {
+  if (llvm::isa<llvm::CallInst>(tile)) {
+    llvm::LLVMContext& ctx = f.ctx();
+    llvm::FunctionCallee release = mc_.module.getOrInsertFunction(
+        "braid_free_tile", llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {llvm::PointerType::getUnqual(ctx)}, false));
+    f.b().CreateCall(release, {tile});
+  }
+  f.b().CreateRetVoid();
 }
 
 void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const TileConfig& cfg,
@@ -134,46 +249,78 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
   llvm::Value* m = f.Rows(*c.type);
   llvm::Value* n = f.Cols(*c.type);
   llvm::Value* m_blocks = f.CeilDiv(m, cfg.mc);
-  llvm::Value* panel = b.CreateSDiv(task, m_blocks, "panel");
+  llvm::Value* panels = f.CeilDiv(n, nr);
+  llvm::Value* per_task = PanelsPerTask(f, m_blocks, panels);
+  llvm::Value* first_panel = b.CreateMul(b.CreateSDiv(task, m_blocks), per_task, "first_panel");
+  llvm::Value* task_panels = f.Min(per_task, b.CreateSub(panels, first_panel));
   llvm::Value* m0 = b.CreateMul(b.CreateSRem(task, m_blocks), f.I64(cfg.mc), "m0");
-  llvm::Value* n0 = b.CreateMul(panel, f.I64(nr), "n0");
   llvm::Value* m_rows = f.Min(f.I64(cfg.mc), b.CreateSub(m, m0));
-  llvm::Value* n_cols = f.Min(f.I64(nr), b.CreateSub(n, n0));
   const uint64_t tile_floats = static_cast<uint64_t>(cfg.mc) * nr;
-  b.CreateMemSet(tile, b.getInt8(0), c.gemms.size() * tile_floats * 4, llvm::Align(64));
+  const size_t gemms = c.gemms.size();
+  // The tile of GEMM g for the task's panel pp is at (pp·gemms + g)·tile_floats.
+  auto tile_of = [&](llvm::Value* pp, size_t g) {
+    llvm::Value* index = b.CreateAdd(b.CreateMul(pp, f.I64(gemms)), f.I64(g));
+    return b.CreateInBoundsGEP(fty, tile, b.CreateMul(index, f.I64(tile_floats)));
+  };
+  b.CreateMemSet(tile, b.getInt8(0), b.CreateMul(task_panels, f.I64(gemms * tile_floats * 4)), llvm::Align(64));
 
+  // Operands per GEMM; GEMMs reading the same activation share one packed copy of its block.
   struct Operands {
-    llvm::Value* a;
     llvm::Value* k;
-    llvm::Value* panel;
-    llvm::Value* tile;
+    llvm::Value* packed;  // all panels of the packed weight
+    size_t act;           // index into `acts`
+  };
+  struct Activation {
+    const Value* value;
+    llvm::Value* data;
+    llvm::Value* k;
+    llvm::Value* packed;
   };
   std::vector<Operands> ops;
+  std::vector<Activation> acts;
   llvm::Value* k_max = f.I64(0);
   for (size_t g = 0; g < c.gemms.size(); ++g) {
     const GemmSpec& spec = *c.gemms[g];
     llvm::Value* k = f.DimValue(spec.act->type().tensor().shape.back());
-    llvm::Value* packed = f.Buffer(spec.packed_slot);
-    ops.push_back({f.Buffer(mc_.plan.value_slot.at(spec.act)), k,
-                   b.CreateInBoundsGEP(fty, packed, b.CreateMul(panel, b.CreateMul(k, f.I64(nr)))),
-                   b.CreateConstInBoundsGEP1_64(fty, tile, g * tile_floats)});
+    auto act = std::find_if(acts.begin(), acts.end(), [&](const Activation& a) { return a.value == spec.act; });
+    if (act == acts.end()) {
+      acts.push_back({spec.act, f.Buffer(mc_.plan.value_slot.at(spec.act)), k, PackBuffer(f, cfg)});
+      act = acts.end() - 1;
+    }
+    ops.push_back({k, f.Buffer(spec.packed_slot), static_cast<size_t>(act - acts.begin())});
     k_max = b.CreateSelect(b.CreateICmpSGT(k, k_max), k, k_max);
   }
-  // K blocks outside, GEMMs inside: the activation block is reused by every GEMM while hot.
+  llvm::Function* block = GemmBlockFunction(mc_, cfg);
+  // K blocks outside, panels and GEMMs inside: each activation block is packed once and reused
+  // by every panel of the task and every GEMM that reads it while it is hot.
   f.For(f.I64(0), k_max, cfg.kc, "k0", [&](llvm::Value* k0) {
-    for (const Operands& op : ops) {
-      llvm::Value* k_end = f.Min(b.CreateAdd(k0, f.I64(cfg.kc)), op.k);
-      f.For(f.I64(0), m_rows, cfg.mr, "ms", [&](llvm::Value* ms) {
-        // Rows past the end repeat the last valid row: computed, never stored.
-        llvm::Value* last = b.CreateSub(b.CreateSub(m_rows, ms), f.I64(1));
-        std::vector<llvm::Value*> rows;
-        for (int i = 0; i < cfg.mr; ++i) {
-          rows.push_back(b.CreateAdd(b.CreateAdd(m0, ms), f.Min(f.I64(i), last)));
-        }
-        llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, op.tile, b.CreateMul(ms, f.I64(nr)));
-        EmitMicroKernel(f, cfg, vw, op.a, op.k, rows, op.panel, k0, k_end, tile_rows);
+    auto if_in_range = [&](llvm::Value* k, const std::function<void(llvm::Value* kb)>& body) {
+      llvm::BasicBlock* then = llvm::BasicBlock::Create(f.ctx(), "kblock", f.fn());
+      llvm::BasicBlock* after = llvm::BasicBlock::Create(f.ctx(), "kblock.end", f.fn());
+      b.CreateCondBr(b.CreateICmpSLT(k0, k), then, after);
+      b.SetInsertPoint(then);
+      body(f.Min(f.I64(cfg.kc), b.CreateSub(k, k0)));
+      b.CreateBr(after);
+      b.SetInsertPoint(after);
+    };
+    for (const Activation& act : acts) {
+      if_in_range(act.k, [&](llvm::Value* kb) {
+        b.CreateCall(PackActivationFunction(mc_),
+                     {act.data, act.k, m0, m_rows, k0, kb, f.I64(cfg.mr), f.I64(cfg.kc), act.packed});
       });
     }
+    f.For(f.I64(0), task_panels, 1, "pp", [&](llvm::Value* pp) {
+      llvm::Value* panel = b.CreateAdd(first_panel, pp);
+      for (size_t g = 0; g < gemms; ++g) {
+        const Operands& op = ops[g];
+        if_in_range(op.k, [&](llvm::Value* kb) {
+          // Panel `panel` of the packed weight is [K][nr]; this K block starts k0 rows in.
+          llvm::Value* offset = b.CreateMul(b.CreateAdd(b.CreateMul(panel, op.k), k0), f.I64(nr));
+          b.CreateCall(block, {acts[op.act].packed, b.CreateInBoundsGEP(fty, op.packed, offset), kb,
+                               tile_of(pp, g), m_rows});
+        });
+      }
+    });
   });
 
   // Epilogue over the tile: bias first, then the fused pointwise nodes.
@@ -181,8 +328,6 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
   loop.space = c.type;
   loop.row_begin = m0;
   loop.row_end = b.CreateAdd(m0, m_rows);
-  loop.col_begin = n0;
-  loop.col_end = b.CreateAdd(n0, n_cols);
   loop.nodes = c.epilogues;
   absl::flat_hash_map<const Value*, size_t> gemm_of;
   for (size_t g = 0; g < c.gemms.size(); ++g) {
@@ -199,10 +344,12 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
     if (c.gemms[g]->bias != nullptr) bias_base[g] = f.Buffer(mc_.plan.value_slot.at(c.gemms[g]->bias));
   }
   for (const auto& [value, g] : gemm_of) loop.tile_values.insert(value);
+  llvm::Value* n0 = nullptr;
+  llvm::Value* pp = nullptr;
   loop.read_tile = [&](const Value* v, llvm::Value* row, llvm::Value* col) -> llvm::Value* {
     const size_t g = gemm_of.at(v);
     llvm::Value* index = b.CreateAdd(b.CreateMul(b.CreateSub(row, m0), f.I64(nr)), b.CreateSub(col, n0));
-    llvm::Value* x = b.CreateLoad(fty, b.CreateInBoundsGEP(fty, ops[g].tile, index));
+    llvm::Value* x = b.CreateLoad(fty, b.CreateInBoundsGEP(fty, tile_of(pp, g), index));
     auto bias = bias_base.find(g);
     if (bias != bias_base.end()) {
       x = b.CreateFAdd(x, b.CreateLoad(fty, b.CreateInBoundsGEP(fty, bias->second, col)));
@@ -217,15 +364,23 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
   for (const Value* v : candidates) {
     if (mc_.schedule.materialized.contains(v)) loop.stores.push_back(v);
   }
-  EmitElementLoop(f, loop);
+  // One pass per panel of the task, each over its own tiles.
+  f.For(f.I64(0), task_panels, 1, "epilogue.pp", [&](llvm::Value* panel_index) {
+    pp = panel_index;
+    n0 = b.CreateMul(b.CreateAdd(first_panel, pp), f.I64(nr), "n0");
+    loop.col_begin = n0;
+    loop.col_end = b.CreateAdd(n0, f.Min(f.I64(nr), b.CreateSub(n, n0)));
+    EmitElementLoop(f, loop);
+  });
 }
 
 llvm::Function* GemmTemplate::Render(const TileConfig& config, const std::string& name) {
   llvm::Value* task;
   FunctionEmitter f = BeginTaskFunction(mc_, name, &task);
   BRAID_CHECK(classes_.size() == 1, "a lone GEMM template has one output class");
-  RenderClass(f, classes_[0], config, task, AllocateTile(f, config));
-  f.b().CreateRetVoid();
+  llvm::Value* tile = AllocateTile(f, config);
+  RenderClass(f, classes_[0], config, task, tile);
+  ReturnFromTask(f, tile);
   return f.fn();
 }
 
@@ -249,7 +404,7 @@ llvm::Function* GroupedGemmTemplate::Render(const TileConfig& config, const std:
   }
   b.CreateBr(done);
   b.SetInsertPoint(done);
-  b.CreateRetVoid();
+  ReturnFromTask(f, tile);
   return f.fn();
 }
 

@@ -1,14 +1,18 @@
 // GEMM templates, rendered as LLVM IR (the RFC's CppGemmTemplate / CppGroupedGemmTemplate).
 //
 // A template kernel is a task function over output tiles: task -> (output class, M block of
-// `mc` rows, N panel of `nr` columns). Per task, for each K block of `kc`, for each GEMM of the
-// class, an `mr` x `nr` register-blocked micro-kernel (`nv` vectors of the host's width per
-// row, accumulators in registers, broadcast-A x packed-B fused multiply-adds) accumulates into
-// a per-task tile buffer that stays in L1/L2; the activation block is reused by every GEMM of
-// the class while it is hot. After the last K block the epilogue (bias, then the fused
-// pointwise nodes, cross-output ones included) runs over the tile and writes only what must
-// be materialised. M remainders reuse the last valid row (computed, never stored); N
-// remainders come from zero-padded packed panels; K remainders shorten the last K block.
+// `mc` rows, up to kMaxPanelsPerTask N panels of `nr` columns). Per task, for each K block of
+// `kc`: each activation block is packed once (runtime PackActivation: micro-panels of `mr`
+// interleaved rows) and then, for each panel and each GEMM of the class, one call of the shared
+// block function runs the `mr` x `nr` register-blocked micro-kernel (`nv` vectors of the host's
+// width per row, accumulators in registers, broadcast-A x packed-B FMAs, B prefetched ahead)
+// over the M block's micro-tiles, accumulating into a per-task tile buffer. So the shared
+// activation is packed once for every panel and every GEMM of the group. After the last K
+// block the epilogue (bias, then the fused pointwise nodes, cross-output ones included) runs
+// over each panel's tiles and writes only what must be materialised.
+// Remainders: a micro-tile with r < mr rows runs the smallest row variant >= r (powers of two,
+// so M = 1 computes one row); N remainders come from zero-padded packed panels; K remainders
+// shorten the last K block.
 //
 // An "output class" is the set of GEMMs of the kernel with one output type: cross-output
 // epilogues combine tiles of one class; unequal widths (GQA Q/K/V) are separate classes of one
@@ -26,8 +30,8 @@ namespace braid {
 struct TileConfig {
   int mr = 6;    // micro-kernel rows
   int nv = 4;    // vectors per micro-kernel row: nr = nv * vector width
-  int mc = 48;   // rows per task (a multiple of mr)
-  int kc = 256;  // K block
+  int mc = 96;   // rows per task (a multiple of mr)
+  int kc = 128;  // K block
   std::string ToString(int vector_width) const;
 };
 
@@ -53,12 +57,23 @@ class GemmTemplate {
     std::vector<const Node*> epilogues;
   };
 
+  // The most N panels one task covers (its tile buffer holds that many per GEMM).
+  static constexpr int kMaxPanelsPerTask = 4;
+  // The tile buffer a grouped template aims to keep a task's stack within (floats).
+  static constexpr int64_t kTileBudgetFloats = 64 * 1024;
+  static llvm::Value* PanelsPerTask(FunctionEmitter& f, llvm::Value* m_blocks, llvm::Value* panels);
   llvm::Value* ClassTasks(FunctionEmitter& f, const OutputClass& c, const TileConfig& config) const;
   // The body of one task of class `c`; `task` counts within the class.
   void RenderClass(FunctionEmitter& f, const OutputClass& c, const TileConfig& config,
                    llvm::Value* task, llvm::Value* tile);
-  // Allocates the per-task tile buffer (in the entry block) for the largest class.
+  // Allocates (in the entry block) a buffer for one packed activation block, mc x kc.
+  llvm::Value* PackBuffer(FunctionEmitter& f, const TileConfig& config) const;
+  // Allocates the per-task tile buffer (in the entry block) for the largest class: on the stack,
+  // or from the heap when it would exceed kMaxStackTileFloats.
   llvm::Value* AllocateTile(FunctionEmitter& f, const TileConfig& config) const;
+  // Frees a heap tile, then returns from the task function.
+  void ReturnFromTask(FunctionEmitter& f, llvm::Value* tile) const;
+  static constexpr uint64_t kMaxStackTileFloats = 256 * 1024;  // 1 MiB
 
   ModuleContext& mc_;
   const Kernel& kernel_;
@@ -68,7 +83,7 @@ class GemmTemplate {
 class GroupedGemmTemplate : public GemmTemplate {
  public:
   using GemmTemplate::GemmTemplate;
-  // Several GEMMs share a class's tile buffer: keep it small enough to stay in L1/L2.
+  // Several GEMMs share a class's tile buffer: smaller M blocks for wider groups.
   std::vector<TileConfig> Choices() const override;
   // Dispatches each task to its output class.
   llvm::Function* Render(const TileConfig& config, const std::string& name) override;

@@ -13,6 +13,14 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/PassManager.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Transforms/InstCombine/InstCombine.h"
+#include "llvm/Transforms/Scalar/EarlyCSE.h"
+#include "llvm/Transforms/Scalar/LICM.h"
+#include "llvm/Transforms/Scalar/LoopPassManager.h"
+#include "llvm/Transforms/Scalar/LoopRotation.h"
+#include "llvm/Transforms/Scalar/SimplifyCFG.h"
+#include "llvm/Transforms/Vectorize/LoopVectorize.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
@@ -52,6 +60,14 @@ absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(const TargetInfo& target, int o
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     llvm::InitializeNativeTargetAsmParser();
+    // Loop strength reduction was the single most expensive codegen pass on our kernels (a
+    // sixth of all compile instructions under callgrind); the loops we generate already walk
+    // plain base+index addresses, so it buys nothing at run time. LLVM exposes it only as a
+    // command-line option.
+    auto& options = llvm::cl::getRegisteredOptions();
+    if (auto it = options.find("disable-lsr"); it != options.end()) {
+      static_cast<llvm::cl::opt<bool>*>(it->second)->setValue(true);
+    }
   });
   std::unique_ptr<Jit> jit(new Jit());
   jit->target_ = target;
@@ -68,6 +84,12 @@ absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(const TargetInfo& target, int o
   llvm::orc::SymbolMap runtime;
   runtime[jit->jit_->mangleAndIntern("braid_parallel_for")] = llvm::orc::ExecutorSymbolDef(
       llvm::orc::ExecutorAddr::fromPtr(&braid_parallel_for), llvm::JITSymbolFlags::Exported);
+  runtime[jit->jit_->mangleAndIntern("braid_alloc_tile")] = llvm::orc::ExecutorSymbolDef(
+      llvm::orc::ExecutorAddr::fromPtr(&braid_alloc_tile), llvm::JITSymbolFlags::Exported);
+  runtime[jit->jit_->mangleAndIntern("braid_free_tile")] = llvm::orc::ExecutorSymbolDef(
+      llvm::orc::ExecutorAddr::fromPtr(&braid_free_tile), llvm::JITSymbolFlags::Exported);
+  runtime[jit->jit_->mangleAndIntern("braid_pack_activation")] = llvm::orc::ExecutorSymbolDef(
+      llvm::orc::ExecutorAddr::fromPtr(&braid_pack_activation), llvm::JITSymbolFlags::Exported);
   runtime[jit->jit_->mangleAndIntern("braid_pack_weights")] = llvm::orc::ExecutorSymbolDef(
       llvm::orc::ExecutorAddr::fromPtr(&braid_pack_weights), llvm::JITSymbolFlags::Exported);
   if (auto err = jit->jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(runtime)))) {
@@ -94,19 +116,39 @@ void Jit::Optimize(llvm::Module& module) const {
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(machine_.get());
+  // No loop unrolling: the micro-kernel already does 24 FMAs per iteration, and measured on the
+  // LLaMA gate/up GEMMs unrolling changed run time by nothing while costing a third of the
+  // compile time.
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = false;
+  llvm::PassBuilder builder(machine_.get(), tuning);
   builder.registerModuleAnalyses(mam);
   builder.registerCGSCCAnalyses(cgam);
   builder.registerFunctionAnalyses(fam);
   builder.registerLoopAnalyses(lam);
   builder.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::OptimizationLevel level = opt_level_ <= 0   ? llvm::OptimizationLevel::O0
-                                  : opt_level_ == 1 ? llvm::OptimizationLevel::O1
-                                  : opt_level_ == 2 ? llvm::OptimizationLevel::O2
-                                                    : llvm::OptimizationLevel::O3;
-  llvm::ModulePassManager passes = level == llvm::OptimizationLevel::O0
-                                       ? builder.buildO0DefaultPipeline(level)
-                                       : builder.buildPerModuleDefaultPipeline(level);
+  if (opt_level_ <= 0) {
+    builder.buildO0DefaultPipeline(llvm::OptimizationLevel::O0).run(module, mam);
+    return;
+  }
+  // Our own short pipeline instead of -O3's: generated code is already in SSA form with no
+  // calls to inline, and needs only clean-up, loop-invariant code motion and the loop
+  // vectoriser (for the pointwise loops). Measured on the LLaMA-7B MLP: the same run time as
+  // -O3, at a fraction of its compile time.
+  llvm::FunctionPassManager fpm;
+  fpm.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/false));
+  fpm.addPass(llvm::InstCombinePass());
+  fpm.addPass(llvm::SimplifyCFGPass());
+  llvm::LoopPassManager loops;
+  loops.addPass(llvm::LoopRotatePass());
+  loops.addPass(llvm::LICMPass(llvm::LICMOptions()));
+  fpm.addPass(llvm::createFunctionToLoopPassAdaptor(std::move(loops), /*UseMemorySSA=*/true));
+  fpm.addPass(llvm::LoopVectorizePass());
+  fpm.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/false));
+  fpm.addPass(llvm::InstCombinePass());
+  fpm.addPass(llvm::SimplifyCFGPass(llvm::SimplifyCFGOptions().hoistCommonInsts(true)));
+  llvm::ModulePassManager passes;
+  passes.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
   passes.run(module, mam);
 }
 

@@ -18,13 +18,14 @@ namespace braid {
 
 class Jit {
  public:
-  // `opt_level` 0..3 for both the IR pipeline and the backend.
+  // `opt_level` 0..3 for the backend; 0 also skips the IR pipeline.
   static absl::StatusOr<std::unique_ptr<Jit>> Create(const TargetInfo& target, int opt_level = 3);
 
   // Sets the module's triple and data layout and tags every function with the target CPU and
   // features, so optimisation and codegen agree on vector widths.
   void PrepareModule(llvm::Module& module) const;
-  // Runs the LLVM O`opt_level` pipeline (vectoriser included) on `module`.
+  // Runs braid's short LLVM pass pipeline (clean-up, LICM, loop vectoriser; see jit.cc) on
+  // `module`, or nothing at opt_level 0.
   void Optimize(llvm::Module& module) const;
   // Assembly for `module` (compiled from a copy; `module` is unchanged).
   absl::StatusOr<std::string> EmitAssembly(const llvm::Module& module) const;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "ir/op_table.h"
 
@@ -30,9 +31,27 @@ class AlignedBuffer {
 };
 
 int64_t PackedFloats(int64_t k, int64_t n, int nr);
+// Packs panel `p` (columns [p·nr, p·nr + nr)) of the weight into `out` (the whole packed
+// buffer); panels are independent, so callers may pack them in parallel.
+void PackPanel(OpKind kind, const float* w, int64_t k, int64_t n, int nr, int64_t p, float* out);
 void PackWeights(OpKind kind, const float* w, int64_t k, int64_t n, int nr, float* out);
 
+// Row counts of the micro-kernel variants for micro-tiles of `mr` rows, ascending: powers of
+// two below mr, then mr. A micro-tile with r rows left runs the smallest variant >= r.
+std::vector<int> MicroKernelRowVariants(int mr);
+
+// Packs rows [m0, m0 + m_rows) x columns [k0, k0 + kb) of the activation `a` (row stride lda)
+// into micro-panels of `mr` interleaved rows: out[ms / mr][kk][i] = a[m0 + ms + i][k0 + kk],
+// micro-panel stride mr·kc floats. Only the rows the micro-kernel variant will read are
+// written; rows past m_rows repeat the last valid row.
+void PackActivation(const float* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
+                    int mr, int kc, float* out);
+
 }  // namespace braid
+
+// Called by generated code to pack an activation block (see PackActivation).
+extern "C" void braid_pack_activation(const float* a, int64_t lda, int64_t m0, int64_t m_rows,
+                                      int64_t k0, int64_t kb, int64_t mr, int64_t kc, float* out);
 
 // Called by generated code to pack a weight computed at run time (not a constant) just before
 // the kernel that reads it. `transposed` is 1 for linear weights w[N, K], 0 for matmul b[K, N].

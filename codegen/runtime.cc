@@ -1,6 +1,9 @@
 // Thread pool and parallel-for.
 #include "codegen/runtime.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace braid {
 
 ThreadPool::ThreadPool(int threads) {
@@ -69,6 +72,17 @@ void ThreadPool::ParallelFor(TaskFn fn, void* ctx, int64_t n) {
 }
 
 }  // namespace braid
+
+extern "C" void* braid_alloc_tile(int64_t bytes) {
+  void* tile = std::aligned_alloc(64, (static_cast<size_t>(bytes) + 63) / 64 * 64);
+  if (tile == nullptr) {
+    std::fprintf(stderr, "braid: out of memory allocating a %lld-byte GEMM tile\n", static_cast<long long>(bytes));
+    std::abort();
+  }
+  return tile;
+}
+
+extern "C" void braid_free_tile(void* tile) { std::free(tile); }
 
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n) {
   static_cast<braid::ThreadPool*>(pool)->ParallelFor(fn, ctx, n);

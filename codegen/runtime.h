@@ -52,6 +52,11 @@ class ThreadPool {
 
 }  // namespace braid
 
+// Called by generated code for a GEMM tile too large for a task's stack (64-byte aligned;
+// aborts with a message if memory is exhausted, like the allocations of std::vector).
+extern "C" void* braid_alloc_tile(int64_t bytes);
+extern "C" void braid_free_tile(void* tile);
+
 // Called by generated code; `pool` is the ThreadPool* the entry function received.
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n);
 
