@@ -54,7 +54,7 @@ Comparison CompareOutputs(const std::vector<HostTensor>& want, const std::vector
         abs_error = std::fabs(g - w);
         const double scale = std::fabs(w) + rms;
         rel_error = scale > 0 ? abs_error / scale : (abs_error > 0 ? INFINITY : 0);
-        same = abs_error <= kRelTolerance * scale;
+        same = abs_error <= kRelTolerance * scale + kAbsTolerance;
       }
       c.max_abs_error = std::max(c.max_abs_error, abs_error);
       c.max_rel_error = std::max(c.max_rel_error, rel_error);

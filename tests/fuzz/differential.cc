@@ -14,14 +14,20 @@
 #include "scheduler/fusion.h"
 #include "scheduler/schedule_executor.h"
 #include "tests/graph_corpus.h"
+#include "tools/run_inputs.h"
 
 namespace braid::testing {
 namespace {
 
-absl::Status Failure(const std::string& what, const std::string& text, const DimBindings& dims) {
+// `flags` are the driver flags of the failing path; the driver's --seed makes the same inputs
+// (tools/run_inputs.h), so the printed command reproduces the run exactly.
+absl::Status Failure(const std::string& what, const std::string& text, const DimBindings& dims,
+                     uint64_t seed, const std::string& flags = "") {
   std::string bindings;
   for (const auto& [name, value] : dims) absl::StrAppend(&bindings, bindings.empty() ? "" : ",", name, "=", value);
-  return absl::InternalError(absl::StrCat(what, "\nreproduce: braid --run --verify --dims=", bindings,
+  return absl::InternalError(absl::StrCat(what, "\nreproduce: braid --run --verify ", flags,
+                                          flags.empty() ? "" : " ", "--seed=", seed,
+                                          bindings.empty() ? "" : " --dims=", bindings,
                                           " graph.ir   with graph.ir =\n", text));
 }
 
@@ -29,8 +35,8 @@ absl::Status Failure(const std::string& what, const std::string& text, const Dim
 
 absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, DifferentialStats& stats) {
   auto module = ParseModule("random.ir", text);
-  if (!module.ok()) return Failure(absl::StrCat("the generator made invalid IR: ", module.status().message()), text, {});
-  if (absl::Status s = VerifyModule(*module); !s.ok()) return Failure(std::string(s.message()), text, {});
+  if (!module.ok()) return Failure(absl::StrCat("the generator made invalid IR: ", module.status().message()), text, {}, seed);
+  if (absl::Status s = VerifyModule(*module); !s.ok()) return Failure(std::string(s.message()), text, {}, seed);
   const Graph& graph = *module->graphs[0];
   std::mt19937_64 rng(seed);
   const int64_t ms[] = {1, 2, 7, 37};
@@ -42,9 +48,11 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
     }
     it = used ? std::next(it) : dims.erase(it);
   }
-  const std::vector<HostTensor> inputs = RandomInputs(graph, dims, static_cast<unsigned>(seed));
+  auto made = MakeInputs(graph, {}, seed, dims);  // what `braid --run --seed=<seed>` uses
+  if (!made.ok()) return Failure(absl::StrCat("inputs: ", made.status().message()), text, dims, seed);
+  const std::vector<HostTensor>& inputs = *made;
   auto want = Interpret(graph, inputs, dims);
-  if (!want.ok()) return Failure(absl::StrCat("interpreter: ", want.status().message()), text, dims);
+  if (!want.ok()) return Failure(absl::StrCat("interpreter: ", want.status().message()), text, dims, seed);
   ++stats.graphs;
 
   const auto [constants, runtime_inputs] = SplitByConstness(graph, inputs);
@@ -55,18 +63,21 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
     Graph& g = *copy->graphs[0];
     if (optimize) {
       if (auto changed = RunDefaultPipeline(g); !changed.ok()) {
-        return Failure(absl::StrCat("--O: ", changed.status().message()), text, dims);
+        return Failure(absl::StrCat("--O: ", changed.status().message()), text, dims, seed, "--O");
       }
       if (PrintGraph(g).find("grouped_gemm") != std::string::npos) ++stats.grouped;
     }
     const std::string path = optimize ? "--O" : "as written";
+    const std::string path_flags = optimize ? "--O" : "";
     // The schedule executor (reference semantics, buffer plan honoured).
     auto schedule = BuildSchedule(g);
-    if (!schedule.ok()) return Failure(absl::StrCat(path, " schedule: ", schedule.status().message()), text, dims);
+    if (!schedule.ok()) return Failure(absl::StrCat(path, " schedule: ", schedule.status().message()), text, dims, seed, path_flags);
     auto scheduled = ExecuteSchedule(*schedule, inputs, dims);
-    if (!scheduled.ok()) return Failure(absl::StrCat(path, " schedule run: ", scheduled.status().message()), text, dims);
+    if (!scheduled.ok()) {
+      return Failure(absl::StrCat(path, " schedule run: ", scheduled.status().message()), text, dims, seed, path_flags);
+    }
     if (Comparison c = CompareOutputs(*want, *scheduled); !c.ok) {
-      return Failure(absl::StrCat(path, " schedule executor differs: ", c.first_mismatch), text, dims);
+      return Failure(absl::StrCat(path, " schedule executor differs: ", c.first_mismatch), text, dims, seed, path_flags);
     }
     for (Isa isa : isas) {
       for (bool fuse : {true, false}) {
@@ -76,12 +87,16 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
         options.fuse_epilogues = options.fuse_pointwise = fuse;
         const std::string variant = absl::StrCat(path, fuse ? "" : " --nofusion",
                                                  isa == Isa::kAvx2 ? " --isa=avx2" : " --isa=avx512");
+        const std::string flags = absl::StrCat(path_flags, path_flags.empty() ? "" : " ", fuse ? "" : "--nofusion ",
+                                               isa == Isa::kAvx2 ? "--isa=avx2" : "--isa=avx512", " --threads=2");
         auto compiled = CompiledGraph::Compile(g, options, constants);
-        if (!compiled.ok()) return Failure(absl::StrCat(variant, " compile: ", compiled.status().message()), text, dims);
+        if (!compiled.ok()) {
+          return Failure(absl::StrCat(variant, " compile: ", compiled.status().message()), text, dims, seed, flags);
+        }
         auto got = (*compiled)->Run(runtime_inputs, dims);
-        if (!got.ok()) return Failure(absl::StrCat(variant, " run: ", got.status().message()), text, dims);
+        if (!got.ok()) return Failure(absl::StrCat(variant, " run: ", got.status().message()), text, dims, seed, flags);
         if (Comparison c = CompareOutputs(*want, *got); !c.ok) {
-          return Failure(absl::StrCat(variant, " differs from the interpreter: ", c.first_mismatch), text, dims);
+          return Failure(absl::StrCat(variant, " differs from the interpreter: ", c.first_mismatch), text, dims, seed, flags);
         }
         ++stats.compiled_runs;
       }
