@@ -36,10 +36,12 @@ ABSL_FLAG(bool, interpret, false,
 ABSL_FLAG(bool, verify, false,
           "With --run: also run the interpreter on the same inputs, print the max absolute and "
           "relative error, and exit 1 if any element differs by more than 1e-4 * (|want| + "
-          "rms(want)).");
+          "rms(want)) + 1e-6.");
 ABSL_FLAG(bool, bench, false,
           "With --run: time repeated runs; print 'bench: median_ms=<x> gflops=<y> "
-          "compile_ms=<z>' (GFLOP = 2*M*K*N per GEMM; compile = JIT-ready, without prepacking).");
+          "compile_ms=<z> prepack_ms=<p>' (GFLOP = 2*M*K*N per GEMM; compile = JIT-ready, "
+          "without prepacking), then the run against this machine's FMA peak and read bandwidth, "
+          "measured on the spot with as many threads.");
 ABSL_FLAG(int32_t, threads, 0, "Threads for compiled code (0: the hardware's concurrency).");
 ABSL_FLAG(std::string, isa, "auto",
           "Vector ISA for compiled kernels: auto (the host's best), avx2 or avx512.");
@@ -176,7 +178,7 @@ absl::Status EmitCode(const Module& module, absl::string_view emit) {
       continue;
     }
     std::cout << "; ---- @" << graph->name() << ": LLVM IR as generated\n" << compiled->llvm_before()
-              << "; ---- @" << graph->name() << ": LLVM IR after optimisation (O3, "
+              << "; ---- @" << graph->name() << ": LLVM IR after optimisation (braid pipeline, "
               << compiled->target().IsaName() << ")\n" << compiled->llvm_after();
   }
   return absl::OkStatus();

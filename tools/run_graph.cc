@@ -9,6 +9,7 @@
 #include "ir/compare.h"
 #include "ir/interpreter.h"
 #include "ir/status_macros.h"
+#include "tools/machine_limits.h"
 #include "tools/run_inputs.h"
 
 namespace braid {
@@ -31,6 +32,27 @@ double Gemm(OpKind kind, const Value& act, const Value& weight, const DimBinding
 }
 
 }  // namespace
+
+double GemmWeightBytes(const Graph& graph, const DimBindings& dims) {
+  double bytes = 0;
+  for (const auto& node : graph.nodes()) {
+    for (const Value* operand : node->operands()) {
+      if (!operand->is_param() || !operand->is_const()) continue;
+      // Only weights: operand 1 of a GEMM, or a grouped GEMM's weight operands.
+      bool weight = node->info().Has(kTraitGemm) && node->operand(1) == operand;
+      if (node->op() == OpKind::kGroupedGemm) {
+        for (int64_t w : *node->IntListAttr("weight")) weight |= node->operand(w) == operand;
+      }
+      if (!weight) continue;
+      auto shape = BindShape(operand->type().tensor().shape, dims);
+      if (!shape.ok()) continue;
+      double elements = 1;
+      for (int64_t d : *shape) elements *= d;
+      bytes += 4 * elements;
+    }
+  }
+  return bytes;
+}
 
 double GemmFlops(const Graph& graph, const DimBindings& dims) {
   double flops = 0;
@@ -65,8 +87,8 @@ absl::StatusOr<std::vector<HostTensor>> RunGraph(const Graph& graph, const RunRe
   if (request.verify) {
     BRAID_ASSIGN_OR_RETURN(auto reference, Interpret(graph, inputs, dims));
     Comparison c = CompareOutputs(reference, outputs);
-    out << absl::StrFormat("verify: max_abs_err=%.3g max_rel_err=%.3g (tolerance %.0e): %s\n",
-                           c.max_abs_error, c.max_rel_error, kRelTolerance, c.ok ? "ok" : "MISMATCH");
+    out << absl::StrFormat("verify: max_abs_err=%.3g max_rel_err=%.3g (tolerance %.0e relative + %.0e): %s\n",
+                           c.max_abs_error, c.max_rel_error, kRelTolerance, kAbsTolerance, c.ok ? "ok" : "MISMATCH");
     if (!c.ok) {
       return absl::InvalidArgumentError(absl::StrCat("--verify: @", graph.name(), " differs from the interpreter: ",
                                                      c.first_mismatch));
@@ -84,8 +106,21 @@ absl::StatusOr<std::vector<HostTensor>> RunGraph(const Graph& graph, const RunRe
     }
     std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
     const double median = ms[ms.size() / 2];
-    out << absl::StrFormat("bench: median_ms=%.4f gflops=%.2f compile_ms=%.1f\n", median,
-                           GemmFlops(graph, dims) / (median * 1e6), compiled->compile_ms());
+    const double gflops = GemmFlops(graph, dims) / (median * 1e6);
+    out << absl::StrFormat("bench: median_ms=%.4f gflops=%.2f compile_ms=%.1f prepack_ms=%.1f\n", median,
+                           gflops, compiled->compile_ms(), compiled->prepack_ms());
+    // The same run against this machine's limits, measured now on as many threads: compute-bound
+    // graphs compare with the FMA peak, memory-bound ones (small M) with the read bandwidth
+    // over the bytes of GEMM weights that every run must stream.
+    const int threads = compiled->threads();
+    const double peak = MeasureFmaPeakGflops(threads);
+    const double bandwidth = MeasureReadBandwidthGBs(threads, int64_t{256} << 20);
+    const double weight_gbs = GemmWeightBytes(graph, dims) / (median * 1e6);
+    if (peak > 0) {
+      out << absl::StrFormat(
+          "bench: of_fma_peak=%.1f%% (peak %.0f GFLOP/s) weight_gbs=%.1f of_read_bw=%.1f%% (%.1f GB/s), %d threads\n",
+          100 * gflops / peak, peak, weight_gbs, 100 * weight_gbs / bandwidth, bandwidth, threads);
+    }
   }
   return outputs;
 }

@@ -29,6 +29,9 @@ struct RunRequest {
 absl::StatusOr<std::vector<HostTensor>> RunGraph(const Graph& graph, const RunRequest& request,
                                                  std::ostream& out);
 
+// Bytes of the constant GEMM weights of `graph` at `dims` (each counted once per GEMM).
+double GemmWeightBytes(const Graph& graph, const DimBindings& dims);
+
 // 2·rows·K·N summed over every GEMM of `graph` at `dims`.
 double GemmFlops(const Graph& graph, const DimBindings& dims);
 

@@ -1,0 +1,108 @@
+// FMA peak and DRAM read-bandwidth probes.
+#include "tools/machine_limits.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace braid {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// 16 independent chains of 16-lane FMAs: enough to cover FMA latency x throughput on every
+// AVX-512 core we know of. Written out (no array) so the chains live in registers; the empty
+// asm keeps the compiler from folding the loop. Returns a value derived from the chains.
+__attribute__((target("avx512f"))) float FmaLoop(int64_t iterations) {
+  const __m512 a = _mm512_set1_ps(0.999999f);
+  const __m512 b = _mm512_set1_ps(1e-7f);
+  __m512 c0 = _mm512_set1_ps(1.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  __m512 c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
+  for (int64_t it = 0; it < iterations; ++it) {
+    c0 = _mm512_fmadd_ps(c0, a, b);
+    c1 = _mm512_fmadd_ps(c1, a, b);
+    c2 = _mm512_fmadd_ps(c2, a, b);
+    c3 = _mm512_fmadd_ps(c3, a, b);
+    c4 = _mm512_fmadd_ps(c4, a, b);
+    c5 = _mm512_fmadd_ps(c5, a, b);
+    c6 = _mm512_fmadd_ps(c6, a, b);
+    c7 = _mm512_fmadd_ps(c7, a, b);
+    c8 = _mm512_fmadd_ps(c8, a, b);
+    c9 = _mm512_fmadd_ps(c9, a, b);
+    c10 = _mm512_fmadd_ps(c10, a, b);
+    c11 = _mm512_fmadd_ps(c11, a, b);
+    c12 = _mm512_fmadd_ps(c12, a, b);
+    c13 = _mm512_fmadd_ps(c13, a, b);
+    c14 = _mm512_fmadd_ps(c14, a, b);
+    c15 = _mm512_fmadd_ps(c15, a, b);
+    __asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5), "+v"(c6), "+v"(c7));
+    __asm__ volatile("" : "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11), "+v"(c12), "+v"(c13), "+v"(c14), "+v"(c15));
+  }
+  const __m512 s0 = _mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3));
+  const __m512 s1 = _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7));
+  const __m512 s2 = _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11));
+  const __m512 s3 = _mm512_add_ps(_mm512_add_ps(c12, c13), _mm512_add_ps(c14, c15));
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+__attribute__((target("avx512f"))) float SumRange(const float* data, int64_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t i = 0; i + 64 <= n; i += 64) {
+    a0 = _mm512_add_ps(a0, _mm512_load_ps(data + i));
+    a1 = _mm512_add_ps(a1, _mm512_load_ps(data + i + 16));
+    a2 = _mm512_add_ps(a2, _mm512_load_ps(data + i + 32));
+    a3 = _mm512_add_ps(a3, _mm512_load_ps(data + i + 48));
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+// Runs `work(thread)` on `threads` threads at once; returns the wall seconds of the slowest.
+template <typename Work>
+double TimeOnThreads(int threads, Work work) {
+  const auto start = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread& t : pool) t.join();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+volatile float sink;
+
+}  // namespace
+
+double MeasureFmaPeakGflops(int threads) {
+  if (!__builtin_cpu_supports("avx512f")) return 0;
+  const int64_t iterations = 20'000'000;  // 5 GFLOP per thread: ~25 ms at peak
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const double seconds = TimeOnThreads(threads, [&](int) { sink = FmaLoop(iterations); });
+    best = std::max(best, threads * iterations * 16.0 * 16 * 2 / seconds / 1e9);
+  }
+  return best;
+}
+
+double MeasureReadBandwidthGBs(int threads, int64_t bytes) {
+  if (!__builtin_cpu_supports("avx512f")) return 0;
+  const int64_t floats = bytes / 4 / 64 / threads * 64 * threads;
+  std::unique_ptr<float, decltype(&std::free)> data(
+      static_cast<float*>(std::aligned_alloc(64, floats * 4)), &std::free);
+  // Touch every page from the thread that will read it (first touch places it).
+  const int64_t share = floats / threads;
+  TimeOnThreads(threads, [&](int t) { std::fill(data.get() + t * share, data.get() + (t + 1) * share, 1.0f); });
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const double seconds =
+        TimeOnThreads(threads, [&](int t) { sink = SumRange(data.get() + t * share, share); });
+    best = std::max(best, floats * 4.0 / seconds / 1e9);
+  }
+  return best;
+}
+
+}  // namespace braid
