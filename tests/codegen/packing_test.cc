@@ -1,0 +1,74 @@
+// The packed layouts the micro-kernel reads, checked element by element against their
+// definitions in codegen/packing.h (the end-to-end tests would only see a wrong answer).
+#include "codegen/packing.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace braid {
+namespace {
+
+// out[ms / mr][kk][i] = a[m0 + ms + i][k0 + kk] for the rows the row variant reads; rows past
+// m_rows repeat the last valid row.
+TEST(PackActivationTest, MatchesDefinitionForEveryRemainder) {
+  const int64_t lda = 300, k0 = 5, m0 = 2;
+  for (int mr : {4, 6, 12, 14}) {
+    const std::vector<int> variants = MicroKernelRowVariants(mr);
+    for (int64_t m_rows : {1, 2, 3, 5, 6, 7, 13, 20, 96}) {
+      for (int64_t kb : {1, 3, 4, 5, 8, 127, 128}) {
+        std::vector<float> a((m0 + m_rows) * lda);
+        for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i);
+        const int kc = 128;
+        std::vector<float> out((m_rows + mr) * kc, -1.0f);
+        PackActivation(a.data(), lda, m0, m_rows, k0, kb, mr, kc, out.data());
+        for (int64_t ms = 0; ms < m_rows; ms += mr) {
+          const int64_t left = m_rows - ms;
+          const int rows = *std::find_if(variants.begin(), variants.end(), [&](int v) { return v >= left || v == mr; });
+          for (int64_t kk = 0; kk < kb; ++kk) {
+            for (int i = 0; i < rows; ++i) {
+              const float want = a[(m0 + ms + std::min<int64_t>(i, left - 1)) * lda + k0 + kk];
+              ASSERT_EQ(out[ms * kc + kk * mr + i], want)
+                  << "mr=" << mr << " m_rows=" << m_rows << " kb=" << kb << " ms=" << ms << " kk=" << kk << " i=" << i;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(PackActivationTest, RowVariantsArePowersOfTwoThenMr) {
+  EXPECT_EQ(MicroKernelRowVariants(6), (std::vector<int>{1, 2, 4, 6}));
+  EXPECT_EQ(MicroKernelRowVariants(4), (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(MicroKernelRowVariants(14), (std::vector<int>{1, 2, 4, 8, 14}));
+}
+
+// Panel p of a packed weight is [K][nr]: packed[p][kk][j] = B[kk][p·nr + j], zero past N; for a
+// linear weight w[N, K], B = wᵀ.
+TEST(PackWeightsTest, PanelsMatchDefinitionWithZeroPadding) {
+  for (OpKind kind : {OpKind::kLinear, OpKind::kMatmul}) {
+    for (int64_t k : {1, 15, 16, 17, 40}) {
+      for (int64_t n : {1, 16, 17, 100}) {
+        const int nr = 16;
+        std::vector<float> w(k * n);
+        for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i + 1);
+        std::vector<float> out(PackedFloats(k, n, nr), -1.0f);
+        PackWeights(kind, w.data(), k, n, nr, out.data());
+        for (int64_t p = 0; p * nr < n; ++p) {
+          for (int64_t kk = 0; kk < k; ++kk) {
+            for (int j = 0; j < nr; ++j) {
+              const int64_t col = p * nr + j;
+              const float want = col >= n ? 0.0f : kind == OpKind::kLinear ? w[col * k + kk] : w[kk * n + col];
+              ASSERT_EQ(out[(p * k + kk) * nr + j], want) << "k=" << k << " n=" << n << " p=" << p << " kk=" << kk;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace braid
