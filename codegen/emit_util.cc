@@ -41,6 +41,12 @@ llvm::Value* FunctionEmitter::CeilDiv(llvm::Value* a, int64_t b) {
 void FunctionEmitter::For(llvm::Value* begin, llvm::Value* end, int64_t step,
                           const std::string& name,
                           const std::function<void(llvm::Value* iv)>& body) {
+  For(begin, end, I64(step), name, body);
+}
+
+void FunctionEmitter::For(llvm::Value* begin, llvm::Value* end, llvm::Value* step,
+                          const std::string& name,
+                          const std::function<void(llvm::Value* iv)>& body) {
   llvm::BasicBlock* pre = builder_.GetInsertBlock();
   llvm::BasicBlock* header = llvm::BasicBlock::Create(ctx(), name + ".header", fn_);
   llvm::BasicBlock* loop = llvm::BasicBlock::Create(ctx(), name + ".body", fn_);
@@ -52,7 +58,7 @@ void FunctionEmitter::For(llvm::Value* begin, llvm::Value* end, int64_t step,
   builder_.CreateCondBr(builder_.CreateICmpSLT(iv, end), loop, exit);
   builder_.SetInsertPoint(loop);
   body(iv);
-  llvm::Value* next = builder_.CreateAdd(iv, I64(step), name + ".next", /*HasNUW=*/true, /*HasNSW=*/true);
+  llvm::Value* next = builder_.CreateAdd(iv, step, name + ".next", /*HasNUW=*/true, /*HasNSW=*/true);
   iv->addIncoming(next, builder_.GetInsertBlock());
   builder_.CreateBr(header);
   builder_.SetInsertPoint(exit);

@@ -49,6 +49,9 @@ class FunctionEmitter {
   // for (iv = begin; iv < end; iv += step) body(iv)
   void For(llvm::Value* begin, llvm::Value* end, int64_t step, const std::string& name,
            const std::function<void(llvm::Value* iv)>& body);
+  // The same with a step known only at run time (it must be positive).
+  void For(llvm::Value* begin, llvm::Value* end, llvm::Value* step, const std::string& name,
+           const std::function<void(llvm::Value* iv)>& body);
 
  private:
   ModuleContext& mc_;

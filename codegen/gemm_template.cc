@@ -11,10 +11,11 @@
 namespace braid {
 namespace {
 
-// How far ahead (in k steps of the B panel) the micro-kernel prefetches, into L2. Measured on
-// the 7B gate/up (tests/bench, alternating runs with oneDNN as the noise reference): no other
-// variant tried was faster at any M — no software prefetch, or prefetching the panel's next K
-// block from the second micro-tile only.
+// How far ahead (in k steps of the B panel) the micro-kernel prefetches, into L2, in tasks of
+// more than one micro-tile. Measured on the 7B gate/up (tests/bench, alternating runs with
+// oneDNN as the noise reference): no variant tried was faster — no software prefetch, or
+// prefetching the panel's next K block from the second micro-tile only. Single-micro-tile
+// tasks (M <= mr) do not prefetch (RenderClass says why).
 constexpr int kPrefetchRows = 32;
 
 // C[rows x nr] (in `tile`, row stride nr) += Apacked[0:kb, 0:rows] * Bpanel[0:kb, 0:nr], where
@@ -88,10 +89,11 @@ llvm::FunctionCallee PackActivationFunction(ModuleContext& mc) {
 // GEMM over an M block — every micro-tile of `m_rows` rows against one packed B panel. One
 // function per tile configuration, shared by every GEMM of the module and never inlined: the
 // code LLVM must optimise and compile no longer grows with the number of GEMMs.
-llvm::Function* GemmBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
+// `prefetch` chooses whether the micro-kernels prefetch B ahead (see kPrefetchRows).
+llvm::Function* GemmBlockFunction(ModuleContext& mc, const TileConfig& cfg, bool prefetch) {
   const int vw = mc.target.vector_width;
   const int nr = cfg.nv * vw;
-  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr, "_kc", cfg.kc);
+  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr, "_kc", cfg.kc, prefetch ? "" : "_noprefetch");
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::LLVMContext& ctx = mc.module.getContext();
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
@@ -126,7 +128,7 @@ llvm::Function* GemmBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
         b.CreateBr(run);
       }
       b.SetInsertPoint(run);
-      EmitMicroKernel(f, variants[v], cfg.mr, cfg.nv, vw, kPrefetchRows, a_panel, b_panel, kb, tile_rows);
+      EmitMicroKernel(f, variants[v], cfg.mr, cfg.nv, vw, prefetch ? kPrefetchRows : 0, a_panel, b_panel, kb, tile_rows);
       b.CreateBr(join);
       if (next != nullptr) b.SetInsertPoint(next);
     }
@@ -294,16 +296,28 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
     ops.push_back({k, f.Buffer(spec.packed_slot), static_cast<size_t>(act - acts.begin())});
     k_max = b.CreateSelect(b.CreateICmpSGT(k, k_max), k, k_max);
   }
-  llvm::Function* block = GemmBlockFunction(mc_, cfg);
   // K blocks outside, panels and GEMMs inside: each activation block is packed once and reused
   // by every panel of the task and every GEMM that reads it while it is hot.
-  f.For(f.I64(0), k_max, cfg.kc, "k0", [&](llvm::Value* k0) {
+  // K block length: kc, except for a task of a single micro-tile (M <= mr: decoding, where the
+  // GEMM only streams weights). There the packed-activation buffer (mc x kc floats) holds mc/mr
+  // times more K, and each weight panel is read in runs that long instead of kc rows at a time
+  // interleaved with the task's other panels: measured on the 7B shape's panels, interleaved
+  // 32 KiB runs read ~25 % slower than long sequential ones.
+  const int64_t long_kc = static_cast<int64_t>(cfg.mc) / cfg.mr * cfg.kc;
+  // Such a task also runs the micro-kernels without software prefetch: streaming one panel at a
+  // time, the hardware prefetcher keeps up, and the prefetch instructions cost ~10 % of the
+  // read bandwidth (measured standalone on the 7B panels, 1 thread: ~29 vs ~26.5 GB/s).
+  llvm::Value* single_tile = b.CreateICmpSLE(m_rows, f.I64(cfg.mr), "single_tile");
+  llvm::Value* kc = b.CreateSelect(single_tile, f.I64(long_kc), f.I64(cfg.kc), "kc");
+  llvm::Function* prefetching_block = GemmBlockFunction(mc_, cfg, /*prefetch=*/true);
+  llvm::Value* block = b.CreateSelect(single_tile, GemmBlockFunction(mc_, cfg, /*prefetch=*/false), prefetching_block);
+  f.For(f.I64(0), k_max, kc, "k0", [&](llvm::Value* k0) {
     auto if_in_range = [&](llvm::Value* k, const std::function<void(llvm::Value* kb)>& body) {
       llvm::BasicBlock* then = llvm::BasicBlock::Create(f.ctx(), "kblock", f.fn());
       llvm::BasicBlock* after = llvm::BasicBlock::Create(f.ctx(), "kblock.end", f.fn());
       b.CreateCondBr(b.CreateICmpSLT(k0, k), then, after);
       b.SetInsertPoint(then);
-      body(f.Min(f.I64(cfg.kc), b.CreateSub(k, k0)));
+      body(f.Min(kc, b.CreateSub(k, k0)));
       b.CreateBr(after);
       b.SetInsertPoint(after);
     };
@@ -320,7 +334,7 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
         if_in_range(op.k, [&](llvm::Value* kb) {
           // Panel `panel` of the packed weight is [K][nr]; this K block starts k0 rows in.
           llvm::Value* offset = b.CreateMul(b.CreateAdd(b.CreateMul(panel, op.k), k0), f.I64(nr));
-          b.CreateCall(block, {acts[op.act].packed, b.CreateInBoundsGEP(fty, op.packed, offset), kb,
+          b.CreateCall(prefetching_block->getFunctionType(), block, {acts[op.act].packed, b.CreateInBoundsGEP(fty, op.packed, offset), kb,
                                tile_of(pp, g), m_rows});
         });
       }
