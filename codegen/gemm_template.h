@@ -12,7 +12,8 @@
 // over each panel's tiles and writes only what must be materialised.
 // Remainders: a micro-tile with r < mr rows runs the smallest row variant >= r (powers of two,
 // so M = 1 computes one row); N remainders come from zero-padded packed panels; K remainders
-// shorten the last K block.
+// shorten the last K block. A task of a single micro-tile (decoding) takes K blocks mc/mr times
+// longer and a block function without software prefetch (RenderClass says why).
 //
 // An "output class" is the set of GEMMs of the kernel with one output type: cross-output
 // epilogues combine tiles of one class; unequal widths (GQA Q/K/V) are separate classes of one
