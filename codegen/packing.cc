@@ -93,15 +93,17 @@ std::vector<int> MicroKernelRowVariants(int mr) {
   return variants;
 }
 
+int MicroKernelRowVariant(int64_t rows_left, int mr) {
+  int rows = 1;
+  while (rows < rows_left && rows < mr) rows *= 2;
+  return std::min(rows, mr);
+}
+
 void PackActivation(const float* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
                     int mr, int kc, float* out) {
   for (int64_t ms = 0; ms < m_rows; ms += mr) {
     const int64_t left = m_rows - ms;
-    // The row variant the micro-kernel will run (MicroKernelRowVariants), computed without
-    // allocating: this runs once per task and K block.
-    int rows = 1;
-    while (rows < left && rows < mr) rows *= 2;
-    rows = std::min(rows, mr);
+    const int rows = MicroKernelRowVariant(left, mr);
     float* panel = out + ms * kc;
     // Row i of the micro-panel; rows past the valid ones repeat the last valid row.
     auto row = [&](int i) { return a + (m0 + ms + std::min<int64_t>(i, left - 1)) * lda + k0; };

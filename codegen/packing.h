@@ -39,6 +39,9 @@ void PackWeights(OpKind kind, const float* w, int64_t k, int64_t n, int nr, floa
 // Row counts of the micro-kernel variants for micro-tiles of `mr` rows, ascending: powers of
 // two below mr, then mr. A micro-tile with r rows left runs the smallest variant >= r.
 std::vector<int> MicroKernelRowVariants(int mr);
+// The variant a micro-tile with `rows_left` rows runs: the smallest of them >= rows_left (mr
+// when rows_left >= mr). Computed without allocating: the packer asks once per K block.
+int MicroKernelRowVariant(int64_t rows_left, int mr);
 
 // Packs rows [m0, m0 + m_rows) x columns [k0, k0 + kb) of the activation `a` (row stride lda)
 // into micro-panels of `mr` interleaved rows: out[ms / mr][kk][i] = a[m0 + ms + i][k0 + kk],
