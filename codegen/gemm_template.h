@@ -5,8 +5,9 @@
 // `kc`: each activation block is packed once (runtime PackActivation: micro-panels of `mr`
 // interleaved rows) and then, for each panel and each GEMM of the class, one call of the shared
 // block function runs the `mr` x `nr` register-blocked micro-kernel (`nv` vectors of the host's
-// width per row, accumulators in registers, broadcast-A x packed-B FMAs, B prefetched ahead)
-// over the M block's micro-tiles, accumulating into a per-task tile buffer. So the shared
+// width per row, accumulators in registers, broadcast-A x packed-B FMAs) over the M block's
+// micro-tiles, accumulating into a per-task tile buffer, while it prefetches into L2 the weight
+// block the next call reads. So the shared
 // activation is packed once for every panel and every GEMM of the group. After the last K
 // block the epilogue (bias, then the fused pointwise nodes, cross-output ones included) runs
 // over each panel's tiles and writes only what must be materialised.
