@@ -151,11 +151,14 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     compiled->llvm_after_ = ModuleText(*generated.module);
     BRAID_ASSIGN_OR_RETURN(compiled->assembly_, compiled->jit_->EmitAssembly(*generated.module));
   }
-  BRAID_RETURN_IF_ERROR(compiled->jit_->AddModule(std::move(generated.module), std::move(generated.context)));
-  BRAID_ASSIGN_OR_RETURN(void* entry, compiled->jit_->Lookup(kEntryName));
-  compiled->entry_ = reinterpret_cast<void (*)(void**, const int64_t*, void*)>(entry);
   const int threads = options.threads > 0 ? options.threads
                                           : std::max(1u, std::thread::hardware_concurrency());
+  // Machine code generation is most of the compile time; its parts run on the threads the
+  // graph will run on. Measured on the LLaMA-7B MLP (tests/bench, 2 threads): see
+  // docs/PERFORMANCE.md.
+  BRAID_RETURN_IF_ERROR(compiled->jit_->CompileAndAdd(*generated.module, threads));
+  BRAID_ASSIGN_OR_RETURN(void* entry, compiled->jit_->Lookup(kEntryName));
+  compiled->entry_ = reinterpret_cast<void (*)(void**, const int64_t*, void*)>(entry);
   compiled->pool_ = std::make_unique<ThreadPool>(threads);
   compiled->compile_ms_ = MsSince(start) - checking_ms;
 

@@ -2,13 +2,19 @@
 #include "codegen/jit.h"
 
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "codegen/packing.h"
 #include "codegen/runtime.h"
+#include "ir/status_macros.h"
 #include "llvm/Analysis/CGSCCPassManager.h"
 #include "llvm/Analysis/LoopAnalysisManager.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/ExecutionEngine/Orc/CompileUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/PassManager.h"
@@ -25,6 +31,7 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/Transforms/Utils/Cloning.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 
 namespace braid {
 
@@ -168,6 +175,50 @@ absl::Status Jit::AddModule(std::unique_ptr<llvm::Module> module,
                             std::unique_ptr<llvm::LLVMContext> context) {
   return ToStatus(jit_->addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context))),
                   "adding the module to the JIT");
+}
+
+absl::Status Jit::CompileAndAdd(llvm::Module& module, int threads) {
+  int functions = 0;
+  for (const llvm::Function& f : module) functions += f.isDeclaration() ? 0 : 1;
+  const int parts = std::max(1, std::min(threads, functions));
+  // Partitions of the module, each as bitcode: a module's LLVMContext is not thread-safe, so
+  // every thread parses its part into a context of its own. Round robin deals the functions out
+  // largest first, which balances the parts better than LLVM's default name hash.
+  std::vector<llvm::SmallString<0>> bitcode;
+  llvm::SplitModule(
+      module, parts,
+      [&](std::unique_ptr<llvm::Module> part) {
+        llvm::raw_svector_ostream os(bitcode.emplace_back());
+        llvm::WriteBitcodeToFile(*part, os);
+      },
+      /*PreserveLocals=*/false, /*RoundRobin=*/true);
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects(bitcode.size());
+  std::vector<absl::Status> results(bitcode.size());
+  auto compile = [&](size_t i) {
+    llvm::LLVMContext context;
+    auto part = llvm::parseBitcodeFile(llvm::MemoryBufferRef(bitcode[i].str(), "braid.part"), context);
+    if (!part) {
+      results[i] = ToStatus(part.takeError(), "reading back a module partition");
+      return;
+    }
+    // Creates its own TargetMachine per call, so parts compile concurrently.
+    llvm::orc::ConcurrentIRCompiler compiler(MachineBuilder(target_, opt_level_));
+    auto object = compiler(**part);
+    if (!object) {
+      results[i] = ToStatus(object.takeError(), "compiling a module partition");
+      return;
+    }
+    objects[i] = std::move(*object);
+  };
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < bitcode.size(); ++i) workers.emplace_back(compile, i);
+  if (!bitcode.empty()) compile(0);
+  for (std::thread& t : workers) t.join();
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (!results[i].ok()) return results[i];
+    BRAID_RETURN_IF_ERROR(ToStatus(jit_->addObjectFile(std::move(objects[i])), "adding compiled code to the JIT"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<void*> Jit::Lookup(const std::string& name) {

@@ -32,6 +32,11 @@ class Jit {
   // Hands the module to the JIT (compiled lazily at the first lookup).
   absl::Status AddModule(std::unique_ptr<llvm::Module> module,
                          std::unique_ptr<llvm::LLVMContext> context);
+  // Compiles `module` to machine code now, split into up to `threads` parts compiled in
+  // parallel (LLVM's SplitModule, one thread and one LLVMContext per part), and hands the
+  // objects to the JIT. `module` is left split (its local symbols made external) and should
+  // not be used again.
+  absl::Status CompileAndAdd(llvm::Module& module, int threads);
   absl::StatusOr<void*> Lookup(const std::string& name);
 
   const TargetInfo& target() const { return target_; }
