@@ -171,19 +171,13 @@ absl::StatusOr<std::string> Jit::EmitAssembly(const llvm::Module& module) const 
   return std::string(text.str());
 }
 
-absl::Status Jit::AddModule(std::unique_ptr<llvm::Module> module,
-                            std::unique_ptr<llvm::LLVMContext> context) {
-  return ToStatus(jit_->addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context))),
-                  "adding the module to the JIT");
-}
-
 absl::Status Jit::CompileAndAdd(llvm::Module& module, int threads) {
   int functions = 0;
   for (const llvm::Function& f : module) functions += f.isDeclaration() ? 0 : 1;
   const int parts = std::max(1, std::min(threads, functions));
   // Partitions of the module, each as bitcode: a module's LLVMContext is not thread-safe, so
-  // every thread parses its part into a context of its own. Round robin deals the functions out
-  // largest first, which balances the parts better than LLVM's default name hash.
+  // every thread parses its part into a context of its own. Round robin, not LLVM's default hash
+  // of the names (which can put every kernel in one part), deals the functions out evenly.
   std::vector<llvm::SmallString<0>> bitcode;
   llvm::SplitModule(
       module, parts,

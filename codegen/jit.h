@@ -1,6 +1,6 @@
-// An in-process ORC LLJIT for one target: optimises generated modules with LLVM's standard
-// pipeline, compiles them for the host CPU, and looks up their entry points. Every failure a
-// user can cause is an absl::Status (no cantFail).
+// An in-process ORC LLJIT for one target: optimises generated modules with braid's short LLVM
+// pass pipeline, compiles them for the host CPU (in parallel parts), and looks up their entry
+// points. Every failure a user can cause is an absl::Status (no cantFail).
 #ifndef BRAID_CODEGEN_JIT_H_
 #define BRAID_CODEGEN_JIT_H_
 
@@ -29,9 +29,6 @@ class Jit {
   void Optimize(llvm::Module& module) const;
   // Assembly for `module` (compiled from a copy; `module` is unchanged).
   absl::StatusOr<std::string> EmitAssembly(const llvm::Module& module) const;
-  // Hands the module to the JIT (compiled lazily at the first lookup).
-  absl::Status AddModule(std::unique_ptr<llvm::Module> module,
-                         std::unique_ptr<llvm::LLVMContext> context);
   // Compiles `module` to machine code now, split into up to `threads` parts compiled in
   // parallel (LLVM's SplitModule, one thread and one LLVMContext per part), and hands the
   // objects to the JIT. `module` is left split (its local symbols made external) and should
