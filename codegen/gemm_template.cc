@@ -6,80 +6,9 @@
 #include "codegen/element_loop.h"
 #include "codegen/packing.h"
 #include "ir/status_macros.h"
-#include "llvm/IR/Intrinsics.h"
 
 namespace braid {
 namespace {
-
-// Software prefetch: while a block call computes, its micro-tiles prefetch into L2 the weight
-// block the *next* call reads (the next GEMM's or panel's, or the next K block's), so that
-// block's first micro-tile finds it in L2 instead of waiting on DRAM at ~70 GB/s of demand.
-// The first micro-tiles of the call each take a `kb`-line chunk of it, one line per k step in
-// each of up to kPrefetchSlots prefetch streams (two when the call has fewer micro-tiles than
-// the block has lines per k row, so that M = 16 still covers the whole block). Measured on
-// gate/up (tests/bench, alternating binaries, 2026-11-25): 7B M = 128, 2 threads, 300–311 →
-// 358–369 GFLOP/s; M = 16 from ~1.0–1.1× to 1.1–1.4× of oneDNN. It replaced prefetching 32 k
-// rows ahead in the current panel, which came too late for a block streamed from DRAM and
-// was redundant for every later micro-tile (that panel is then in L1).
-constexpr int kPrefetchSlots = 2;
-
-// C[rows x nr] (in `tile`, row stride nr) += Apacked[0:kb, 0:rows] * Bpanel[0:kb, 0:nr], where
-// the packed A micro-panel holds `mr` floats per k (rows interleaved) and the B panel `nr`.
-// Step k also prefetches, into L2, the line k·64 bytes past each of `prefetch_streams`.
-void EmitMicroKernel(FunctionEmitter& f, int rows, int mr, int nv, int vw,
-                     const std::vector<llvm::Value*>& prefetch_streams, llvm::Value* a_panel,
-                     llvm::Value* b_panel, llvm::Value* kb, llvm::Value* tile) {
-  llvm::IRBuilder<>& b = f.b();
-  llvm::Type* fty = b.getFloatTy();
-  auto* vty = llvm::FixedVectorType::get(fty, vw);
-  const int nr = nv * vw;
-  const llvm::Align valign(vw * 4);
-  auto tile_ptr = [&](int i, int j) { return b.CreateConstInBoundsGEP1_64(fty, tile, i * nr + j * vw); };
-  std::vector<llvm::Value*> init;
-  for (int i = 0; i < rows; ++i) {
-    for (int j = 0; j < nv; ++j) init.push_back(b.CreateAlignedLoad(vty, tile_ptr(i, j), valign));
-  }
-  llvm::BasicBlock* pre = b.GetInsertBlock();
-  llvm::BasicBlock* header = llvm::BasicBlock::Create(f.ctx(), "uk.header", f.fn());
-  llvm::BasicBlock* body = llvm::BasicBlock::Create(f.ctx(), "uk.body", f.fn());
-  llvm::BasicBlock* exit = llvm::BasicBlock::Create(f.ctx(), "uk.exit", f.fn());
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
-  k->addIncoming(f.I64(0), pre);
-  std::vector<llvm::PHINode*> acc;
-  for (llvm::Value* v : init) {
-    acc.push_back(b.CreatePHI(vty, 2, "acc"));
-    acc.back()->addIncoming(v, pre);
-  }
-  b.CreateCondBr(b.CreateICmpSLT(k, kb), body, exit);
-  b.SetInsertPoint(body);
-  std::vector<llvm::Value*> bv;
-  llvm::Value* b_row = b.CreateInBoundsGEP(fty, b_panel, b.CreateMul(k, f.I64(nr)));
-  for (int j = 0; j < nv; ++j) {
-    bv.push_back(b.CreateAlignedLoad(vty, b.CreateConstInBoundsGEP1_64(fty, b_row, j * vw), valign));
-  }
-  for (llvm::Value* stream : prefetch_streams) {
-    llvm::Value* line = b.CreateGEP(b.getInt8Ty(), stream, b.CreateMul(k, f.I64(64)));
-    b.CreateIntrinsic(llvm::Intrinsic::prefetch, {b.getPtrTy()},
-                      {line, b.getInt32(0), b.getInt32(2), b.getInt32(1)});
-  }
-  llvm::Value* a_row = b.CreateInBoundsGEP(fty, a_panel, b.CreateMul(k, f.I64(mr)));
-  std::vector<llvm::Value*> next;
-  for (int i = 0; i < rows; ++i) {
-    llvm::Value* av = b.CreateVectorSplat(vw, b.CreateLoad(fty, b.CreateConstInBoundsGEP1_64(fty, a_row, i)));
-    for (int j = 0; j < nv; ++j) {
-      next.push_back(b.CreateIntrinsic(llvm::Intrinsic::fma, {vty}, {av, bv[j], acc[i * nv + j]}));
-    }
-  }
-  for (size_t i = 0; i < acc.size(); ++i) acc[i]->addIncoming(next[i], body);
-  k->addIncoming(b.CreateAdd(k, f.I64(1), "k.next", true, true), body);
-  b.CreateBr(header);
-  b.SetInsertPoint(exit);
-  for (int i = 0; i < rows; ++i) {
-    for (int j = 0; j < nv; ++j) b.CreateAlignedStore(acc[i * nv + j], tile_ptr(i, j), valign);
-  }
-}
 
 // The runtime's activation packer (PackActivation in packing.h): plain data movement, cheaper
 // to call than to generate and compile per GEMM.
@@ -91,90 +20,7 @@ llvm::FunctionCallee PackActivationFunction(ModuleContext& mc) {
   return mc.module.getOrInsertFunction("braid_pack_activation", type);
 }
 
-// Where micro-tile `ms` of a block call streams its prefetches (kPrefetchSlots): chunk c of the
-// next block is its lines [c·kb, (c+1)·kb); a slot with no chunk left points at the current
-// panel, which is in L1, so its prefetches cost an L1 hit.
-std::vector<llvm::Value*> NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg, int nr,
-                                                   llvm::Value* ms, llvm::Value* m_rows, llvm::Value* kb,
-                                                   llvm::Value* next_b, llvm::Value* b_panel) {
-  llvm::IRBuilder<>& b = f.b();
-  const int lines_per_k = nr * 4 / 64;
-  llvm::Value* tile_index = b.CreateSDiv(ms, f.I64(cfg.mr));
-  llvm::Value* tiles = f.CeilDiv(m_rows, cfg.mr);
-  llvm::Value* chunks_per_tile =
-      b.CreateSelect(b.CreateICmpSLT(tiles, f.I64(lines_per_k)), f.I64(kPrefetchSlots), f.I64(1));
-  std::vector<llvm::Value*> streams;
-  for (int slot = 0; slot < std::min(kPrefetchSlots, lines_per_k); ++slot) {
-    llvm::Value* chunk = b.CreateAdd(b.CreateMul(tile_index, chunks_per_tile), f.I64(slot));
-    llvm::Value* used = b.CreateAnd(b.CreateICmpSLT(chunk, f.I64(lines_per_k)),
-                                    b.CreateICmpSLT(f.I64(slot), chunks_per_tile));
-    llvm::Value* start = b.CreateGEP(b.getInt8Ty(), next_b, b.CreateMul(chunk, b.CreateMul(kb, f.I64(64))));
-    streams.push_back(b.CreateSelect(used, start, b_panel));
-  }
-  return streams;
-}
-
-// `void block(ptr a_packed, ptr b_panel, i64 kb, ptr tile, i64 m_rows, ptr next_b)`: one K
-// block of one GEMM over an M block — every micro-tile of `m_rows` rows against one packed B
-// panel — prefetching `next_b`, the block the next call reads, when `prefetch` is set. One
-// function per tile configuration, shared by every GEMM of the module and never inlined: the
-// code LLVM must optimise and compile no longer grows with the number of GEMMs.
-llvm::Function* GemmBlockFunction(ModuleContext& mc, const TileConfig& cfg, bool prefetch) {
-  const int vw = mc.target.vector_width;
-  const int nr = cfg.nv * vw;
-  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr, "_kc", cfg.kc, prefetch ? "" : "_noprefetch");
-  if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
-  llvm::LLVMContext& ctx = mc.module.getContext();
-  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
-  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
-  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr, i64, ptr, i64, ptr}, false);
-  llvm::Function* fn = llvm::Function::Create(type, llvm::Function::InternalLinkage, name, mc.module);
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
-  fn->addFnAttr(llvm::Attribute::NoInline);
-  for (unsigned i : {0u, 1u, 3u}) fn->addParamAttr(i, llvm::Attribute::NoAlias);
-  llvm::BasicBlock::Create(ctx, "entry", fn);
-  FunctionEmitter f(mc, fn, nullptr, nullptr);
-  llvm::IRBuilder<>& b = f.b();
-  llvm::Type* fty = b.getFloatTy();
-  llvm::Value* a_packed = fn->getArg(0);
-  llvm::Value* b_panel = fn->getArg(1);
-  llvm::Value* kb = fn->getArg(2);
-  llvm::Value* tile = fn->getArg(3);
-  llvm::Value* m_rows = fn->getArg(4);
-  llvm::Value* next_b = fn->getArg(5);
-  const std::vector<int> variants = MicroKernelRowVariants(cfg.mr);
-  f.For(f.I64(0), m_rows, cfg.mr, "ms", [&](llvm::Value* ms) {
-    llvm::Value* a_panel = b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(ms, f.I64(cfg.kc)));
-    llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, tile, b.CreateMul(ms, f.I64(nr)));
-    llvm::Value* rows_left = b.CreateSub(m_rows, ms);
-    std::vector<llvm::Value*> streams;
-    if (prefetch) streams = NextBlockPrefetchStreams(f, cfg, nr, ms, m_rows, kb, next_b, b_panel);
-    // Dispatch to the smallest row variant that covers what is left.
-    llvm::BasicBlock* join = llvm::BasicBlock::Create(ctx, "uk.join", fn);
-    for (size_t v = 0; v < variants.size(); ++v) {
-      llvm::BasicBlock* run = llvm::BasicBlock::Create(ctx, "uk.rows", fn);
-      llvm::BasicBlock* next = v + 1 < variants.size() ? llvm::BasicBlock::Create(ctx, "uk.try", fn) : nullptr;
-      if (next != nullptr) {
-        b.CreateCondBr(b.CreateICmpSLE(rows_left, f.I64(variants[v])), run, next);
-      } else {
-        b.CreateBr(run);
-      }
-      b.SetInsertPoint(run);
-      EmitMicroKernel(f, variants[v], cfg.mr, cfg.nv, vw, streams, a_panel, b_panel, kb, tile_rows);
-      b.CreateBr(join);
-      if (next != nullptr) b.SetInsertPoint(next);
-    }
-    b.SetInsertPoint(join);
-  });
-  b.CreateRetVoid();
-  return fn;
-}
-
 }  // namespace
-
-std::string TileConfig::ToString(int vector_width) const {
-  return absl::StrCat(mr, "x", nv * vector_width, " micro-kernel, mc=", mc, ", kc=", kc);
-}
 
 GemmTemplate::GemmTemplate(ModuleContext& mc, const Kernel& kernel) : mc_(mc), kernel_(kernel) {
   for (const GemmSpec* spec : GemmsOf(mc.plan, kernel)) {
@@ -336,19 +182,15 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
   }
   // K blocks outside, panels and GEMMs inside: each activation block is packed once and reused
   // by every panel of the task and every GEMM that reads it while it is hot.
-  // K block length: kc, except for a task of a single micro-tile (M <= mr: decoding, where the
-  // GEMM only streams weights). There the packed-activation buffer (mc x kc floats) holds mc/mr
-  // times more K, and each weight panel is read in runs that long instead of kc rows at a time
-  // interleaved with the task's other panels: measured on the 7B shape's panels, interleaved
-  // 32 KiB runs read ~25 % slower than long sequential ones.
+  // A task of a single micro-tile (M <= mr: decoding, where the GEMM only streams weights) runs
+  // the streaming block function, several panels of a weight per pass over k, without software
+  // prefetch, and takes K in blocks mc/mr times longer than kc (the packed-activation buffer of
+  // mc x kc floats holds that much): each weight panel is read in long sequential runs instead of
+  // kc rows at a time interleaved with the task's other panels (measured on the 7B shape's
+  // panels: interleaved 32 KiB runs read ~25 % slower than long ones).
   const int64_t long_kc = static_cast<int64_t>(cfg.mc) / cfg.mr * cfg.kc;
-  // Such a task also runs the micro-kernels without software prefetch: streaming one panel at a
-  // time, the hardware prefetcher keeps up, and the prefetch instructions cost ~10 % of the
-  // read bandwidth (measured standalone on the 7B panels, 1 thread: ~29 vs ~26.5 GB/s).
   llvm::Value* single_tile = b.CreateICmpSLE(m_rows, f.I64(cfg.mr), "single_tile");
   llvm::Value* kc = b.CreateSelect(single_tile, f.I64(long_kc), f.I64(cfg.kc), "kc");
-  llvm::Function* prefetching_block = GemmBlockFunction(mc_, cfg, /*prefetch=*/true);
-  llvm::Value* block = b.CreateSelect(single_tile, GemmBlockFunction(mc_, cfg, /*prefetch=*/false), prefetching_block);
   f.For(f.I64(0), k_max, kc, "k0", [&](llvm::Value* k0) {
     auto if_in_range = [&](llvm::Value* k, const std::function<void(llvm::Value* kb)>& body) {
       llvm::BasicBlock* then = llvm::BasicBlock::Create(f.ctx(), "kblock", f.fn());
@@ -372,6 +214,24 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
       llvm::Value* offset = b.CreateMul(b.CreateAdd(b.CreateMul(panel, ops[g].k), k_start), f.I64(nr));
       return b.CreateGEP(fty, ops[g].packed, offset);
     };
+    llvm::BasicBlock* streaming = llvm::BasicBlock::Create(f.ctx(), "streaming", f.fn());
+    llvm::BasicBlock* tiled = llvm::BasicBlock::Create(f.ctx(), "tiled", f.fn());
+    llvm::BasicBlock* done = llvm::BasicBlock::Create(f.ctx(), "kblock.done", f.fn());
+    b.CreateCondBr(single_tile, streaming, tiled);
+    // Decoding: per GEMM, all the task's panels (consecutive in the weight, K·nr floats apart;
+    // their tiles gemms·tile_floats apart), several at a time.
+    b.SetInsertPoint(streaming);
+    for (size_t g = 0; g < gemms; ++g) {
+      const Operands& op = ops[g];
+      if_in_range(op.k, [&](llvm::Value* kb) {
+        b.CreateCall(GemmStreamingBlockFunction(mc_, cfg),
+                     {acts[op.act].packed, weight_block(first_panel, g, k0), b.CreateMul(op.k, f.I64(nr)), kb,
+                      tile_of(f.I64(0), g), b.CreateMul(tile_floats, f.I64(gemms)), m_rows, task_panels});
+      });
+    }
+    b.CreateBr(done);
+    // Otherwise: per panel, per GEMM, one tiled block call over the M block's micro-tiles.
+    b.SetInsertPoint(tiled);
     f.For(f.I64(0), task_panels, 1, "pp", [&](llvm::Value* pp) {
       llvm::Value* panel = b.CreateAdd(first_panel, pp);
       for (size_t g = 0; g < gemms; ++g) {
@@ -386,11 +246,13 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
             next = b.CreateSelect(last_panel, weight_block(first_panel, 0, b.CreateAdd(k0, kc)),
                                   weight_block(b.CreateAdd(panel, f.I64(1)), 0, k0));
           }
-          b.CreateCall(prefetching_block->getFunctionType(), block,
+          b.CreateCall(GemmTiledBlockFunction(mc_, cfg),
                        {acts[op.act].packed, weight_block(panel, g, k0), kb, tile_of(pp, g), m_rows, next});
         });
       }
     });
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
   });
 
   // Epilogue over the tile: bias first, then the fused pointwise nodes.

@@ -26,16 +26,9 @@
 #include <vector>
 
 #include "codegen/emit_util.h"
+#include "codegen/gemm_block.h"
 
 namespace braid {
-
-struct TileConfig {
-  int mr = 6;    // micro-kernel rows
-  int nv = 4;    // vectors per micro-kernel row: nr = nv * vector width
-  int mc = 96;   // rows per task (a multiple of mr)
-  int kc = 128;  // K block
-  std::string ToString(int vector_width) const;
-};
 
 class GemmTemplate {
  public:

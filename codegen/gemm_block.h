@@ -1,0 +1,41 @@
+// The block functions the GEMM templates call: register-blocked micro-kernels over one K block,
+// emitted once per tile configuration and shared by every GEMM of the module.
+//
+// - The tiled block: every micro-tile of an M block against one packed weight panel, while it
+//   prefetches into L2 the weight block the next call reads (the compute-bound shape).
+// - The streaming block, for decoding (a single micro-tile, M <= mr): one micro-tile against
+//   several panels of one weight at once, so the core keeps several weight streams in flight
+//   (the GEMM there only streams weights; one stream at a time leaves DRAM bandwidth unused).
+#ifndef BRAID_CODEGEN_GEMM_BLOCK_H_
+#define BRAID_CODEGEN_GEMM_BLOCK_H_
+
+#include <string>
+
+#include "codegen/emit_util.h"
+
+namespace braid {
+
+struct TileConfig {
+  int mr = 6;    // micro-kernel rows
+  int nv = 4;    // vectors per micro-kernel row: nr = nv * vector width
+  int mc = 96;   // rows per task (a multiple of mr)
+  int kc = 128;  // K block
+  std::string ToString(int vector_width) const;
+};
+
+// `void block(ptr a_packed, ptr b_panel, i64 kb, ptr tile, i64 m_rows, ptr next_b)`:
+// tile[m_rows x nr] (row stride nr) += A[m_rows x kb] * B[kb x nr], A packed by PackActivation
+// (micro-panels of `mr` interleaved rows, `mr`·kc floats apart), B one K block of a packed
+// panel; meanwhile it prefetches `next_b`, the block the next call reads (any address: a
+// prefetch never faults).
+llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg);
+
+// `void block(ptr a_packed, ptr b_panel, i64 b_stride, i64 kb, ptr tile, i64 tile_stride,
+//             i64 m_rows, i64 panels)`, m_rows <= mr: for p < panels,
+// tile[p·tile_stride : +m_rows x nr] += A[m_rows x kb] * (b_panel + p·b_stride)[kb x nr],
+// up to StreamsPerCall panels in one pass over k.
+llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg);
+
+}  // namespace braid
+
+#endif  // BRAID_CODEGEN_GEMM_BLOCK_H_
