@@ -13,7 +13,8 @@ namespace braid {
 double MeasureFmaPeakGflops(int threads);
 
 // GB/s of summing an array of `bytes` (make it far larger than the last-level cache) split
-// across `threads` threads (0 if the host has no AVX-512F).
+// across `threads` threads, each reading its share as four streams side by side (0 if the
+// host has no AVX-512F).
 double MeasureReadBandwidthGBs(int threads, int64_t bytes = int64_t{1} << 30);
 
 }  // namespace braid
