@@ -168,9 +168,9 @@ std::string TileConfig::ToString(int vector_width) const {
 llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
   const int vw = mc.target.vector_width;
   const int nr = cfg.nv * vw;
-  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr, "_kc", cfg.kc);
+  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr);
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
-  llvm::Function* fn = DeclareBlockFunction(mc, name, 6, {0, 1, 3}, {true, true, false, true, false, true});
+  llvm::Function* fn = DeclareBlockFunction(mc, name, 7, {0, 1, 3}, {true, true, false, true, false, true, false});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
   llvm::IRBuilder<>& b = f.b();
   llvm::Type* fty = b.getFloatTy();
@@ -180,9 +180,10 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
   llvm::Value* tile = fn->getArg(3);
   llvm::Value* m_rows = fn->getArg(4);
   llvm::Value* next_b = fn->getArg(5);
+  llvm::Value* a_kc = fn->getArg(6);
   const std::vector<int> variants = MicroKernelRowVariants(cfg.mr);
   f.For(f.I64(0), m_rows, cfg.mr, "ms", [&](llvm::Value* ms) {
-    llvm::Value* a_panel = b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(ms, f.I64(cfg.kc)));
+    llvm::Value* a_panel = b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(ms, a_kc));
     llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, tile, b.CreateMul(ms, f.I64(nr)));
     llvm::Value* rows_left = b.CreateSub(m_rows, ms);
     std::vector<llvm::Value*> streams = NextBlockPrefetchStreams(f, cfg, nr, ms, m_rows, kb, next_b, b_panel);

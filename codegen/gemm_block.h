@@ -23,9 +23,9 @@ struct TileConfig {
   std::string ToString(int vector_width) const;
 };
 
-// `void block(ptr a_packed, ptr b_panel, i64 kb, ptr tile, i64 m_rows, ptr next_b)`:
+// `void block(ptr a_packed, ptr b_panel, i64 kb, ptr tile, i64 m_rows, ptr next_b, i64 a_kc)`:
 // tile[m_rows x nr] (row stride nr) += A[m_rows x kb] * B[kb x nr], A packed by PackActivation
-// (micro-panels of `mr` interleaved rows, `mr`·kc floats apart), B one K block of a packed
+// (micro-panels of `mr` interleaved rows, `mr`·a_kc floats apart), B one K block of a packed
 // panel; meanwhile it prefetches `next_b`, the block the next call reads (any address: a
 // prefetch never faults).
 llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg);

@@ -182,15 +182,28 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
   }
   // K blocks outside, panels and GEMMs inside: each activation block is packed once and reused
   // by every panel of the task and every GEMM that reads it while it is hot.
-  // A task of a single micro-tile (M <= mr: decoding, where the GEMM only streams weights) runs
-  // the streaming block function, several panels of a weight per pass over k, without software
-  // prefetch, and takes K in blocks mc/mr times longer than kc (the packed-activation buffer of
-  // mc x kc floats holds that much): each weight panel is read in long sequential runs instead of
-  // kc rows at a time interleaved with the task's other panels (measured on the 7B shape's
-  // panels: interleaved 32 KiB runs read ~25 % slower than long ones).
+  // K block length and block function by the M block's size:
+  // - A single micro-tile (M <= mr: decoding, where the GEMM only streams weights) runs the
+  //   streaming block function, several panels of a weight per pass over k, without software
+  //   prefetch, with K blocks mc/mr times longer than kc (the packed-activation buffer of mc x kc
+  //   floats holds that much): each panel is read in long sequential runs instead of kc rows at
+  //   a time interleaved with the task's other panels (measured on the 7B shape's panels:
+  //   interleaved 32 KiB runs read ~25 % slower than long ones).
+  // - A few micro-tiles (up to kSmallBlockTiles, e.g. M = 16) take K blocks as long as the
+  //   buffer holds for that many: with so little reuse of each weight block per call, the
+  //   calls' fixed costs (tile loads and stores, the first micro-tile's wait for the block)
+  //   weigh more than L1 residency of the block (4·kc = 512 for the defaults). Measured on the
+  //   7B gate/up (braid --bench, alternating binaries, 3 rounds, 1 and 2 threads; faster in 17
+  //   of 18 pairs): M = 12 51-60 -> 57-65 % of peak, M = 16 60-65 -> 66-72 %, M = 24 78-85 ->
+  //   78-91 %.
+  // - Otherwise kc, with the tiled block function.
+  constexpr int kSmallBlockTiles = 4;
   const int64_t long_kc = static_cast<int64_t>(cfg.mc) / cfg.mr * cfg.kc;
+  const int64_t small_block_kc = std::max<int64_t>(cfg.kc, cfg.mc / (kSmallBlockTiles * cfg.mr) * cfg.kc);
   llvm::Value* single_tile = b.CreateICmpSLE(m_rows, f.I64(cfg.mr), "single_tile");
-  llvm::Value* kc = b.CreateSelect(single_tile, f.I64(long_kc), f.I64(cfg.kc), "kc");
+  llvm::Value* small_block = b.CreateICmpSLE(m_rows, f.I64(kSmallBlockTiles * cfg.mr), "small_block");
+  llvm::Value* tiled_kc = b.CreateSelect(small_block, f.I64(small_block_kc), f.I64(cfg.kc), "tiled_kc");
+  llvm::Value* kc = b.CreateSelect(single_tile, f.I64(long_kc), tiled_kc, "kc");
   f.For(f.I64(0), k_max, kc, "k0", [&](llvm::Value* k0) {
     auto if_in_range = [&](llvm::Value* k, const std::function<void(llvm::Value* kb)>& body) {
       llvm::BasicBlock* then = llvm::BasicBlock::Create(f.ctx(), "kblock", f.fn());
@@ -204,7 +217,7 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
     for (const Activation& act : acts) {
       if_in_range(act.k, [&](llvm::Value* kb) {
         b.CreateCall(PackActivationFunction(mc_),
-                     {act.data, act.k, m0, m_rows, k0, kb, f.I64(cfg.mr), f.I64(cfg.kc), act.packed});
+                     {act.data, act.k, m0, m_rows, k0, kb, f.I64(cfg.mr), tiled_kc, act.packed});
       });
     }
     // Panel `panel` of GEMM g's packed weight is [K][nr]; its K block at k0 starts k0 rows in.
@@ -247,7 +260,7 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
                                   weight_block(b.CreateAdd(panel, f.I64(1)), 0, k0));
           }
           b.CreateCall(GemmTiledBlockFunction(mc_, cfg),
-                       {acts[op.act].packed, weight_block(panel, g, k0), kb, tile_of(pp, g), m_rows, next});
+                       {acts[op.act].packed, weight_block(panel, g, k0), kb, tile_of(pp, g), m_rows, next, tiled_kc});
         });
       }
     });

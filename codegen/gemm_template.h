@@ -2,19 +2,21 @@
 //
 // A template kernel is a task function over output tiles: task -> (output class, M block of
 // at most `mc` rows (M split evenly in whole micro-tiles), up to kMaxPanelsPerTask N panels of
-// `nr` columns). Per task, for each K block of `kc`: each activation block is packed once
-// (runtime PackActivation: micro-panels of `mr` interleaved rows) and then, for each panel and
-// each GEMM of the class, one call of the shared block function runs the `mr` x `nr`
-// register-blocked micro-kernel (`nv` vectors of the host's width per row, accumulators in
-// registers, broadcast-A x packed-B FMAs) over the M block's micro-tiles, accumulating into a
-// per-task tile buffer, while it prefetches into L2 the weight block the next call reads. So
-// the shared activation is packed once for every panel and every GEMM of the group. After the
-// last K block the epilogue (bias, then the fused pointwise nodes, cross-output ones included)
-// runs over each panel's tiles and writes only what must be materialised.
+// `nr` columns). Per task, for each K block: each activation block is packed once (runtime
+// PackActivation: micro-panels of `mr` interleaved rows), then the block functions of
+// gemm_block.h accumulate into a per-task tile buffer, so the shared activation is packed once
+// for every panel and every GEMM of the group:
+// - M block of one micro-tile (decoding, M <= mr): per GEMM, one streaming call reads the
+//   task's panels several at a time, in K blocks mc/mr times kc;
+// - otherwise, per panel and per GEMM, one tiled call runs the `mr` x `nr` register-blocked
+//   micro-kernel (`nv` vectors of the host's width per row, broadcast-A x packed-B FMAs) over
+//   the M block's micro-tiles while it prefetches into L2 the weight block the next call reads;
+//   K blocks are kc, or 4·kc for M blocks of at most four micro-tiles (RenderClass says why).
+// After the last K block the epilogue (bias, then the fused pointwise nodes, cross-output ones
+// included) runs over each panel's tiles and writes only what must be materialised.
 // Remainders: a micro-tile with r < mr rows runs the smallest row variant >= r (powers of two,
 // so M = 1 computes one row); N remainders come from zero-padded packed panels; K remainders
-// shorten the last K block. A task of a single micro-tile (decoding) takes K blocks mc/mr times
-// longer and a block function without software prefetch (RenderClass says why).
+// shorten the last K block.
 //
 // An "output class" is the set of GEMMs of the kernel with one output type: cross-output
 // epilogues combine tiles of one class; unequal widths (GQA Q/K/V) are separate classes of one
