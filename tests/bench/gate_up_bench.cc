@@ -308,14 +308,12 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-  // Compile latency first, in a process nothing has run in yet, as in a user's: measured right
-  // after the bandwidth probe had released its 1 GiB of huge pages it read 10-20 ms higher.
-  ReportCompileLatency();
   double peak[3] = {0, braid::MeasureFmaPeakGflops(1), braid::MeasureFmaPeakGflops(2)};
   double bandwidth[3] = {0, braid::MeasureReadBandwidthGBs(1), braid::MeasureReadBandwidthGBs(2)};
   std::printf("measured: fp32 FMA peak %.0f GFLOP/s (1 thread), %.0f GFLOP/s (2 threads); "
               "read bandwidth %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n",
               peak[1], peak[2], bandwidth[1], bandwidth[2]);
+  ReportCompileLatency();
 
   for (const char* workload : {"gate_up", "mlp"}) {
     const Workload w = std::strcmp(workload, "mlp") == 0 ? Workload::kMlp : Workload::kGateUp;
