@@ -33,7 +33,8 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
 // `void block(ptr a_packed, ptr b_panel, i64 b_stride, i64 kb, ptr tile, i64 tile_stride,
 //             i64 m_rows, i64 panels)`, m_rows <= mr: for p < panels,
 // tile[p·tile_stride : +m_rows x nr] += A[m_rows x kb] * (b_panel + p·b_stride)[kb x nr],
-// up to StreamsPerCall panels in one pass over k.
+// up to four panels in one pass over k (fewer as m_rows grows: at most 16 accumulators on
+// AVX-512, 8 on AVX2).
 llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg);
 
 }  // namespace braid
