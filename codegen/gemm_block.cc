@@ -2,6 +2,7 @@
 #include "codegen/gemm_block.h"
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -143,12 +144,13 @@ std::vector<llvm::Value*> NextBlockPrefetchStreams(FunctionEmitter& f, const Til
 // Declares an internal, never-inlined block function with an empty entry block: one per tile
 // configuration, shared by every GEMM of the module, so the code LLVM optimises and compiles
 // does not grow with the number of GEMMs.
-llvm::Function* DeclareBlockFunction(ModuleContext& mc, const std::string& name, int params,
-                                     const std::vector<unsigned>& noalias, const std::vector<bool>& is_ptr) {
+// Parameters are pointers where `is_ptr` says so, i64 otherwise.
+llvm::Function* DeclareBlockFunction(ModuleContext& mc, const std::string& name, const std::vector<bool>& is_ptr,
+                                     const std::vector<unsigned>& noalias) {
   llvm::LLVMContext& ctx = mc.module.getContext();
   std::vector<llvm::Type*> types;
-  for (int i = 0; i < params; ++i) {
-    types.push_back(is_ptr[i] ? static_cast<llvm::Type*>(llvm::PointerType::getUnqual(ctx)) : llvm::Type::getInt64Ty(ctx));
+  for (bool ptr : is_ptr) {
+    types.push_back(ptr ? static_cast<llvm::Type*>(llvm::PointerType::getUnqual(ctx)) : llvm::Type::getInt64Ty(ctx));
   }
   auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), types, false);
   llvm::Function* fn = llvm::Function::Create(type, llvm::Function::InternalLinkage, name, mc.module);
@@ -157,6 +159,25 @@ llvm::Function* DeclareBlockFunction(ModuleContext& mc, const std::string& name,
   for (unsigned i : noalias) fn->addParamAttr(i, llvm::Attribute::NoAlias);
   llvm::BasicBlock::Create(ctx, "entry", fn);
   return fn;
+}
+
+// Emits a chain of tests: the first `option` whose `test(option)` holds (the last one always)
+// emits its code with `run(option)`, which must end its block with a branch.
+void EmitFirstMatching(FunctionEmitter& f, const std::vector<int>& options,
+                       const std::function<llvm::Value*(int)>& test, const std::function<void(int)>& run) {
+  llvm::IRBuilder<>& b = f.b();
+  for (size_t v = 0; v < options.size(); ++v) {
+    llvm::BasicBlock* then = llvm::BasicBlock::Create(f.ctx(), "case", f.fn());
+    llvm::BasicBlock* other = v + 1 < options.size() ? llvm::BasicBlock::Create(f.ctx(), "try", f.fn()) : nullptr;
+    if (other != nullptr) {
+      b.CreateCondBr(test(options[v]), then, other);
+    } else {
+      b.CreateBr(then);
+    }
+    b.SetInsertPoint(then);
+    run(options[v]);
+    if (other != nullptr) b.SetInsertPoint(other);
+  }
 }
 
 }  // namespace
@@ -170,7 +191,7 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
   const int nr = cfg.nv * vw;
   const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr);
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
-  llvm::Function* fn = DeclareBlockFunction(mc, name, 7, {0, 1, 3}, {true, true, false, true, false, true, false});
+  llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
   llvm::IRBuilder<>& b = f.b();
   llvm::Type* fty = b.getFloatTy();
@@ -181,7 +202,6 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
   llvm::Value* m_rows = fn->getArg(4);
   llvm::Value* next_b = fn->getArg(5);
   llvm::Value* a_kc = fn->getArg(6);
-  const std::vector<int> variants = MicroKernelRowVariants(cfg.mr);
   f.For(f.I64(0), m_rows, cfg.mr, "ms", [&](llvm::Value* ms) {
     llvm::Value* a_panel = b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(ms, a_kc));
     llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, tile, b.CreateMul(ms, f.I64(nr)));
@@ -189,19 +209,12 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
     std::vector<llvm::Value*> streams = NextBlockPrefetchStreams(f, cfg, nr, ms, m_rows, kb, next_b, b_panel);
     // Dispatch to the smallest row variant that covers what is left.
     llvm::BasicBlock* join = llvm::BasicBlock::Create(f.ctx(), "uk.join", fn);
-    for (size_t v = 0; v < variants.size(); ++v) {
-      llvm::BasicBlock* run = llvm::BasicBlock::Create(f.ctx(), "uk.rows", fn);
-      llvm::BasicBlock* next = v + 1 < variants.size() ? llvm::BasicBlock::Create(f.ctx(), "uk.try", fn) : nullptr;
-      if (next != nullptr) {
-        b.CreateCondBr(b.CreateICmpSLE(rows_left, f.I64(variants[v])), run, next);
-      } else {
-        b.CreateBr(run);
-      }
-      b.SetInsertPoint(run);
-      EmitMicroKernel(f, variants[v], 1, cfg.mr, cfg.nv, vw, streams, a_panel, b_panel, nullptr, kb, tile_rows, nullptr);
-      b.CreateBr(join);
-      if (next != nullptr) b.SetInsertPoint(next);
-    }
+    EmitFirstMatching(
+        f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(rows_left, f.I64(rows)); },
+        [&](int rows) {
+          EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, streams, a_panel, b_panel, nullptr, kb, tile_rows, nullptr);
+          b.CreateBr(join);
+        });
     b.SetInsertPoint(join);
   });
   b.CreateRetVoid();
@@ -213,8 +226,7 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
   const int nr = cfg.nv * vw;
   const std::string name = absl::StrCat("braid_gemm_streaming_", cfg.mr, "x", nr);
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
-  llvm::Function* fn =
-      DeclareBlockFunction(mc, name, 8, {0, 1, 4}, {true, true, false, false, true, false, false, false});
+  llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, false, true, false, false, false}, {0, 1, 4});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
   llvm::IRBuilder<>& b = f.b();
   llvm::LLVMContext& ctx = f.ctx();
@@ -248,29 +260,13 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
   p->addIncoming(b.CreateAdd(p, step, "p.next", true, true), latch);
   b.CreateBr(header);
   b.SetInsertPoint(dispatch);
-  // Tries `run(n)` when `cond(n)` holds, for each n of `options` in order (the last always).
-  auto first_of = [&](const std::vector<int>& options, const std::function<llvm::Value*(int)>& cond,
-                      const std::function<void(int)>& run) {
-    for (size_t v = 0; v < options.size(); ++v) {
-      llvm::BasicBlock* then = llvm::BasicBlock::Create(ctx, "streaming.case", fn);
-      llvm::BasicBlock* other = v + 1 < options.size() ? llvm::BasicBlock::Create(ctx, "streaming.try", fn) : nullptr;
-      if (other != nullptr) {
-        b.CreateCondBr(cond(options[v]), then, other);
-      } else {
-        b.CreateBr(then);
-      }
-      b.SetInsertPoint(then);
-      run(options[v]);
-      if (other != nullptr) b.SetInsertPoint(other);
-    }
-  };
-  first_of(
-      MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(m_rows, f.I64(rows)); },
+  EmitFirstMatching(
+      f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(m_rows, f.I64(rows)); },
       [&](int rows) {
         std::vector<int> counts;
         for (int s = StreamsPerCall(rows, cfg.nv, vw); s >= 1; s /= 2) counts.push_back(s);
-        first_of(
-            counts, [&](int streams) { return b.CreateICmpSGE(left, f.I64(streams)); },
+        EmitFirstMatching(
+            f, counts, [&](int streams) { return b.CreateICmpSGE(left, f.I64(streams)); },
             [&](int streams) {
               EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, {}, a_packed, b_first, b_stride, kb,
                               tile_first, tile_stride);

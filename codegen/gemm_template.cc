@@ -126,7 +126,6 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
   llvm::IRBuilder<>& b = f.b();
   llvm::Type* fty = b.getFloatTy();
   const int nr = PanelWidth(cfg);
-  const int vw = mc_.target.vector_width;
   llvm::Value* m = f.Rows(*c.type);
   llvm::Value* n = f.Cols(*c.type);
   llvm::Value* m_blocks = f.CeilDiv(m, cfg.mc);
