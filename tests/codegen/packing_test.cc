@@ -46,22 +46,26 @@ TEST(PackActivationTest, RowVariantsArePowersOfTwoThenMr) {
 }
 
 // Panel p of a packed weight is [K][nr]: packed[p][kk][j] = B[kk][p·nr + j], zero past N; for a
-// linear weight w[N, K], B = wᵀ.
+// linear weight w[N, K], B = wᵀ. The panel widths are the AVX2 (16, 24) and AVX-512 (32, 64)
+// ones; the sizes cover the transposer's 4x4 blocks, their k and column remainders, and
+// partial panels.
 TEST(PackWeightsTest, PanelsMatchDefinitionWithZeroPadding) {
   for (OpKind kind : {OpKind::kLinear, OpKind::kMatmul}) {
-    for (int64_t k : {1, 15, 16, 17, 40}) {
-      for (int64_t n : {1, 16, 17, 100}) {
-        const int nr = 16;
-        std::vector<float> w(k * n);
-        for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i + 1);
-        std::vector<float> out(PackedFloats(k, n, nr), -1.0f);
-        PackWeights(kind, w.data(), k, n, nr, out.data());
-        for (int64_t p = 0; p * nr < n; ++p) {
-          for (int64_t kk = 0; kk < k; ++kk) {
-            for (int j = 0; j < nr; ++j) {
-              const int64_t col = p * nr + j;
-              const float want = col >= n ? 0.0f : kind == OpKind::kLinear ? w[col * k + kk] : w[kk * n + col];
-              ASSERT_EQ(out[(p * k + kk) * nr + j], want) << "k=" << k << " n=" << n << " p=" << p << " kk=" << kk;
+    for (int nr : {16, 24, 32, 64}) {
+      for (int64_t k : {1, 3, 4, 15, 16, 17, 40}) {
+        for (int64_t n : {1, 5, 16, 17, 23, 100, 130}) {
+          std::vector<float> w(k * n);
+          for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i + 1);
+          std::vector<float> out(PackedFloats(k, n, nr), -1.0f);
+          PackWeights(kind, w.data(), k, n, nr, out.data());
+          for (int64_t p = 0; p * nr < n; ++p) {
+            for (int64_t kk = 0; kk < k; ++kk) {
+              for (int j = 0; j < nr; ++j) {
+                const int64_t col = p * nr + j;
+                const float want = col >= n ? 0.0f : kind == OpKind::kLinear ? w[col * k + kk] : w[kk * n + col];
+                ASSERT_EQ(out[(p * k + kk) * nr + j], want)
+                    << "nr=" << nr << " k=" << k << " n=" << n << " p=" << p << " kk=" << kk << " j=" << j;
+              }
             }
           }
         }
