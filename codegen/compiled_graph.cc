@@ -145,18 +145,20 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
       return absl::InternalError(absl::StrCat("braid internal error: generated LLVM IR is invalid:\n", problems));
     }
   }
-  if (options.keep_text) compiled->llvm_before_ = ModuleText(*generated.module);
-  compiled->jit_->Optimize(*generated.module);
+  // The IR pipeline runs on the compile threads, part by part, unless the optimised text is
+  // wanted (then on the whole module here, and the parts are only compiled).
   if (options.keep_text) {
+    compiled->llvm_before_ = ModuleText(*generated.module);
+    compiled->jit_->Optimize(*generated.module);
     compiled->llvm_after_ = ModuleText(*generated.module);
     BRAID_ASSIGN_OR_RETURN(compiled->assembly_, compiled->jit_->EmitAssembly(*generated.module));
   }
   const int threads = options.threads > 0 ? options.threads
                                           : std::max(1u, std::thread::hardware_concurrency());
-  // Machine code generation is most of the compile time; its parts run on the threads the
-  // graph will run on. Measured on the LLaMA-7B MLP (tests/bench, 2 threads): see
-  // docs/PERFORMANCE.md.
-  BRAID_RETURN_IF_ERROR(compiled->jit_->CompileAndAdd(*generated.module, threads));
+  // The IR pipeline and machine code generation are nearly all of the compile time; their
+  // parts run on the threads the graph will run on. Measured on the LLaMA-7B MLP (tests/bench,
+  // 2 threads): see docs/PERFORMANCE.md.
+  BRAID_RETURN_IF_ERROR(compiled->jit_->CompileAndAdd(*generated.module, threads, /*optimize=*/!options.keep_text));
   BRAID_ASSIGN_OR_RETURN(void* entry, compiled->jit_->Lookup(kEntryName));
   compiled->entry_ = reinterpret_cast<void (*)(void**, const int64_t*, void*)>(entry);
   compiled->pool_ = std::make_unique<ThreadPool>(threads);

@@ -59,6 +59,48 @@ llvm::orc::JITTargetMachineBuilder MachineBuilder(const TargetInfo& target, int 
   return builder;
 }
 
+// braid's LLVM IR pipeline for `module`, compiled for `machine` (see Jit::Optimize).
+void RunPipeline(llvm::Module& module, llvm::TargetMachine& machine, int opt_level) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  // No loop unrolling: the micro-kernel already does 24 FMAs per iteration, and measured on the
+  // LLaMA gate/up GEMMs unrolling changed run time by nothing while costing a third of the
+  // compile time.
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = false;
+  llvm::PassBuilder builder(&machine, tuning);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  if (opt_level <= 0) {
+    builder.buildO0DefaultPipeline(llvm::OptimizationLevel::O0).run(module, mam);
+    return;
+  }
+  // Our own short pipeline instead of -O3's: generated code is already in SSA form with no
+  // calls to inline, and needs only clean-up, loop-invariant code motion and the loop
+  // vectoriser (for the pointwise loops). Measured on the LLaMA-7B MLP: the same run time as
+  // -O3, at a fraction of its compile time.
+  llvm::FunctionPassManager fpm;
+  fpm.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/false));
+  fpm.addPass(llvm::InstCombinePass());
+  fpm.addPass(llvm::SimplifyCFGPass());
+  llvm::LoopPassManager loops;
+  loops.addPass(llvm::LoopRotatePass());
+  loops.addPass(llvm::LICMPass(llvm::LICMOptions()));
+  fpm.addPass(llvm::createFunctionToLoopPassAdaptor(std::move(loops), /*UseMemorySSA=*/true));
+  fpm.addPass(llvm::LoopVectorizePass());
+  fpm.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/false));
+  fpm.addPass(llvm::InstCombinePass());
+  fpm.addPass(llvm::SimplifyCFGPass(llvm::SimplifyCFGOptions().hoistCommonInsts(true)));
+  llvm::ModulePassManager passes;
+  passes.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
+  passes.run(module, mam);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(const TargetInfo& target, int opt_level) {
@@ -118,46 +160,7 @@ void Jit::PrepareModule(llvm::Module& module) const {
   }
 }
 
-void Jit::Optimize(llvm::Module& module) const {
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  // No loop unrolling: the micro-kernel already does 24 FMAs per iteration, and measured on the
-  // LLaMA gate/up GEMMs unrolling changed run time by nothing while costing a third of the
-  // compile time.
-  llvm::PipelineTuningOptions tuning;
-  tuning.LoopUnrolling = false;
-  llvm::PassBuilder builder(machine_.get(), tuning);
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cgam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cgam, mam);
-  if (opt_level_ <= 0) {
-    builder.buildO0DefaultPipeline(llvm::OptimizationLevel::O0).run(module, mam);
-    return;
-  }
-  // Our own short pipeline instead of -O3's: generated code is already in SSA form with no
-  // calls to inline, and needs only clean-up, loop-invariant code motion and the loop
-  // vectoriser (for the pointwise loops). Measured on the LLaMA-7B MLP: the same run time as
-  // -O3, at a fraction of its compile time.
-  llvm::FunctionPassManager fpm;
-  fpm.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/false));
-  fpm.addPass(llvm::InstCombinePass());
-  fpm.addPass(llvm::SimplifyCFGPass());
-  llvm::LoopPassManager loops;
-  loops.addPass(llvm::LoopRotatePass());
-  loops.addPass(llvm::LICMPass(llvm::LICMOptions()));
-  fpm.addPass(llvm::createFunctionToLoopPassAdaptor(std::move(loops), /*UseMemorySSA=*/true));
-  fpm.addPass(llvm::LoopVectorizePass());
-  fpm.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/false));
-  fpm.addPass(llvm::InstCombinePass());
-  fpm.addPass(llvm::SimplifyCFGPass(llvm::SimplifyCFGOptions().hoistCommonInsts(true)));
-  llvm::ModulePassManager passes;
-  passes.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
-  passes.run(module, mam);
-}
+void Jit::Optimize(llvm::Module& module) const { RunPipeline(module, *machine_, opt_level_); }
 
 absl::StatusOr<std::string> Jit::EmitAssembly(const llvm::Module& module) const {
   std::unique_ptr<llvm::Module> copy = llvm::CloneModule(module);
@@ -171,7 +174,7 @@ absl::StatusOr<std::string> Jit::EmitAssembly(const llvm::Module& module) const 
   return std::string(text.str());
 }
 
-absl::Status Jit::CompileAndAdd(llvm::Module& module, int threads) {
+absl::Status Jit::CompileAndAdd(llvm::Module& module, int threads, bool optimize) {
   int functions = 0;
   for (const llvm::Function& f : module) functions += f.isDeclaration() ? 0 : 1;
   const int parts = std::max(1, std::min(threads, functions));
@@ -195,8 +198,14 @@ absl::Status Jit::CompileAndAdd(llvm::Module& module, int threads) {
       results[i] = ToStatus(part.takeError(), "reading back a module partition");
       return;
     }
-    // Creates its own TargetMachine per call, so parts compile concurrently.
-    llvm::orc::ConcurrentIRCompiler compiler(MachineBuilder(target_, opt_level_));
+    // A TargetMachine per part (it caches subtargets, so threads must not share one).
+    auto machine = MachineBuilder(target_, opt_level_).createTargetMachine();
+    if (!machine) {
+      results[i] = ToStatus(machine.takeError(), "creating a target machine");
+      return;
+    }
+    if (optimize) RunPipeline(**part, **machine, opt_level_);
+    llvm::orc::SimpleCompiler compiler(**machine);
     auto object = compiler(**part);
     if (!object) {
       results[i] = ToStatus(object.takeError(), "compiling a module partition");

@@ -30,10 +30,12 @@ class Jit {
   // Assembly for `module` (compiled from a copy; `module` is unchanged).
   absl::StatusOr<std::string> EmitAssembly(const llvm::Module& module) const;
   // Compiles `module` to machine code now, split into up to `threads` parts compiled in
-  // parallel (LLVM's SplitModule, one thread and one LLVMContext per part), and hands the
-  // objects to the JIT. `module` is left split (its local symbols made external) and should
-  // not be used again.
-  absl::Status CompileAndAdd(llvm::Module& module, int threads);
+  // parallel (LLVM's SplitModule, one thread, LLVMContext and TargetMachine per part), and
+  // hands the objects to the JIT; with `optimize`, each part first runs the pipeline of
+  // Optimize on its thread (the pipeline has function passes only, so this equals optimising
+  // the whole module first). `module` is left split (its local symbols made external) and
+  // should not be used again.
+  absl::Status CompileAndAdd(llvm::Module& module, int threads, bool optimize);
   absl::StatusOr<void*> Lookup(const std::string& name);
 
   const TargetInfo& target() const { return target_; }
