@@ -189,6 +189,8 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   return compiled;
 }
 
+int64_t CompiledGraph::object_bytes() const { return jit_->object_bytes(); }
+
 absl::StatusOr<DimBindings> CompiledGraph::MergeDims(const DimBindings& dims) const {
   DimBindings merged = dims;
   for (const auto& [name, value] : constant_dims_) {

@@ -61,6 +61,8 @@ class CompiledGraph {
   double compile_ms() const { return compile_ms_; }     // parse copy -> JIT-ready, no prepack
   double prepack_ms() const { return prepack_ms_; }
   int64_t prepacked_bytes() const { return prepacked_bytes_; }
+  // Bytes of the object files the JIT linked (machine code, data, relocations).
+  int64_t object_bytes() const;
   const std::vector<std::string>& tile_choices() const { return choices_; }
   const std::string& llvm_before() const { return llvm_before_; }
   const std::string& llvm_after() const { return llvm_after_; }

@@ -219,6 +219,7 @@ absl::Status Jit::CompileAndAdd(llvm::Module& module, int threads, bool optimize
   for (std::thread& t : workers) t.join();
   for (size_t i = 0; i < objects.size(); ++i) {
     if (!results[i].ok()) return results[i];
+    object_bytes_ += static_cast<int64_t>(objects[i]->getBufferSize());
     BRAID_RETURN_IF_ERROR(ToStatus(jit_->addObjectFile(std::move(objects[i])), "adding compiled code to the JIT"));
   }
   return absl::OkStatus();

@@ -37,6 +37,8 @@ class Jit {
   // should not be used again.
   absl::Status CompileAndAdd(llvm::Module& module, int threads, bool optimize);
   absl::StatusOr<void*> Lookup(const std::string& name);
+  // Total size of the object files CompileAndAdd has handed to the JIT.
+  int64_t object_bytes() const { return object_bytes_; }
 
   const TargetInfo& target() const { return target_; }
 
@@ -44,6 +46,7 @@ class Jit {
   Jit() = default;
   TargetInfo target_;
   int opt_level_ = 3;
+  int64_t object_bytes_ = 0;
   std::unique_ptr<llvm::TargetMachine> machine_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
 };
