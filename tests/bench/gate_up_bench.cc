@@ -241,7 +241,7 @@ void ReportCompileLatency() {
   std::map<std::string, HostTensor> constants = {{"wg", Random({s.n, s.k}, 0.01f, rng)},
                                                  {"wu", Random({s.n, s.k}, 0.01f, rng)},
                                                  {"wd", Random({s.k, s.n}, 0.01f, rng)}};
-  double best_compile = 1e9, best_total = 1e9, prepack_ms = 1e9;
+  double first_compile = 0, best_compile = 1e9, best_total = 1e9, prepack_ms = 1e9;
   int64_t prepack_bytes = 0;
   for (int rep = 0; rep < 3; ++rep) {
     const auto start = std::chrono::steady_clock::now();
@@ -251,6 +251,9 @@ void ReportCompileLatency() {
     const double front_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     auto compiled = CompiledGraph::Compile(*module->graphs[0], {}, constants);
     if (!compiled.ok()) Die(compiled.status());
+    // The process's first compile runs LLVM's code cold (instruction caches, TLBs, lazily
+    // initialised tables, page faults): reported on its own.
+    if (rep == 0) first_compile = front_ms + (*compiled)->compile_ms();
     best_compile = std::min(best_compile, front_ms + (*compiled)->compile_ms());
     best_total = std::min(best_total, front_ms + (*compiled)->compile_ms() + (*compiled)->prepack_ms());
     prepack_ms = std::min(prepack_ms, (*compiled)->prepack_ms());
@@ -270,8 +273,9 @@ void ReportCompileLatency() {
     fresh_ms = std::min(fresh_ms, ParallelCopyMs(fresh.data(), src.data(), floats, threads));
     touched_ms = std::min(touched_ms, ParallelCopyMs(touched.data(), src.data(), floats, threads));
   }
-  std::printf("LLaMA-7B MLP compile (parse -> JIT-ready, no prepack): %.1f ms (best of 3; with prepack %.0f ms)\n",
-              best_compile, best_total);
+  std::printf("LLaMA-7B MLP compile (parse -> JIT-ready, no prepack): %.1f ms (best of 3; the process's first: %.1f ms; "
+              "with prepack %.0f ms)\n",
+              best_compile, first_compile, best_total);
   std::printf("prepack: %.0f MiB in %.0f ms = %.1f GB/s; memcpy of the same bytes (%d threads): %.1f GB/s into fresh "
               "huge pages, %.1f GB/s into touched memory\n",
               prepack_bytes / 1048576.0, prepack_ms, prepack_bytes / prepack_ms / 1e6, threads,
