@@ -221,6 +221,34 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
   return fn;
 }
 
+llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg) {
+  const int nr = cfg.nv * mc.target.vector_width;
+  const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr);
+  if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
+  llvm::Function* block = GemmTiledBlockFunction(mc, cfg);
+  llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
+  FunctionEmitter f(mc, fn, nullptr, nullptr);
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Type* fty = b.getFloatTy();
+  llvm::Value* a_packed = fn->getArg(0);
+  llvm::Value* b_panel = fn->getArg(1);
+  llvm::Value* k = fn->getArg(2);
+  llvm::Value* tile = fn->getArg(3);
+  llvm::Value* m_rows = fn->getArg(4);
+  llvm::Value* after = fn->getArg(5);
+  llvm::Value* kc = fn->getArg(6);
+  f.For(f.I64(0), k, kc, "k0", [&](llvm::Value* k0) {
+    llvm::Value* k_next = b.CreateAdd(k0, kc);
+    // (No inbounds: past the panel's end this address is only compared away.)
+    llvm::Value* next = b.CreateSelect(b.CreateICmpSLT(k_next, k), b.CreateGEP(fty, b_panel, b.CreateMul(k_next, f.I64(nr))), after);
+    b.CreateCall(block, {b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(k0, f.I64(cfg.mr))),
+                         b.CreateInBoundsGEP(fty, b_panel, b.CreateMul(k0, f.I64(nr))), f.Min(kc, b.CreateSub(k, k0)),
+                         tile, m_rows, next, k});
+  });
+  b.CreateRetVoid();
+  return fn;
+}
+
 llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
   const int vw = mc.target.vector_width;
   const int nr = cfg.nv * vw;

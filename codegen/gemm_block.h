@@ -30,6 +30,12 @@ struct TileConfig {
 // prefetch never faults).
 llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg);
 
+// `void run(ptr a_packed, ptr b_panel, i64 k, ptr tile, i64 m_rows, ptr after, i64 kc)`: the
+// tiled block over all of K in blocks of `kc`, back to back: tile[m_rows x nr] += A[m_rows x k]
+// * B[k x nr], A packed for all of K (micro-panel stride mr·k), B a whole packed panel; each
+// block call prefetches the next block of the panel, the last one `after` (the panel read next).
+llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg);
+
 // `void block(ptr a_packed, ptr b_panel, i64 b_stride, i64 kb, ptr tile, i64 tile_stride,
 //             i64 m_rows, i64 panels)`, m_rows <= mr: for p < panels,
 // tile[p·tile_stride : +m_rows x nr] += A[m_rows x kb] * (b_panel + p·b_stride)[kb x nr],

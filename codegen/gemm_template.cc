@@ -20,6 +20,14 @@ llvm::FunctionCallee PackActivationFunction(ModuleContext& mc) {
   return mc.module.getOrInsertFunction("braid_pack_activation", type);
 }
 
+// The runtime's per-thread scratch buffer (braid_thread_scratch in runtime.h).
+llvm::FunctionCallee ThreadScratchFunction(ModuleContext& mc) {
+  llvm::LLVMContext& ctx = mc.module.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  return mc.module.getOrInsertFunction("braid_thread_scratch",
+                                       llvm::FunctionType::get(ptr, {llvm::Type::getInt64Ty(ctx)}, false));
+}
+
 }  // namespace
 
 GemmTemplate::GemmTemplate(ModuleContext& mc, const Kernel& kernel) : mc_(mc), kernel_(kernel) {
@@ -203,6 +211,50 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
   llvm::Value* small_block = b.CreateICmpSLE(m_rows, f.I64(kSmallBlockTiles * cfg.mr), "small_block");
   llvm::Value* tiled_kc = b.CreateSelect(small_block, f.I64(small_block_kc), f.I64(cfg.kc), "tiled_kc");
   llvm::Value* kc = b.CreateSelect(single_tile, f.I64(long_kc), tiled_kc, "kc");
+  // Panel `panel` of GEMM g's packed weight is [K][nr]; its K block at k0 starts k0 rows in.
+  // (Computed without inbounds: the next block's address may lie past the weight, and is then
+  // only prefetched, which never faults.)
+  auto weight_block = [&](llvm::Value* panel, size_t g, llvm::Value* k_start) {
+    llvm::Value* offset = b.CreateMul(b.CreateAdd(b.CreateMul(panel, ops[g].k), k_start), f.I64(nr));
+    return b.CreateGEP(fty, ops[g].packed, offset);
+  };
+  // Small M blocks (a few micro-tiles, not one) run panel-major when the whole K of their
+  // activations fits the thread's scratch buffer: the activations are packed once for all of K,
+  // then per panel and GEMM the K blocks run back to back, so the weights stream from memory in
+  // one sequential run per panel (K·nr floats) and the tile stays in L1, instead of a K block of
+  // each of the task's panels and GEMMs in turn (a jump every 128 KiB at kc 512).
+  llvm::Value* rows_padded = b.CreateMul(f.CeilDiv(m_rows, cfg.mr), f.I64(cfg.mr));
+  llvm::Value* act_floats = b.CreateMul(rows_padded, k_max, "act_floats");
+  llvm::Value* panel_major =
+      b.CreateAnd(b.CreateAnd(small_block, b.CreateNot(single_tile)),
+                  b.CreateICmpSLE(b.CreateMul(act_floats, f.I64(acts.size())), f.I64(kPanelMajorMaxFloats)),
+                  "panel_major");
+  llvm::BasicBlock* panel_major_bb = llvm::BasicBlock::Create(f.ctx(), "panel_major", f.fn());
+  llvm::BasicBlock* k_outer_bb = llvm::BasicBlock::Create(f.ctx(), "k_outer", f.fn());
+  llvm::BasicBlock* computed = llvm::BasicBlock::Create(f.ctx(), "computed", f.fn());
+  b.CreateCondBr(panel_major, panel_major_bb, k_outer_bb);
+  b.SetInsertPoint(panel_major_bb);
+  {
+    llvm::Value* scratch = b.CreateCall(ThreadScratchFunction(mc_), {b.CreateMul(b.CreateMul(act_floats, f.I64(acts.size())), f.I64(4))});
+    std::vector<llvm::Value*> packed_act;
+    for (size_t a = 0; a < acts.size(); ++a) {
+      packed_act.push_back(b.CreateInBoundsGEP(fty, scratch, b.CreateMul(act_floats, f.I64(a))));
+      b.CreateCall(PackActivationFunction(mc_), {acts[a].data, acts[a].k, m0, m_rows, f.I64(0), acts[a].k,
+                                                 f.I64(cfg.mr), acts[a].k, packed_act.back()});
+    }
+    f.For(f.I64(0), task_panels, 1, "pm.pp", [&](llvm::Value* pp) {
+      llvm::Value* panel = b.CreateAdd(first_panel, pp);
+      for (size_t g = 0; g < gemms; ++g) {
+        // After a panel comes the next GEMM's (or, after the last GEMM, the next panel's).
+        llvm::Value* after = g + 1 < gemms ? weight_block(panel, g + 1, f.I64(0))
+                                           : weight_block(b.CreateAdd(panel, f.I64(1)), 0, f.I64(0));
+        b.CreateCall(GemmPanelRunFunction(mc_, cfg), {packed_act[ops[g].act], weight_block(panel, g, f.I64(0)),
+                                                      ops[g].k, tile_of(pp, g), m_rows, after, f.I64(small_block_kc)});
+      }
+    });
+  }
+  b.CreateBr(computed);
+  b.SetInsertPoint(k_outer_bb);
   f.For(f.I64(0), k_max, kc, "k0", [&](llvm::Value* k0) {
     auto if_in_range = [&](llvm::Value* k, const std::function<void(llvm::Value* kb)>& body) {
       llvm::BasicBlock* then = llvm::BasicBlock::Create(f.ctx(), "kblock", f.fn());
@@ -219,13 +271,6 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
                      {act.data, act.k, m0, m_rows, k0, kb, f.I64(cfg.mr), tiled_kc, act.packed});
       });
     }
-    // Panel `panel` of GEMM g's packed weight is [K][nr]; its K block at k0 starts k0 rows in.
-    // (Computed without inbounds: the next block's address may lie past the weight, and is
-    // then only prefetched, which never faults.)
-    auto weight_block = [&](llvm::Value* panel, size_t g, llvm::Value* k_start) {
-      llvm::Value* offset = b.CreateMul(b.CreateAdd(b.CreateMul(panel, ops[g].k), k_start), f.I64(nr));
-      return b.CreateGEP(fty, ops[g].packed, offset);
-    };
     llvm::BasicBlock* streaming = llvm::BasicBlock::Create(f.ctx(), "streaming", f.fn());
     llvm::BasicBlock* tiled = llvm::BasicBlock::Create(f.ctx(), "tiled", f.fn());
     llvm::BasicBlock* done = llvm::BasicBlock::Create(f.ctx(), "kblock.done", f.fn());
@@ -266,6 +311,8 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
     b.CreateBr(done);
     b.SetInsertPoint(done);
   });
+  b.CreateBr(computed);
+  b.SetInsertPoint(computed);
 
   // Epilogue over the tile: bias first, then the fused pointwise nodes.
   ElementLoop loop;

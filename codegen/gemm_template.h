@@ -44,6 +44,10 @@ class GemmTemplate {
   // IR (in the entry function) computing how many tasks Render's function takes.
   llvm::Value* NumTasks(FunctionEmitter& f, const TileConfig& config) const;
 
+  // The most a small M block's packed activations (all of K) may take in the thread's scratch
+  // buffer for the panel-major order (RenderClass): 4 MiB, e.g. 24 rows of K = 43690.
+  static constexpr int64_t kPanelMajorMaxFloats = 1024 * 1024;
+
   // Columns of a packed panel for `config` on this target.
   int PanelWidth(const TileConfig& config) const { return config.nv * mc_.target.vector_width; }
 

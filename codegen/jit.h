@@ -22,7 +22,8 @@ class Jit {
   static absl::StatusOr<std::unique_ptr<Jit>> Create(const TargetInfo& target, int opt_level = 3);
 
   // Sets the module's triple and data layout and tags every function with the target CPU and
-  // features, so optimisation and codegen agree on vector widths.
+  // features, so optimisation and codegen agree on vector widths, and with its estimated
+  // compile cost (CompileAndAdd deals the functions out to its threads by it).
   void PrepareModule(llvm::Module& module) const;
   // Runs braid's short LLVM pass pipeline (clean-up, LICM, loop vectoriser; see jit.cc) on
   // `module`, or nothing at opt_level 0.
@@ -30,7 +31,7 @@ class Jit {
   // Assembly for `module` (compiled from a copy; `module` is unchanged).
   absl::StatusOr<std::string> EmitAssembly(const llvm::Module& module) const;
   // Compiles `module` to machine code now, split into up to `threads` parts compiled in
-  // parallel (LLVM's SplitModule, one thread, LLVMContext and TargetMachine per part), and
+  // parallel (functions dealt out by size; one thread, LLVMContext and TargetMachine per part), and
   // hands the objects to the JIT; with `optimize`, each part first runs the pipeline of
   // Optimize on its thread (the pipeline has function passes only, so this equals optimising
   // the whole module first). `module` is left split (its local symbols made external) and

@@ -84,6 +84,21 @@ extern "C" void* braid_alloc_tile(int64_t bytes) {
 
 extern "C" void braid_free_tile(void* tile) { std::free(tile); }
 
+extern "C" void* braid_thread_scratch(int64_t bytes) {
+  struct Scratch {
+    void* data = nullptr;
+    int64_t bytes = 0;
+    ~Scratch() { std::free(data); }
+  };
+  thread_local Scratch scratch;
+  if (bytes > scratch.bytes) {
+    std::free(scratch.data);
+    scratch.data = braid_alloc_tile(bytes);
+    scratch.bytes = bytes;
+  }
+  return scratch.data;
+}
+
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n) {
   static_cast<braid::ThreadPool*>(pool)->ParallelFor(fn, ctx, n);
 }

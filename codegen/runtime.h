@@ -57,6 +57,11 @@ class ThreadPool {
 extern "C" void* braid_alloc_tile(int64_t bytes);
 extern "C" void braid_free_tile(void* tile);
 
+// Called by generated code: a 64-byte aligned buffer of at least `bytes` owned by the calling
+// thread, valid until its next call on that thread (it grows, never shrinks, and is freed when
+// the thread exits). Callers keep `bytes` small (the GEMM template: a few MiB at most).
+extern "C" void* braid_thread_scratch(int64_t bytes);
+
 // Called by generated code; `pool` is the ThreadPool* the entry function received.
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n);
 
