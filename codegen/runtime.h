@@ -41,12 +41,16 @@ class ThreadPool {
   };
   static void Work(Job& job);
   void WorkerLoop();
+  // Removes the first job (mu_ held).
+  void PopFront();
 
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable finished_;
   std::deque<std::shared_ptr<Job>> jobs_;
-  bool stop_ = false;
+  // jobs_.size(), for idle threads to poll without taking mu_ (written with mu_ held).
+  std::atomic<size_t> queued_{0};
+  std::atomic<bool> stop_{false};  // written with mu_ held; read by spinning workers without it
   std::vector<std::thread> workers_;
 };
 
