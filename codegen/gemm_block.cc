@@ -183,7 +183,8 @@ void EmitFirstMatching(FunctionEmitter& f, const std::vector<int>& options,
 }  // namespace
 
 std::string TileConfig::ToString(int vector_width) const {
-  return absl::StrCat(mr, "x", nv * vector_width, " micro-kernel, mc=", mc, ", kc=", kc);
+  return absl::StrCat(mr, "x", nv * vector_width, " micro-kernel, mc=", mc, ", kc=", kc,
+                      why.empty() ? "" : absl::StrCat(" (", why, ")"));
 }
 
 llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg) {

@@ -20,6 +20,7 @@ struct TileConfig {
   int nv = 4;    // vectors per micro-kernel row: nr = nv * vector width
   int mc = 96;   // rows per task (a multiple of mr)
   int kc = 128;  // K block
+  std::string why;  // why the template chose this configuration (for --bench and the API)
   std::string ToString(int vector_width) const;
 };
 

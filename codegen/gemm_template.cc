@@ -48,13 +48,42 @@ GemmTemplate::GemmTemplate(ModuleContext& mc, const Kernel& kernel) : mc_(mc), k
   }
 }
 
+int64_t GemmTemplate::StaticWeightBytes() const {
+  int64_t bytes = 0;
+  for (const OutputClass& c : classes_) {
+    for (const GemmSpec* spec : c.gemms) {
+      int64_t elements = 1;
+      for (const Dim& d : spec->weight->type().tensor().shape) {
+        if (d.is_symbolic()) return 0;
+        elements *= d.value();
+      }
+      bytes += elements * 4;
+    }
+  }
+  return bytes;
+}
+
 std::vector<TileConfig> GemmTemplate::Choices() const {
   // 6 rows x 4 vectors = 24 accumulators: near peak for both widths (PERF_NOTES.md). kc = 128
   // keeps a K block of a 64-wide B panel (32 KiB) in L1 across the M block's micro-tiles;
   // mc = 96 reuses it 16 times. Measured on the 7B gate/up (tests/bench): kc 256 -> 128 and
   // mc 48 -> 96 each gave a few per cent at M = 128 and 512.
-  if (mc_.target.vector_width == 16) return {TileConfig{6, 4, 96, 128}, TileConfig{12, 2, 96, 128}};
-  return {TileConfig{6, 2, 96, 128}, TileConfig{4, 3, 96, 128}};
+  const bool avx512 = mc_.target.vector_width == 16;
+  TileConfig first = avx512 ? TileConfig{6, 4, 96, 128} : TileConfig{6, 2, 96, 128};
+  TileConfig second = avx512 ? TileConfig{12, 2, 96, 128} : TileConfig{4, 3, 96, 128};
+  const int64_t bytes = StaticWeightBytes();
+  const std::string mib = bytes >= (1 << 20) ? absl::StrCat(bytes >> 20, " MiB of weights")
+                                             : absl::StrCat(bytes >> 10, " KiB of weights");
+  if (bytes > kStreamedWeightBytes) {
+    TileConfig tall = first;
+    tall.mc = kLargeBlockRows;
+    tall.why = absl::StrCat(mib, " stream from memory: M blocks of up to ", kLargeBlockRows, " rows");
+    first.why = second.why = "M blocks of up to 96 rows";
+    return {tall, first, second};
+  }
+  first.why = second.why = bytes > 0 ? absl::StrCat(mib, " stay in cache: M blocks of up to 96 rows")
+                                     : "weight shapes known at run time: M blocks of up to 96 rows";
+  return {first, second};
 }
 
 std::vector<TileConfig> GroupedGemmTemplate::Choices() const {
@@ -62,11 +91,13 @@ std::vector<TileConfig> GroupedGemmTemplate::Choices() const {
   size_t widest = 1;
   for (const OutputClass& c : classes_) widest = std::max(widest, c.gemms.size());
   // Several GEMMs share a task's tile buffer (on the task's stack): shrink the M block so the
-  // buffer stays within kTileBudgetFloats (512 KiB) — mc 96 for two GEMMs, 60 for four, down to
-  // one micro-tile for very wide groups.
+  // buffer stays within kTileBudgetFloats (576 KiB) — mc 132 for two GEMMs, 96 for three, 72
+  // for four, down to one micro-tile for very wide groups.
   for (TileConfig& t : choices) {
     const int64_t rows = kTileBudgetFloats / (static_cast<int64_t>(widest) * PanelWidth(t) * kMaxPanelsPerTask);
-    t.mc = static_cast<int>(std::max<int64_t>(t.mr, std::min<int64_t>(t.mc, rows / t.mr * t.mr)));
+    const int mc = static_cast<int>(std::max<int64_t>(t.mr, std::min<int64_t>(t.mc, rows / t.mr * t.mr)));
+    if (mc < t.mc) absl::StrAppend(&t.why, "; ", mc, " for the tiles of a group of ", widest);
+    t.mc = mc;
   }
   return choices;
 }
@@ -205,8 +236,10 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
   //   78-91 %.
   // - Otherwise kc, with the tiled block function.
   constexpr int kSmallBlockTiles = 4;
-  const int64_t long_kc = static_cast<int64_t>(cfg.mc) / cfg.mr * cfg.kc;
-  const int64_t small_block_kc = std::max<int64_t>(cfg.kc, cfg.mc / (kSmallBlockTiles * cfg.mr) * cfg.kc);
+  // (Capped at the lengths measured for mc = 96: the taller M blocks of kLargeBlockRows were
+  // measured at M >= 128 only.)
+  const int64_t long_kc = std::min<int64_t>(16, cfg.mc / cfg.mr) * cfg.kc;
+  const int64_t small_block_kc = std::max<int64_t>(cfg.kc, std::min(4, cfg.mc / (kSmallBlockTiles * cfg.mr)) * cfg.kc);
   llvm::Value* single_tile = b.CreateICmpSLE(m_rows, f.I64(cfg.mr), "single_tile");
   llvm::Value* small_block = b.CreateICmpSLE(m_rows, f.I64(kSmallBlockTiles * cfg.mr), "small_block");
   llvm::Value* tiled_kc = b.CreateSelect(small_block, f.I64(small_block_kc), f.I64(cfg.kc), "tiled_kc");

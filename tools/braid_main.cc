@@ -42,7 +42,8 @@ ABSL_FLAG(bool, bench, false,
           "compile_ms=<z> prepack_ms=<p>' (GFLOP = 2*M*K*N per GEMM; compile = JIT-ready, "
           "without prepacking; a process's first compile runs LLVM's code cold and takes about "
           "twice as long as later ones), then the run against this machine's "
-          "FMA peak and read bandwidth, measured on the spot with as many threads.");
+          "FMA peak and read bandwidth, measured on the spot with as many threads, and each "
+          "GEMM kernel's tile configuration with the reason it was chosen.");
 ABSL_FLAG(int32_t, threads, 0, "Threads for compiled code (0: the hardware's concurrency).");
 ABSL_FLAG(std::string, isa, "auto",
           "Vector ISA for compiled kernels: auto (the host's best), avx2 or avx512.");
