@@ -40,8 +40,8 @@ ABSL_FLAG(bool, verify, false,
 ABSL_FLAG(bool, bench, false,
           "With --run: time repeated runs; print 'bench: median_ms=<x> gflops=<y> "
           "compile_ms=<z> prepack_ms=<p>' (GFLOP = 2*M*K*N per GEMM; compile = JIT-ready, "
-          "without prepacking; a process's first compile runs LLVM's code cold and takes about "
-          "twice as long as later ones), then the run against this machine's "
+          "without prepacking; a process's first compile runs LLVM's code cold and takes longer "
+          "than later ones, up to twice as long), then the run against this machine's "
           "FMA peak and read bandwidth, measured on the spot with as many threads, and each "
           "GEMM kernel's tile configuration with the reason it was chosen.");
 ABSL_FLAG(int32_t, threads, 0, "Threads for compiled code (0: the hardware's concurrency).");
