@@ -1,6 +1,8 @@
 // GEMM template rendering.
 #include "codegen/gemm_template.h"
 
+#include <cstdint>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "codegen/element_loop.h"
@@ -52,12 +54,12 @@ int64_t GemmTemplate::StaticWeightBytes() const {
   int64_t bytes = 0;
   for (const OutputClass& c : classes_) {
     for (const GemmSpec* spec : c.gemms) {
-      int64_t elements = 1;
+      int64_t weight_bytes = sizeof(float);  // times each dim (saturating: any size is "large")
       for (const Dim& d : spec->weight->type().tensor().shape) {
         if (d.is_symbolic()) return 0;
-        elements *= d.value();
+        if (__builtin_mul_overflow(weight_bytes, d.value(), &weight_bytes)) return INT64_MAX;
       }
-      bytes += elements * 4;
+      if (__builtin_add_overflow(bytes, weight_bytes, &bytes)) return INT64_MAX;
     }
   }
   return bytes;
