@@ -120,25 +120,38 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
 
 // Where micro-tile `ms` of a block call streams its prefetches (kPrefetchSlots): chunk c of the
 // next block is its lines [c·kb, (c+1)·kb); a slot with no chunk left points at the current
-// panel, which is in L1, so its prefetches cost an L1 hit.
-std::vector<llvm::Value*> NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg, int nr,
-                                                   llvm::Value* ms, llvm::Value* m_rows, llvm::Value* kb,
-                                                   llvm::Value* next_b, llvm::Value* b_panel) {
+// panel, which is in L1, so its prefetches cost an L1 hit. `any` says whether the micro-tile
+// has a chunk at all: those that do not run a micro-kernel without prefetch instructions, which
+// cost the FMA rate on Intel cores even when they hit L1 (block_bench on an SPR-class VM, data
+// in L1: 80-83 % of peak with every micro-tile prefetching, 88-92 % with none). Measured with
+// the split (3 alternating rounds): block_bench 48 rows from L2 78-84 -> 85-90 %, 16 rows
+// 74 -> 79 %; driver, 7B gate/up 1 thread M = 16 93-100 -> 103-111 GFLOP/s, M = 128 162-171 ->
+// 177-181; compile of the 7B MLP +4 ms (twice the micro-kernels).
+struct PrefetchPlan {
+  std::vector<llvm::Value*> streams;
+  llvm::Value* any = nullptr;
+};
+
+PrefetchPlan NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg, int nr, llvm::Value* ms,
+                                      llvm::Value* m_rows, llvm::Value* kb, llvm::Value* next_b,
+                                      llvm::Value* b_panel) {
   llvm::IRBuilder<>& b = f.b();
   const int lines_per_k = nr * 4 / 64;
   llvm::Value* tile_index = b.CreateSDiv(ms, f.I64(cfg.mr));
   llvm::Value* tiles = f.CeilDiv(m_rows, cfg.mr);
   llvm::Value* chunks_per_tile =
       b.CreateSelect(b.CreateICmpSLT(tiles, f.I64(lines_per_k)), f.I64(kPrefetchSlots), f.I64(1));
-  std::vector<llvm::Value*> streams;
+  PrefetchPlan plan;
+  llvm::Value* first_chunk = b.CreateMul(tile_index, chunks_per_tile);
+  plan.any = b.CreateICmpSLT(first_chunk, f.I64(lines_per_k), "prefetching");
   for (int slot = 0; slot < std::min(kPrefetchSlots, lines_per_k); ++slot) {
-    llvm::Value* chunk = b.CreateAdd(b.CreateMul(tile_index, chunks_per_tile), f.I64(slot));
+    llvm::Value* chunk = b.CreateAdd(first_chunk, f.I64(slot));
     llvm::Value* used = b.CreateAnd(b.CreateICmpSLT(chunk, f.I64(lines_per_k)),
                                     b.CreateICmpSLT(f.I64(slot), chunks_per_tile));
     llvm::Value* start = b.CreateGEP(b.getInt8Ty(), next_b, b.CreateMul(chunk, b.CreateMul(kb, f.I64(64))));
-    streams.push_back(b.CreateSelect(used, start, b_panel));
+    plan.streams.push_back(b.CreateSelect(used, start, b_panel));
   }
-  return streams;
+  return plan;
 }
 
 // Declares an internal, never-inlined block function with an empty entry block: one per tile
@@ -207,15 +220,22 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
     llvm::Value* a_panel = b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(ms, a_kc));
     llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, tile, b.CreateMul(ms, f.I64(nr)));
     llvm::Value* rows_left = b.CreateSub(m_rows, ms);
-    std::vector<llvm::Value*> streams = NextBlockPrefetchStreams(f, cfg, nr, ms, m_rows, kb, next_b, b_panel);
-    // Dispatch to the smallest row variant that covers what is left.
+    const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, ms, m_rows, kb, next_b, b_panel);
+    // With or without prefetches, dispatch to the smallest row variant that covers what is left.
     llvm::BasicBlock* join = llvm::BasicBlock::Create(f.ctx(), "uk.join", fn);
-    EmitFirstMatching(
-        f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(rows_left, f.I64(rows)); },
-        [&](int rows) {
-          EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, streams, a_panel, b_panel, nullptr, kb, tile_rows, nullptr);
-          b.CreateBr(join);
-        });
+    llvm::BasicBlock* prefetching = llvm::BasicBlock::Create(f.ctx(), "uk.prefetching", fn);
+    llvm::BasicBlock* plain = llvm::BasicBlock::Create(f.ctx(), "uk.plain", fn);
+    b.CreateCondBr(prefetch.any, prefetching, plain);
+    for (llvm::BasicBlock* start : {prefetching, plain}) {
+      b.SetInsertPoint(start);
+      const std::vector<llvm::Value*> streams = start == prefetching ? prefetch.streams : std::vector<llvm::Value*>{};
+      EmitFirstMatching(
+          f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(rows_left, f.I64(rows)); },
+          [&](int rows) {
+            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, streams, a_panel, b_panel, nullptr, kb, tile_rows, nullptr);
+            b.CreateBr(join);
+          });
+    }
     b.SetInsertPoint(join);
   });
   b.CreateRetVoid();
