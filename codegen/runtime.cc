@@ -18,6 +18,24 @@ void CpuRelax() {
 #endif
 }
 
+// How long an idle thread polls before it sleeps on a condition variable: a worker waiting for
+// the next job, and the caller waiting for the pool to finish its last tasks. Waking a sleeping
+// thread costs ~30-60 us of a 2-thread ParallelFor on these VMs (measured: 16 tasks of 25 us
+// took 258 us instead of 200), which is 10 % of a decode-sized GEMM; OpenMP runtimes and
+// OpenBLAS spin for the same reason. The budget bounds the CPU time an idle pool burns.
+constexpr auto kSpinBudget = std::chrono::microseconds(200);
+
+// Polls `ready` until it holds (true) or the spin budget runs out (false).
+template <typename Ready>
+bool SpinUntil(const Ready& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
+  while (!ready()) {
+    for (int i = 0; i < 16; ++i) CpuRelax();
+    if (std::chrono::steady_clock::now() > deadline) return ready();
+  }
+  return true;
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -39,28 +57,6 @@ void ThreadPool::Work(Job& job) {
     job.done.fetch_add(1);
   }
 }
-
-namespace {
-
-// How long an idle thread polls before it sleeps on a condition variable: a worker waiting for
-// the next job, and the caller waiting for the pool to finish its last tasks. Waking a sleeping
-// thread costs ~30-60 us of a 2-thread ParallelFor on these VMs (measured: 16 tasks of 25 us
-// took 258 us instead of 200), which is 10 % of a decode-sized GEMM; OpenMP runtimes and
-// OpenBLAS spin for the same reason. The budget bounds the CPU time an idle pool burns.
-constexpr auto kSpinBudget = std::chrono::microseconds(200);
-
-// Polls `ready` until it holds (true) or the spin budget runs out (false).
-template <typename Ready>
-bool SpinUntil(const Ready& ready) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
-  while (!ready()) {
-    for (int i = 0; i < 16; ++i) CpuRelax();
-    if (std::chrono::steady_clock::now() > deadline) return ready();
-  }
-  return true;
-}
-
-}  // namespace
 
 void ThreadPool::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
