@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "codegen/packing.h"
+#include "codegen/perf_map.h"
 #include "codegen/runtime.h"
 #include "ir/status_macros.h"
 #include "llvm/Analysis/CGSCCPassManager.h"
@@ -207,6 +208,7 @@ absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(const TargetInfo& target, int o
                    .create();
   if (!lljit) return ToStatus(lljit.takeError(), "creating the JIT");
   jit->jit_ = std::move(*lljit);
+  if (PerfMapRequested()) AddPerfMapWriter(*jit->jit_);
   // The runtime functions generated code calls.
   llvm::orc::SymbolMap runtime;
   runtime[jit->jit_->mangleAndIntern("braid_parallel_for")] = llvm::orc::ExecutorSymbolDef(

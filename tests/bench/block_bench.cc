@@ -78,7 +78,9 @@ void BM_TiledBlock(benchmark::State& state) {
   }
   const int64_t rows = state.range(0), kb = state.range(1), blocks = state.range(2);
   const int64_t block_floats = kb * c.nr;
-  AlignedBuffer a(rows * kb), b(blocks * block_floats), tile(kTiles * rows * c.nr);
+  // The packed activation holds whole micro-panels: rows rounded up to mr.
+  const int64_t padded_rows = (rows + c.config.mr - 1) / c.config.mr * c.config.mr;
+  AlignedBuffer a(padded_rows * kb), b(blocks * block_floats), tile(kTiles * padded_rows * c.nr);
   for (int64_t i = 0; i < a.size(); ++i) a.data()[i] = 0.001f * static_cast<float>(i % 7);
   for (int64_t i = 0; i < b.size(); ++i) b.data()[i] = 0.001f * static_cast<float>(i % 5);
   for (int64_t i = 0; i < tile.size(); ++i) tile.data()[i] = 0.0f;
@@ -86,7 +88,7 @@ void BM_TiledBlock(benchmark::State& state) {
   const auto start = std::chrono::steady_clock::now();
   for (auto _ : state) {
     const int64_t p = call % blocks, next = (call + 1) % blocks;
-    c.fn(a.data(), b.data() + p * block_floats, kb, tile.data() + (call % kTiles) * rows * c.nr, rows,
+    c.fn(a.data(), b.data() + p * block_floats, kb, tile.data() + (call % kTiles) * padded_rows * c.nr, rows,
          b.data() + next * block_floats, kb);
     ++call;
   }
