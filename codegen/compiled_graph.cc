@@ -133,6 +133,7 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   BRAID_ASSIGN_OR_RETURN(compiled->schedule_, BuildSchedule(g, schedule_options));
   compiled->plan_ = PlanBuffers(compiled->schedule_);
   BRAID_ASSIGN_OR_RETURN(TargetInfo target, SelectTarget(options.isa));
+  if (options.caches.has_value()) target.caches = *options.caches;
   BRAID_ASSIGN_OR_RETURN(compiled->jit_, Jit::Create(target, options.opt_level));
   GeneratedModule generated = GenerateModule(compiled->schedule_, compiled->plan_, target);
   compiled->choices_ = generated.choices;

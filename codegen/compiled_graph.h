@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ namespace braid {
 
 struct CompileOptions {
   Isa isa = Isa::kAuto;
+  // Block the GEMMs for these caches instead of the host's (sysfs): to reproduce another
+  // machine's tile choice, or where sysfs is missing. The code runs correctly either way.
+  std::optional<CacheSizes> caches;
   int threads = 0;    // 0: the hardware's concurrency
   int opt_level = 3;  // LLVM backend level 0..3; 0 also skips the IR pass pipeline
   bool fuse_epilogues = true;

@@ -1,6 +1,7 @@
 // GEMM template rendering.
 #include "codegen/gemm_template.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/container/flat_hash_map.h"
@@ -65,27 +66,46 @@ int64_t GemmTemplate::StaticWeightBytes() const {
   return bytes;
 }
 
+int GemmTemplate::KBlockFor(const CacheSizes& caches, int panel_width) {
+  const int64_t fit = caches.l1d_bytes * 2 / 3 / (int64_t{panel_width} * 4) / 32 * 32;
+  return static_cast<int>(std::clamp<int64_t>(fit, 32, kMaxKBlock));
+}
+
+int64_t GemmTemplate::TileBudgetFloats(const CacheSizes& caches) {
+  return std::max<int64_t>(std::min<int64_t>(kMaxTileBudgetFloats, caches.l2_bytes / 2 / 4), 1024);
+}
+
 std::vector<TileConfig> GemmTemplate::Choices() const {
   // 6 rows x 4 vectors = 24 accumulators: near peak for both widths (PERF_NOTES.md). kc = 128
   // keeps a K block of a 64-wide B panel (32 KiB) in L1 across the M block's micro-tiles;
   // mc = 96 reuses it 16 times. Measured on the 7B gate/up (tests/bench): kc 256 -> 128 and
-  // mc 48 -> 96 each gave a few per cent at M = 128 and 512.
+  // mc 48 -> 96 each gave a few per cent at M = 128 and 512. A smaller L1d (KBlockFor) gets a
+  // shorter K block, so the block still leaves room for the A micro-panel and the C tile.
   const bool avx512 = mc_.target.vector_width == 16;
   TileConfig first = avx512 ? TileConfig{6, 4, 96, 128} : TileConfig{6, 2, 96, 128};
   TileConfig second = avx512 ? TileConfig{12, 2, 96, 128} : TileConfig{4, 3, 96, 128};
   const int64_t bytes = StaticWeightBytes();
   const std::string mib = bytes >= (1 << 20) ? absl::StrCat(bytes >> 20, " MiB of weights")
                                              : absl::StrCat(bytes >> 10, " KiB of weights");
+  std::vector<TileConfig> choices;
   if (bytes > kStreamedWeightBytes) {
     TileConfig tall = first;
     tall.mc = kLargeBlockRows;
     tall.why = absl::StrCat(mib, " stream from memory: M blocks of up to ", kLargeBlockRows, " rows");
     first.why = second.why = "M blocks of up to 96 rows";
-    return {tall, first, second};
+    choices = {tall, first, second};
+  } else {
+    first.why = second.why = bytes > 0 ? absl::StrCat(mib, " stay in cache: M blocks of up to 96 rows")
+                                       : "weight shapes known at run time: M blocks of up to 96 rows";
+    choices = {first, second};
   }
-  first.why = second.why = bytes > 0 ? absl::StrCat(mib, " stay in cache: M blocks of up to 96 rows")
-                                     : "weight shapes known at run time: M blocks of up to 96 rows";
-  return {first, second};
+  for (TileConfig& t : choices) {
+    t.kc = KBlockFor(mc_.target.caches, PanelWidth(t));
+    if (t.kc < kMaxKBlock) {
+      absl::StrAppend(&t.why, "; K blocks of ", t.kc, " for the ", mc_.target.caches.l1d_bytes >> 10, " KiB L1d");
+    }
+  }
+  return choices;
 }
 
 std::vector<TileConfig> GroupedGemmTemplate::Choices() const {
@@ -93,12 +113,15 @@ std::vector<TileConfig> GroupedGemmTemplate::Choices() const {
   size_t widest = 1;
   for (const OutputClass& c : classes_) widest = std::max(widest, c.gemms.size());
   // Several GEMMs share a task's tile buffer (on the task's stack): shrink the M block so the
-  // buffer stays within kTileBudgetFloats (576 KiB) — mc 132 for two GEMMs, 96 for three, 72
-  // for four, down to one micro-tile for very wide groups.
+  // buffer stays within the tile budget (576 KiB with a 2 MiB L2) — mc 132 for two GEMMs, 96
+  // for three, 72 for four, down to one micro-tile for very wide groups.
+  const int64_t budget = TileBudgetFloats(mc_.target.caches);
   for (TileConfig& t : choices) {
-    const int64_t rows = kTileBudgetFloats / (static_cast<int64_t>(widest) * PanelWidth(t) * kMaxPanelsPerTask);
+    const int64_t rows = budget / (static_cast<int64_t>(widest) * PanelWidth(t) * kMaxPanelsPerTask);
     const int mc = static_cast<int>(std::max<int64_t>(t.mr, std::min<int64_t>(t.mc, rows / t.mr * t.mr)));
-    if (mc < t.mc) absl::StrAppend(&t.why, "; ", mc, " for the tiles of a group of ", widest);
+    if (mc < t.mc) {
+      absl::StrAppend(&t.why, "; ", mc, " for the tiles of a group of ", widest, " within ", budget * 4 >> 10, " KiB");
+    }
     t.mc = mc;
   }
   return choices;

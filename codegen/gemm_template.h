@@ -51,6 +51,17 @@ class GemmTemplate {
   // Columns of a packed panel for `config` on this target.
   int PanelWidth(const TileConfig& config) const { return config.nv * mc_.target.vector_width; }
 
+  // The K block (a multiple of 32, at most kMaxKBlock, at least 32) whose block of a
+  // `panel_width`-column weight panel fills at most 2/3 of the L1d: 128 for 64-wide panels in
+  // 48 KiB (the measured choice on both VM kinds), 64 in 32 KiB.
+  static int KBlockFor(const CacheSizes& caches, int panel_width);
+  static constexpr int kMaxKBlock = 128;
+  // The tile buffer a grouped template aims to keep a task's stack within (floats): half the L2,
+  // at most kMaxTileBudgetFloats (576 KiB, room for two GEMMs' tiles of kLargeBlockRows rows; a
+  // 2 MiB L2 gets that, a 1 MiB L2 512 KiB, the budget measured on the AMD VMs).
+  static int64_t TileBudgetFloats(const CacheSizes& caches);
+  static constexpr int64_t kMaxTileBudgetFloats = 144 * 1024;
+
  protected:
   struct OutputClass {
     const TensorType* type = nullptr;
@@ -62,9 +73,6 @@ class GemmTemplate {
   // packs its activation block once for all of them: 8 instead of 4 halves that cost (it was
   // ~5 % of a large-M GEMM before the packer was vectorised).
   static constexpr int kMaxPanelsPerTask = 8;
-  // The tile buffer a grouped template aims to keep a task's stack within (floats): 576 KiB,
-  // room for two GEMMs' tiles of kLargeBlockRows rows.
-  static constexpr int64_t kTileBudgetFloats = 144 * 1024;
   // M block rows for kernels whose weights stream from memory (Choices): one M block up to
   // M = 132, e.g. a 128-token prefill, instead of two of 64 rows. Every task reads its panels'
   // weights once, so fewer, taller M blocks read the weights fewer times and amortise each

@@ -121,7 +121,9 @@ absl::StatusOr<std::vector<HostTensor>> RunGraph(const Graph& graph, const RunRe
           "bench: of_fma_peak=%.1f%% (peak %.0f GFLOP/s) weight_gbs=%.1f of_read_bw=%.1f%% (%.1f GB/s), %d threads\n",
           100 * gflops / peak, peak, weight_gbs, 100 * weight_gbs / bandwidth, bandwidth, threads);
     }
-    // Each GEMM kernel's tile configuration and why it was chosen.
+    // The caches the GEMMs were blocked for, then each GEMM kernel's tile configuration and
+    // why it was chosen.
+    if (!compiled->tile_choices().empty()) out << "bench: caches " << compiled->target().caches.ToString() << "\n";
     for (size_t k = 0; k < compiled->tile_choices().size(); ++k) {
       if (!compiled->tile_choices()[k].empty()) out << "bench: kernel " << k << " tiles: " << compiled->tile_choices()[k] << "\n";
     }

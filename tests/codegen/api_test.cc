@@ -2,7 +2,9 @@
 // several threads at once), and its errors.
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "braid.h"
+#include "codegen/gemm_template.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/graph_corpus.h"
@@ -122,6 +124,43 @@ graph @g(%x: f32[M, 8], %a: const f32[16, 8], %b: const f32[16, 8]) {
   ASSERT_OK_AND_ASSIGN(auto got, compiled->Run({inputs[0]}, {{"M", 9}}));
   ASSERT_OK_AND_ASSIGN(auto want, Interpret(g, inputs, {{"M", 9}}));
   EXPECT_TRUE(CompareOutputs(want, got).ok);
+}
+
+// CompileOptions::caches blocks the GEMMs for other caches than the host's: the tile choice
+// says so (on AVX-512, a 32 KiB L1d halves the K block) and the results still match.
+TEST(ApiTest, CachesOptionChangesTheBlockingNotTheResults) {
+  ASSERT_OK_AND_ASSIGN(Module m, ParseAndVerify("t.ir", R"(
+graph @g(%x: f32[M, 300], %a: const f32[70, 300], %b: const f32[70, 300]) {
+  %p = linear(%x, %a)
+  %q = linear(%x, %b)
+  %s = silu(%p)
+  %r = mul(%s, %q)
+  return %r
+})"));
+  Graph& g = *m.graphs[0];
+  ASSERT_OK_AND_ASSIGN(bool changed, Optimize(g));
+  ASSERT_TRUE(changed);
+  const DimBindings dims = {{"M", 40}};
+  auto inputs = testing::RandomInputs(g, dims, 11);
+  ASSERT_OK_AND_ASSIGN(auto want, Interpret(g, inputs, dims));
+  for (const char* sizes : {"48K,2M", "32K,1M", "16K,256K"}) {
+    CompileOptions options;
+    ASSERT_OK_AND_ASSIGN(options.caches, ParseCacheSizes(sizes));
+    ASSERT_OK_AND_ASSIGN(auto compiled, CompiledGraph::Compile(g, options, {{"a", inputs[1]}, {"b", inputs[2]}}));
+    EXPECT_EQ(compiled->target().caches.l1d_bytes, options.caches->l1d_bytes);
+    ASSERT_EQ(compiled->tile_choices().size(), 1u);
+    const std::string& choice = compiled->tile_choices()[0];
+    // The first choice's panels: 6 x 4 vectors on AVX-512, 6 x 2 on AVX2.
+    const int vw = compiled->target().vector_width;
+    const int kc = GemmTemplate::KBlockFor(*options.caches, vw * (vw == 16 ? 4 : 2));
+    EXPECT_THAT(choice, HasSubstr(absl::StrCat("kc=", kc, " "))) << sizes;
+    if (compiled->target().vector_width == 16 && options.caches->l1d_bytes == 32 << 10) {
+      EXPECT_THAT(choice, HasSubstr("kc=64 ")) << choice;
+      EXPECT_THAT(choice, HasSubstr("K blocks of 64 for the 32 KiB L1d")) << choice;
+    }
+    ASSERT_OK_AND_ASSIGN(auto got, compiled->Run({inputs[0]}, dims));
+    EXPECT_TRUE(CompareOutputs(want, got).ok) << sizes;
+  }
 }
 
 // With keep_text the whole module is optimised before it is split (to print it); otherwise each
