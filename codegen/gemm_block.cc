@@ -45,9 +45,11 @@ int StreamsPerCall(int rows, int nv, int vector_width) {
 // tile + s·tile_stride; strides in floats, unused for one stream):
 // C_s[rows x nr] (row stride nr) += Apacked[0:kb, 0:rows] * B_s[0:kb, 0:nr], where the packed A
 // micro-panel holds `mr` floats per k (rows interleaved) and a B panel `nr`.
-// Step k also prefetches, into L2, the line k·64 bytes past each of `prefetch_streams`.
+// Every `prefetch_every` k steps also prefetch, into L2, the next line (64 bytes) of each of
+// `prefetch_streams`: with 1, line k at step k; with more (kb must be a multiple of it), the k
+// loop is unrolled that many times and prefetches line k / prefetch_every.
 void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, int vw,
-                     const std::vector<llvm::Value*>& prefetch_streams, llvm::Value* a_panel,
+                     const std::vector<llvm::Value*>& prefetch_streams, int prefetch_every, llvm::Value* a_panel,
                      llvm::Value* b_panel, llvm::Value* b_stride, llvm::Value* kb, llvm::Value* tile,
                      llvm::Value* tile_stride) {
   llvm::IRBuilder<>& b = f.b();
@@ -63,54 +65,65 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
   // Accumulator (s, i, j): stream s, row i, vector j.
   auto index = [&](int s, int i, int j) { return (s * rows + i) * nv + j; };
   auto tile_ptr = [&](int s, int i, int j) { return b.CreateConstInBoundsGEP1_64(fty, tiles[s], i * nr + j * vw); };
-  std::vector<llvm::Value*> init;
+  std::vector<llvm::Value*> acc;
   for (int s = 0; s < streams; ++s) {
     for (int i = 0; i < rows; ++i) {
-      for (int j = 0; j < nv; ++j) init.push_back(b.CreateAlignedLoad(vty, tile_ptr(s, i, j), valign));
+      for (int j = 0; j < nv; ++j) acc.push_back(b.CreateAlignedLoad(vty, tile_ptr(s, i, j), valign));
     }
   }
-  llvm::BasicBlock* pre = b.GetInsertBlock();
-  llvm::BasicBlock* header = llvm::BasicBlock::Create(f.ctx(), "uk.header", f.fn());
-  llvm::BasicBlock* body = llvm::BasicBlock::Create(f.ctx(), "uk.body", f.fn());
-  llvm::BasicBlock* exit = llvm::BasicBlock::Create(f.ctx(), "uk.exit", f.fn());
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
-  k->addIncoming(f.I64(0), pre);
-  std::vector<llvm::PHINode*> acc;
-  for (llvm::Value* v : init) {
-    acc.push_back(b.CreatePHI(vty, 2, "acc"));
-    acc.back()->addIncoming(v, pre);
-  }
-  b.CreateCondBr(b.CreateICmpSLT(k, kb), body, exit);
-  b.SetInsertPoint(body);
-  for (llvm::Value* stream : prefetch_streams) {
-    llvm::Value* line = b.CreateGEP(b.getInt8Ty(), stream, b.CreateMul(k, f.I64(64)));
-    b.CreateIntrinsic(llvm::Intrinsic::prefetch, {b.getPtrTy()},
-                      {line, b.getInt32(0), b.getInt32(2), b.getInt32(1)});
-  }
-  llvm::Value* a_row = b.CreateInBoundsGEP(fty, a_panel, b.CreateMul(k, f.I64(mr)));
-  std::vector<llvm::Value*> av;
-  for (int i = 0; i < rows; ++i) {
-    av.push_back(b.CreateVectorSplat(vw, b.CreateLoad(fty, b.CreateConstInBoundsGEP1_64(fty, a_row, i))));
-  }
-  std::vector<llvm::Value*> next(acc.size());
-  for (int s = 0; s < streams; ++s) {
-    llvm::Value* b_row = b.CreateInBoundsGEP(fty, b_panels[s], b.CreateMul(k, f.I64(nr)));
-    std::vector<llvm::Value*> bv;
-    for (int j = 0; j < nv; ++j) {
-      bv.push_back(b.CreateAlignedLoad(vty, b.CreateConstInBoundsGEP1_64(fty, b_row, j * vw), valign));
-    }
+  // One k step: acc += A[k] * B[k].
+  auto step = [&](llvm::Value* k, std::vector<llvm::Value*>& values) {
+    llvm::Value* a_row = b.CreateInBoundsGEP(fty, a_panel, b.CreateMul(k, f.I64(mr)));
+    std::vector<llvm::Value*> av;
     for (int i = 0; i < rows; ++i) {
+      av.push_back(b.CreateVectorSplat(vw, b.CreateLoad(fty, b.CreateConstInBoundsGEP1_64(fty, a_row, i))));
+    }
+    for (int s = 0; s < streams; ++s) {
+      llvm::Value* b_row = b.CreateInBoundsGEP(fty, b_panels[s], b.CreateMul(k, f.I64(nr)));
+      std::vector<llvm::Value*> bv;
       for (int j = 0; j < nv; ++j) {
-        next[index(s, i, j)] = b.CreateIntrinsic(llvm::Intrinsic::fma, {vty}, {av[i], bv[j], acc[index(s, i, j)]});
+        bv.push_back(b.CreateAlignedLoad(vty, b.CreateConstInBoundsGEP1_64(fty, b_row, j * vw), valign));
+      }
+      for (int i = 0; i < rows; ++i) {
+        for (int j = 0; j < nv; ++j) {
+          values[index(s, i, j)] = b.CreateIntrinsic(llvm::Intrinsic::fma, {vty}, {av[i], bv[j], values[index(s, i, j)]});
+        }
       }
     }
-  }
-  for (size_t i = 0; i < acc.size(); ++i) acc[i]->addIncoming(next[i], body);
-  k->addIncoming(b.CreateAdd(k, f.I64(1), "k.next", true, true), body);
-  b.CreateBr(header);
-  b.SetInsertPoint(exit);
+  };
+  // for (k = k_begin; k < k_end; k += unroll): prefetch the line k * 64 / unroll bytes past each
+  // of `prefetch`, then `unroll` steps. Returns the accumulators after the loop.
+  auto emit_loop = [&](llvm::Value* k_begin, llvm::Value* k_end, int unroll, const std::vector<llvm::Value*>& prefetch,
+                       const std::vector<llvm::Value*>& acc_in) {
+    llvm::BasicBlock* pre = b.GetInsertBlock();
+    llvm::BasicBlock* header = llvm::BasicBlock::Create(f.ctx(), "uk.header", f.fn());
+    llvm::BasicBlock* body = llvm::BasicBlock::Create(f.ctx(), "uk.body", f.fn());
+    llvm::BasicBlock* exit = llvm::BasicBlock::Create(f.ctx(), "uk.exit", f.fn());
+    b.CreateBr(header);
+    b.SetInsertPoint(header);
+    llvm::PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
+    k->addIncoming(k_begin, pre);
+    std::vector<llvm::PHINode*> phis;
+    for (llvm::Value* v : acc_in) {
+      phis.push_back(b.CreatePHI(vty, 2, "acc"));
+      phis.back()->addIncoming(v, pre);
+    }
+    b.CreateCondBr(b.CreateICmpSLT(k, k_end), body, exit);
+    b.SetInsertPoint(body);
+    for (llvm::Value* stream : prefetch) {
+      llvm::Value* line = b.CreateGEP(b.getInt8Ty(), stream, b.CreateMul(k, f.I64(64 / unroll)));
+      b.CreateIntrinsic(llvm::Intrinsic::prefetch, {b.getPtrTy()},
+                        {line, b.getInt32(0), b.getInt32(2), b.getInt32(1)});
+    }
+    std::vector<llvm::Value*> values(phis.begin(), phis.end());
+    for (int u = 0; u < unroll; ++u) step(u == 0 ? k : b.CreateAdd(k, f.I64(u), "k.u", true, true), values);
+    for (size_t i = 0; i < phis.size(); ++i) phis[i]->addIncoming(values[i], body);
+    k->addIncoming(b.CreateAdd(k, f.I64(unroll), "k.next", true, true), body);
+    b.CreateBr(header);
+    b.SetInsertPoint(exit);
+    return std::vector<llvm::Value*>(phis.begin(), phis.end());
+  };
+  acc = emit_loop(f.I64(0), kb, prefetch_streams.empty() ? 1 : prefetch_every, prefetch_streams, acc);
   for (int s = 0; s < streams; ++s) {
     for (int i = 0; i < rows; ++i) {
       for (int j = 0; j < nv; ++j) b.CreateAlignedStore(acc[index(s, i, j)], tile_ptr(s, i, j), valign);
@@ -118,18 +131,38 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
   }
 }
 
-// Where micro-tile `ms` of a block call streams its prefetches (kPrefetchSlots): chunk c of the
-// next block is its lines [c·kb, (c+1)·kb); a slot with no chunk left points at the current
-// panel, which is in L1, so its prefetches cost an L1 hit. `any` says whether the micro-tile
-// has a chunk at all: those that do not run a micro-kernel without prefetch instructions, which
-// cost the FMA rate on Intel cores even when they hit L1 (block_bench on an SPR-class VM, data
-// in L1: 80-83 % of peak with every micro-tile prefetching, 88-92 % with none). Measured with
-// the split (3 alternating rounds): block_bench 48 rows from L2 78-84 -> 85-90 %, 16 rows
-// 74 -> 79 %; driver, 7B gate/up 1 thread M = 16 93-100 -> 103-111 GFLOP/s, M = 128 162-171 ->
-// 177-181; compile of the 7B MLP +4 ms (twice the micro-kernels).
+// Where micro-tile `ms` of a block call streams its prefetches of the next block
+// (lines_per_k · kb lines, contiguous), in one of two ways:
+// - sparse, one line every `e` k steps for the largest e of kSparseSteps for which the call
+//   has at least e · lines_per_k micro-tiles and kb is a multiple of e (on AVX-512, M blocks of
+//   96 rows and more take 4, of 48 to 95 rows 2): micro-tile t takes lines [t·kb/e,
+//   (t+1)·kb/e), so the block is requested at an even pace over the call's first micro-tiles.
+//   One line per k step asks a core for ~20 GB/s, more than it gets from DRAM on the Intel VMs
+//   (17-18 GB/s): perf samples of the 7B gate/up at M = 128 showed each prefetching micro-tile
+//   taking 1.9x as long as a plain one. Measured (block_bench, 96 rows, weights from DRAM,
+//   alternating binaries): 76-80 -> 84-86 % of peak. Only full micro-tiles have sparse
+//   (unrolled) micro-kernels, to keep the code small; a short last one prefetches its lines
+//   (and some beyond) densely.
+// - dense otherwise: the first micro-tiles each take a `kb`-line chunk, one line per k step in
+//   each of up to kPrefetchSlots streams (two when the call has fewer micro-tiles than the
+//   block has lines per k row, so that M = 16 still covers the whole block); a slot with no
+//   chunk left points at the current panel, which is in L1, so its prefetches cost an L1 hit.
+// Micro-tiles with no lines run a micro-kernel without prefetch instructions, which cost the
+// FMA rate on Intel cores even when they hit L1 (block_bench on an SPR-class VM, data in L1:
+// 80-83 % of peak with every micro-tile prefetching, 88-92 % with none; measured with the
+// split, 3 alternating rounds: block_bench 48 rows from L2 78-84 -> 85-90 %, 16 rows 74 -> 79 %;
+// driver, 7B gate/up 1 thread M = 16 93-100 -> 103-111 GFLOP/s, M = 128 162-171 -> 177-181).
+constexpr int kSparseSteps[] = {4, 2};
+
 struct PrefetchPlan {
+  struct Sparse {
+    int every;
+    llvm::Value* use;     // this micro-tile runs the sparse micro-kernel for `every`
+    llvm::Value* stream;  // its first line
+  };
+  std::vector<Sparse> sparse;
+  llvm::Value* dense = nullptr;  // otherwise, this micro-tile prefetches `streams` densely
   std::vector<llvm::Value*> streams;
-  llvm::Value* any = nullptr;
 };
 
 PrefetchPlan NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg, int nr, llvm::Value* ms,
@@ -139,17 +172,37 @@ PrefetchPlan NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg,
   const int lines_per_k = nr * 4 / 64;
   llvm::Value* tile_index = b.CreateSDiv(ms, f.I64(cfg.mr));
   llvm::Value* tiles = f.CeilDiv(m_rows, cfg.mr);
+  llvm::Value* full_tile = b.CreateICmpSGE(b.CreateSub(m_rows, ms), f.I64(cfg.mr));
+  PrefetchPlan plan;
+  llvm::Value* sparse_call = b.getFalse();  // some sparse mode applies to this call
+  llvm::Value* sparse_share = b.getFalse();  // and this micro-tile has lines in it
+  llvm::Value* share_stream = b_panel;
+  for (int every : kSparseSteps) {
+    llvm::Value* applies = b.CreateAnd(
+        b.CreateNot(sparse_call), b.CreateAnd(b.CreateICmpSGE(tiles, f.I64(every * lines_per_k)),
+                                              b.CreateICmpEQ(b.CreateSRem(kb, f.I64(every)), f.I64(0))));
+    llvm::Value* share = b.CreateAnd(applies, b.CreateICmpSLT(tile_index, f.I64(every * lines_per_k)));
+    // kb / every lines of 64 bytes per micro-tile.
+    llvm::Value* stream =
+        b.CreateGEP(b.getInt8Ty(), next_b, b.CreateMul(tile_index, b.CreateMul(b.CreateSDiv(kb, f.I64(every)), f.I64(64))));
+    plan.sparse.push_back({every, b.CreateAnd(share, full_tile, absl::StrCat("sparse", every)), stream});
+    share_stream = b.CreateSelect(applies, stream, share_stream);
+    sparse_call = b.CreateOr(sparse_call, applies);
+    sparse_share = b.CreateOr(sparse_share, share);
+  }
   llvm::Value* chunks_per_tile =
       b.CreateSelect(b.CreateICmpSLT(tiles, f.I64(lines_per_k)), f.I64(kPrefetchSlots), f.I64(1));
-  PrefetchPlan plan;
   llvm::Value* first_chunk = b.CreateMul(tile_index, chunks_per_tile);
-  plan.any = b.CreateICmpSLT(first_chunk, f.I64(lines_per_k), "prefetching");
+  plan.dense = b.CreateOr(b.CreateAnd(b.CreateNot(sparse_call), b.CreateICmpSLT(first_chunk, f.I64(lines_per_k))),
+                          sparse_share, "dense");
   for (int slot = 0; slot < std::min(kPrefetchSlots, lines_per_k); ++slot) {
     llvm::Value* chunk = b.CreateAdd(first_chunk, f.I64(slot));
     llvm::Value* used = b.CreateAnd(b.CreateICmpSLT(chunk, f.I64(lines_per_k)),
                                     b.CreateICmpSLT(f.I64(slot), chunks_per_tile));
     llvm::Value* start = b.CreateGEP(b.getInt8Ty(), next_b, b.CreateMul(chunk, b.CreateMul(kb, f.I64(64))));
-    plan.streams.push_back(b.CreateSelect(used, start, b_panel));
+    // A short micro-tile of a sparse call takes its share in the first slot.
+    plan.streams.push_back(
+        b.CreateSelect(sparse_call, slot == 0 ? share_stream : b_panel, b.CreateSelect(used, start, b_panel)));
   }
   return plan;
 }
@@ -221,18 +274,29 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
     llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, tile, b.CreateMul(ms, f.I64(nr)));
     llvm::Value* rows_left = b.CreateSub(m_rows, ms);
     const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, ms, m_rows, kb, next_b, b_panel);
-    // With or without prefetches, dispatch to the smallest row variant that covers what is left.
+    // Sparse, dense or no prefetches, then the smallest row variant that covers what is left.
     llvm::BasicBlock* join = llvm::BasicBlock::Create(f.ctx(), "uk.join", fn);
+    for (const PrefetchPlan::Sparse& sparse : prefetch.sparse) {
+      llvm::BasicBlock* run = llvm::BasicBlock::Create(f.ctx(), absl::StrCat("uk.sparse", sparse.every), fn);
+      llvm::BasicBlock* other = llvm::BasicBlock::Create(f.ctx(), "uk.other", fn);
+      b.CreateCondBr(sparse.use, run, other);
+      b.SetInsertPoint(run);
+      EmitMicroKernel(f, cfg.mr, 1, cfg.mr, cfg.nv, vw, {sparse.stream}, sparse.every, a_panel, b_panel, nullptr, kb,
+                      tile_rows, nullptr);
+      b.CreateBr(join);
+      b.SetInsertPoint(other);
+    }
     llvm::BasicBlock* prefetching = llvm::BasicBlock::Create(f.ctx(), "uk.prefetching", fn);
     llvm::BasicBlock* plain = llvm::BasicBlock::Create(f.ctx(), "uk.plain", fn);
-    b.CreateCondBr(prefetch.any, prefetching, plain);
+    b.CreateCondBr(prefetch.dense, prefetching, plain);
     for (llvm::BasicBlock* start : {prefetching, plain}) {
       b.SetInsertPoint(start);
       const std::vector<llvm::Value*> streams = start == prefetching ? prefetch.streams : std::vector<llvm::Value*>{};
       EmitFirstMatching(
           f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(rows_left, f.I64(rows)); },
           [&](int rows) {
-            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, streams, a_panel, b_panel, nullptr, kb, tile_rows, nullptr);
+            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, streams, 1, a_panel, b_panel, nullptr, kb, tile_rows,
+                            nullptr);
             b.CreateBr(join);
           });
     }
@@ -317,7 +381,7 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
         EmitFirstMatching(
             f, counts, [&](int streams) { return b.CreateICmpSGE(left, f.I64(streams)); },
             [&](int streams) {
-              EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, {}, a_packed, b_first, b_stride, kb,
+              EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, {}, 1, a_packed, b_first, b_stride, kb,
                               tile_first, tile_stride);
               step->addIncoming(f.I64(streams), b.GetInsertBlock());
               b.CreateBr(latch);
