@@ -45,13 +45,13 @@ int StreamsPerCall(int rows, int nv, int vector_width) {
 // tile + s·tile_stride; strides in floats, unused for one stream):
 // C_s[rows x nr] (row stride nr) += Apacked[0:kb, 0:rows] * B_s[0:kb, 0:nr], where the packed A
 // micro-panel holds `mr` floats per k (rows interleaved) and a B panel `nr`.
-// Every `prefetch_every` k steps also prefetch, into L2, the next line (64 bytes) of each of
-// `prefetch_streams`: with 1, line k at step k; with more (kb must be a multiple of it), the k
-// loop is unrolled that many times and prefetches line k / prefetch_every.
+// Step k also prefetches, into L2, a line (64 bytes) of each of `prefetch_streams`: line k, or
+// with `prefetch_shift` (an i64 s, or null), line k >> s at the steps k that are multiples of
+// 2^s only (a branch in the loop, which the predictor learns, rather than an unrolled copy).
 void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, int vw,
-                     const std::vector<llvm::Value*>& prefetch_streams, int prefetch_every, llvm::Value* a_panel,
-                     llvm::Value* b_panel, llvm::Value* b_stride, llvm::Value* kb, llvm::Value* tile,
-                     llvm::Value* tile_stride) {
+                     const std::vector<llvm::Value*>& prefetch_streams, llvm::Value* prefetch_shift,
+                     llvm::Value* a_panel, llvm::Value* b_panel, llvm::Value* b_stride, llvm::Value* kb,
+                     llvm::Value* tile, llvm::Value* tile_stride) {
   llvm::IRBuilder<>& b = f.b();
   llvm::Type* fty = b.getFloatTy();
   auto* vty = llvm::FixedVectorType::get(fty, vw);
@@ -91,39 +91,50 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
       }
     }
   };
-  // for (k = k_begin; k < k_end; k += unroll): prefetch the line k * 64 / unroll bytes past each
-  // of `prefetch`, then `unroll` steps. Returns the accumulators after the loop.
-  auto emit_loop = [&](llvm::Value* k_begin, llvm::Value* k_end, int unroll, const std::vector<llvm::Value*>& prefetch,
-                       const std::vector<llvm::Value*>& acc_in) {
-    llvm::BasicBlock* pre = b.GetInsertBlock();
-    llvm::BasicBlock* header = llvm::BasicBlock::Create(f.ctx(), "uk.header", f.fn());
-    llvm::BasicBlock* body = llvm::BasicBlock::Create(f.ctx(), "uk.body", f.fn());
-    llvm::BasicBlock* exit = llvm::BasicBlock::Create(f.ctx(), "uk.exit", f.fn());
-    b.CreateBr(header);
-    b.SetInsertPoint(header);
-    llvm::PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
-    k->addIncoming(k_begin, pre);
-    std::vector<llvm::PHINode*> phis;
-    for (llvm::Value* v : acc_in) {
-      phis.push_back(b.CreatePHI(vty, 2, "acc"));
-      phis.back()->addIncoming(v, pre);
+  llvm::Value* mask = nullptr;  // k & mask == 0: a step that prefetches
+  if (prefetch_shift != nullptr) mask = b.CreateSub(b.CreateShl(f.I64(1), prefetch_shift), f.I64(1), "prefetch.mask");
+  llvm::BasicBlock* pre = b.GetInsertBlock();
+  llvm::BasicBlock* header = llvm::BasicBlock::Create(f.ctx(), "uk.header", f.fn());
+  llvm::BasicBlock* body = llvm::BasicBlock::Create(f.ctx(), "uk.body", f.fn());
+  llvm::BasicBlock* exit = llvm::BasicBlock::Create(f.ctx(), "uk.exit", f.fn());
+  b.CreateBr(header);
+  b.SetInsertPoint(header);
+  llvm::PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
+  k->addIncoming(f.I64(0), pre);
+  std::vector<llvm::PHINode*> phis;
+  for (llvm::Value* v : acc) {
+    phis.push_back(b.CreatePHI(vty, 2, "acc"));
+    phis.back()->addIncoming(v, pre);
+  }
+  b.CreateCondBr(b.CreateICmpSLT(k, kb), body, exit);
+  b.SetInsertPoint(body);
+  if (!prefetch_streams.empty()) {
+    llvm::Value* line = k;
+    llvm::BasicBlock* compute = nullptr;
+    if (mask != nullptr) {
+      llvm::BasicBlock* fetch = llvm::BasicBlock::Create(f.ctx(), "uk.fetch", f.fn());
+      compute = llvm::BasicBlock::Create(f.ctx(), "uk.compute", f.fn());
+      b.CreateCondBr(b.CreateICmpEQ(b.CreateAnd(k, mask), f.I64(0)), fetch, compute);
+      b.SetInsertPoint(fetch);
+      line = b.CreateLShr(k, prefetch_shift);
     }
-    b.CreateCondBr(b.CreateICmpSLT(k, k_end), body, exit);
-    b.SetInsertPoint(body);
-    for (llvm::Value* stream : prefetch) {
-      llvm::Value* line = b.CreateGEP(b.getInt8Ty(), stream, b.CreateMul(k, f.I64(64 / unroll)));
+    for (llvm::Value* stream : prefetch_streams) {
       b.CreateIntrinsic(llvm::Intrinsic::prefetch, {b.getPtrTy()},
-                        {line, b.getInt32(0), b.getInt32(2), b.getInt32(1)});
+                        {b.CreateGEP(b.getInt8Ty(), stream, b.CreateMul(line, f.I64(64))), b.getInt32(0),
+                         b.getInt32(2), b.getInt32(1)});
     }
-    std::vector<llvm::Value*> values(phis.begin(), phis.end());
-    for (int u = 0; u < unroll; ++u) step(u == 0 ? k : b.CreateAdd(k, f.I64(u), "k.u", true, true), values);
-    for (size_t i = 0; i < phis.size(); ++i) phis[i]->addIncoming(values[i], body);
-    k->addIncoming(b.CreateAdd(k, f.I64(unroll), "k.next", true, true), body);
-    b.CreateBr(header);
-    b.SetInsertPoint(exit);
-    return std::vector<llvm::Value*>(phis.begin(), phis.end());
-  };
-  acc = emit_loop(f.I64(0), kb, prefetch_streams.empty() ? 1 : prefetch_every, prefetch_streams, acc);
+    if (compute != nullptr) {
+      b.CreateBr(compute);
+      b.SetInsertPoint(compute);
+    }
+  }
+  std::vector<llvm::Value*> values(phis.begin(), phis.end());
+  step(k, values);
+  for (size_t i = 0; i < phis.size(); ++i) phis[i]->addIncoming(values[i], b.GetInsertBlock());
+  k->addIncoming(b.CreateAdd(k, f.I64(1), "k.next", true, true), b.GetInsertBlock());
+  b.CreateBr(header);
+  b.SetInsertPoint(exit);
+  acc.assign(phis.begin(), phis.end());
   for (int s = 0; s < streams; ++s) {
     for (int i = 0; i < rows; ++i) {
       for (int j = 0; j < nv; ++j) b.CreateAlignedStore(acc[index(s, i, j)], tile_ptr(s, i, j), valign);
@@ -140,9 +151,11 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
 //   One line per k step asks a core for ~20 GB/s, more than it gets from DRAM on the Intel VMs
 //   (17-18 GB/s): perf samples of the 7B gate/up at M = 128 showed each prefetching micro-tile
 //   taking 1.9x as long as a plain one. Measured (block_bench, 96 rows, weights from DRAM,
-//   alternating binaries): 76-80 -> 84-86 % of peak. Only full micro-tiles have sparse
-//   (unrolled) micro-kernels, to keep the code small; a short last one prefetches its lines
-//   (and some beyond) densely.
+//   alternating binaries): 76-80 -> 84-86 % of peak; driver, 7B gate/up M = 128, 2 threads,
+//   300-313 -> 330-336 GFLOP/s, M = 64 279-286 -> 315-318. The sparse micro-kernel tests k
+//   against the step in its loop (an unrolled loop per step count measured at most ~2 %
+//   faster and cost 2-4 ms of compile for the 7B MLP); only full micro-tiles have one, to keep
+//   the code small, and a short last one prefetches its lines (and some beyond) densely.
 // - dense otherwise: the first micro-tiles each take a `kb`-line chunk, one line per k step in
 //   each of up to kPrefetchSlots streams (two when the call has fewer micro-tiles than the
 //   block has lines per k row, so that M = 16 still covers the whole block); a slot with no
@@ -155,12 +168,9 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
 constexpr int kSparseSteps[] = {4, 2};
 
 struct PrefetchPlan {
-  struct Sparse {
-    int every;
-    llvm::Value* use;     // this micro-tile runs the sparse micro-kernel for `every`
-    llvm::Value* stream;  // its first line
-  };
-  std::vector<Sparse> sparse;
+  llvm::Value* sparse = nullptr;        // this micro-tile runs the sparse micro-kernel
+  llvm::Value* sparse_shift = nullptr;  // log2 of its steps per line
+  llvm::Value* sparse_stream = nullptr;  // its first line
   llvm::Value* dense = nullptr;  // otherwise, this micro-tile prefetches `streams` densely
   std::vector<llvm::Value*> streams;
 };
@@ -174,22 +184,23 @@ PrefetchPlan NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg,
   llvm::Value* tiles = f.CeilDiv(m_rows, cfg.mr);
   llvm::Value* full_tile = b.CreateICmpSGE(b.CreateSub(m_rows, ms), f.I64(cfg.mr));
   PrefetchPlan plan;
-  llvm::Value* sparse_call = b.getFalse();  // some sparse mode applies to this call
+  llvm::Value* sparse_call = b.getFalse();   // some sparse mode applies to this call
   llvm::Value* sparse_share = b.getFalse();  // and this micro-tile has lines in it
-  llvm::Value* share_stream = b_panel;
+  plan.sparse_shift = f.I64(0);
+  plan.sparse_stream = b_panel;
   for (int every : kSparseSteps) {
     llvm::Value* applies = b.CreateAnd(
         b.CreateNot(sparse_call), b.CreateAnd(b.CreateICmpSGE(tiles, f.I64(every * lines_per_k)),
                                               b.CreateICmpEQ(b.CreateSRem(kb, f.I64(every)), f.I64(0))));
-    llvm::Value* share = b.CreateAnd(applies, b.CreateICmpSLT(tile_index, f.I64(every * lines_per_k)));
     // kb / every lines of 64 bytes per micro-tile.
     llvm::Value* stream =
         b.CreateGEP(b.getInt8Ty(), next_b, b.CreateMul(tile_index, b.CreateMul(b.CreateSDiv(kb, f.I64(every)), f.I64(64))));
-    plan.sparse.push_back({every, b.CreateAnd(share, full_tile, absl::StrCat("sparse", every)), stream});
-    share_stream = b.CreateSelect(applies, stream, share_stream);
+    plan.sparse_stream = b.CreateSelect(applies, stream, plan.sparse_stream);
+    plan.sparse_shift = b.CreateSelect(applies, f.I64(every == 4 ? 2 : 1), plan.sparse_shift);
+    sparse_share = b.CreateOr(sparse_share, b.CreateAnd(applies, b.CreateICmpSLT(tile_index, f.I64(every * lines_per_k))));
     sparse_call = b.CreateOr(sparse_call, applies);
-    sparse_share = b.CreateOr(sparse_share, share);
   }
+  plan.sparse = b.CreateAnd(sparse_share, full_tile, "sparse");
   llvm::Value* chunks_per_tile =
       b.CreateSelect(b.CreateICmpSLT(tiles, f.I64(lines_per_k)), f.I64(kPrefetchSlots), f.I64(1));
   llvm::Value* first_chunk = b.CreateMul(tile_index, chunks_per_tile);
@@ -202,7 +213,7 @@ PrefetchPlan NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg,
     llvm::Value* start = b.CreateGEP(b.getInt8Ty(), next_b, b.CreateMul(chunk, b.CreateMul(kb, f.I64(64))));
     // A short micro-tile of a sparse call takes its share in the first slot.
     plan.streams.push_back(
-        b.CreateSelect(sparse_call, slot == 0 ? share_stream : b_panel, b.CreateSelect(used, start, b_panel)));
+        b.CreateSelect(sparse_call, slot == 0 ? plan.sparse_stream : b_panel, b.CreateSelect(used, start, b_panel)));
   }
   return plan;
 }
@@ -276,16 +287,14 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
     const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, ms, m_rows, kb, next_b, b_panel);
     // Sparse, dense or no prefetches, then the smallest row variant that covers what is left.
     llvm::BasicBlock* join = llvm::BasicBlock::Create(f.ctx(), "uk.join", fn);
-    for (const PrefetchPlan::Sparse& sparse : prefetch.sparse) {
-      llvm::BasicBlock* run = llvm::BasicBlock::Create(f.ctx(), absl::StrCat("uk.sparse", sparse.every), fn);
-      llvm::BasicBlock* other = llvm::BasicBlock::Create(f.ctx(), "uk.other", fn);
-      b.CreateCondBr(sparse.use, run, other);
-      b.SetInsertPoint(run);
-      EmitMicroKernel(f, cfg.mr, 1, cfg.mr, cfg.nv, vw, {sparse.stream}, sparse.every, a_panel, b_panel, nullptr, kb,
-                      tile_rows, nullptr);
-      b.CreateBr(join);
-      b.SetInsertPoint(other);
-    }
+    llvm::BasicBlock* sparse = llvm::BasicBlock::Create(f.ctx(), "uk.sparse", fn);
+    llvm::BasicBlock* other = llvm::BasicBlock::Create(f.ctx(), "uk.other", fn);
+    b.CreateCondBr(prefetch.sparse, sparse, other);
+    b.SetInsertPoint(sparse);
+    EmitMicroKernel(f, cfg.mr, 1, cfg.mr, cfg.nv, vw, {prefetch.sparse_stream}, prefetch.sparse_shift, a_panel, b_panel,
+                    nullptr, kb, tile_rows, nullptr);
+    b.CreateBr(join);
+    b.SetInsertPoint(other);
     llvm::BasicBlock* prefetching = llvm::BasicBlock::Create(f.ctx(), "uk.prefetching", fn);
     llvm::BasicBlock* plain = llvm::BasicBlock::Create(f.ctx(), "uk.plain", fn);
     b.CreateCondBr(prefetch.dense, prefetching, plain);
@@ -295,8 +304,8 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
       EmitFirstMatching(
           f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(rows_left, f.I64(rows)); },
           [&](int rows) {
-            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, streams, 1, a_panel, b_panel, nullptr, kb, tile_rows,
-                            nullptr);
+            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, streams, nullptr, a_panel, b_panel, nullptr, kb,
+                            tile_rows, nullptr);
             b.CreateBr(join);
           });
     }
@@ -381,7 +390,7 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
         EmitFirstMatching(
             f, counts, [&](int streams) { return b.CreateICmpSGE(left, f.I64(streams)); },
             [&](int streams) {
-              EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, {}, 1, a_packed, b_first, b_stride, kb,
+              EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, {}, nullptr, a_packed, b_first, b_stride, kb,
                               tile_first, tile_stride);
               step->addIncoming(f.I64(streams), b.GetInsertBlock());
               b.CreateBr(latch);
