@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "braid.h"
 #include "codegen/gemm_template.h"
+#include "ir/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/graph_corpus.h"
@@ -32,6 +33,23 @@ std::unique_ptr<Graph> SmallGraph() {
 std::map<std::string, HostTensor> Weights(const Graph& g) {
   auto inputs = testing::RandomInputs(g, {{"M", 1}}, 3);
   return {{"w", inputs[1]}, {"b", inputs[2]}};
+}
+
+// silu(x·aᵀ) * (x·bᵀ) with x[M, k] and a, b [70, k], after Optimize: one grouped GEMM with a
+// vectorised silu·mul epilogue.
+absl::StatusOr<Module> GroupedGateUp(int k) {
+  const std::string weight = absl::StrCat("const f32[70, ", k, "]");
+  BRAID_ASSIGN_OR_RETURN(Module m, ParseAndVerify("t.ir", absl::StrCat("graph @g(%x: f32[M, ", k, "], %a: ", weight,
+                                                                     ", %b: ", weight, R"() {
+  %p = linear(%x, %a)
+  %q = linear(%x, %b)
+  %s = silu(%p)
+  %r = mul(%s, %q)
+  return %r
+})")));
+  BRAID_ASSIGN_OR_RETURN(bool changed, Optimize(*m.graphs[0]));
+  if (!changed) return absl::InternalError("Optimize did not group the GEMMs");
+  return m;
 }
 
 TEST(ApiTest, BuilderReportsTheFirstError) {
@@ -129,17 +147,8 @@ graph @g(%x: f32[M, 8], %a: const f32[16, 8], %b: const f32[16, 8]) {
 // CompileOptions::caches blocks the GEMMs for other caches than the host's: the tile choice
 // says so (on AVX-512, a 32 KiB L1d halves the K block) and the results still match.
 TEST(ApiTest, CachesOptionChangesTheBlockingNotTheResults) {
-  ASSERT_OK_AND_ASSIGN(Module m, ParseAndVerify("t.ir", R"(
-graph @g(%x: f32[M, 300], %a: const f32[70, 300], %b: const f32[70, 300]) {
-  %p = linear(%x, %a)
-  %q = linear(%x, %b)
-  %s = silu(%p)
-  %r = mul(%s, %q)
-  return %r
-})"));
+  ASSERT_OK_AND_ASSIGN(Module m, GroupedGateUp(300));
   Graph& g = *m.graphs[0];
-  ASSERT_OK_AND_ASSIGN(bool changed, Optimize(g));
-  ASSERT_TRUE(changed);
   const DimBindings dims = {{"M", 40}};
   auto inputs = testing::RandomInputs(g, dims, 11);
   ASSERT_OK_AND_ASSIGN(auto want, Interpret(g, inputs, dims));
@@ -168,17 +177,8 @@ graph @g(%x: f32[M, 300], %a: const f32[70, 300], %b: const f32[70, 300]) {
 // size and bit-identical results (a grouped GEMM with a vectorised silu·mul epilogue, two
 // compile threads).
 TEST(ApiTest, KeepTextCompilesTheSameCode) {
-  ASSERT_OK_AND_ASSIGN(Module m, ParseAndVerify("t.ir", R"(
-graph @g(%x: f32[M, 40], %a: const f32[70, 40], %b: const f32[70, 40]) {
-  %p = linear(%x, %a)
-  %q = linear(%x, %b)
-  %s = silu(%p)
-  %r = mul(%s, %q)
-  return %r
-})"));
+  ASSERT_OK_AND_ASSIGN(Module m, GroupedGateUp(40));
   Graph& g = *m.graphs[0];
-  ASSERT_OK_AND_ASSIGN(bool changed, Optimize(g));
-  ASSERT_TRUE(changed);
   const DimBindings dims = {{"M", 29}};
   auto inputs = testing::RandomInputs(g, dims, 7);
   std::vector<std::vector<float>> results;
