@@ -165,7 +165,7 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
 // 80-83 % of peak with every micro-tile prefetching, 88-92 % with none; measured with the
 // split, 3 alternating rounds: block_bench 48 rows from L2 78-84 -> 85-90 %, 16 rows 74 -> 79 %;
 // driver, 7B gate/up 1 thread M = 16 93-100 -> 103-111 GFLOP/s, M = 128 162-171 -> 177-181).
-constexpr int kSparseSteps[] = {4, 2};
+constexpr int kSparseSteps[] = {4, 2};  // powers of two, largest first
 
 struct PrefetchPlan {
   llvm::Value* sparse = nullptr;        // this micro-tile runs the sparse micro-kernel
@@ -196,7 +196,7 @@ PrefetchPlan NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg,
     llvm::Value* stream =
         b.CreateGEP(b.getInt8Ty(), next_b, b.CreateMul(tile_index, b.CreateMul(b.CreateSDiv(kb, f.I64(every)), f.I64(64))));
     plan.sparse_stream = b.CreateSelect(applies, stream, plan.sparse_stream);
-    plan.sparse_shift = b.CreateSelect(applies, f.I64(every == 4 ? 2 : 1), plan.sparse_shift);
+    plan.sparse_shift = b.CreateSelect(applies, f.I64(__builtin_ctz(every)), plan.sparse_shift);
     sparse_share = b.CreateOr(sparse_share, b.CreateAnd(applies, b.CreateICmpSLT(tile_index, f.I64(every * lines_per_k))));
     sparse_call = b.CreateOr(sparse_call, applies);
   }
