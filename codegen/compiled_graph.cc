@@ -162,7 +162,7 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   BRAID_RETURN_IF_ERROR(compiled->jit_->CompileAndAdd(*generated.module, threads, /*optimize=*/!options.keep_text));
   BRAID_ASSIGN_OR_RETURN(void* entry, compiled->jit_->Lookup(kEntryName));
   compiled->entry_ = reinterpret_cast<void (*)(void**, const int64_t*, void*)>(entry);
-  compiled->pool_ = std::make_unique<ThreadPool>(threads);
+  compiled->pool_ = std::make_unique<ThreadPool>(threads, std::chrono::microseconds(std::max(0, options.spin_us)));
   compiled->compile_ms_ = MsSince(start) - checking_ms;
 
   // Prepack every constant GEMM weight into its panels.

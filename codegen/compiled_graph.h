@@ -27,6 +27,9 @@ struct CompileOptions {
   // machine's tile choice, or where sysfs is missing. The code runs correctly either way.
   std::optional<CacheSizes> caches;
   int threads = 0;    // 0: the hardware's concurrency
+  // How long idle pool threads (and a Run waiting for them) poll before they sleep, in
+  // microseconds: faster hand-offs for small runs, paid in CPU time while idle; 0: never spin.
+  int spin_us = static_cast<int>(ThreadPool::kDefaultSpin.count());
   int opt_level = 3;  // LLVM backend level 0..3; 0 also skips the IR pass pipeline
   bool fuse_epilogues = true;
   bool fuse_pointwise = true;

@@ -18,17 +18,18 @@ void CpuRelax() {
 #endif
 }
 
-// How long an idle thread polls before it sleeps on a condition variable: a worker waiting for
-// the next job, and the caller waiting for the pool to finish its last tasks. Waking a sleeping
-// thread costs ~30-60 us of a 2-thread ParallelFor on these VMs (measured: 16 tasks of 25 us
-// took 258 us instead of 200), which is 10 % of a decode-sized GEMM; OpenMP runtimes and
-// OpenBLAS spin for the same reason. The budget bounds the CPU time an idle pool burns.
-constexpr auto kSpinBudget = std::chrono::microseconds(200);
+// An idle thread polls for a while (ThreadPool::kDefaultSpin, 200 us) before it sleeps on a
+// condition variable: a worker waiting for the next job, and the caller waiting for the pool to
+// finish its last tasks. Waking a sleeping thread costs ~30-60 us of a 2-thread ParallelFor on
+// these VMs (measured: 16 tasks of 25 us took 258 us instead of 200), which is 10 % of a
+// decode-sized GEMM; OpenMP runtimes and OpenBLAS spin for the same reason. The budget bounds
+// the CPU time an idle pool burns; an application that cannot spare it sets it to 0.
 
-// Polls `ready` until it holds (true) or the spin budget runs out (false).
+// Polls `ready` until it holds (true) or `budget` runs out (false).
 template <typename Ready>
-bool SpinUntil(const Ready& ready) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
+bool SpinUntil(std::chrono::microseconds budget, const Ready& ready) {
+  if (budget.count() <= 0) return ready();
+  const auto deadline = std::chrono::steady_clock::now() + budget;
   while (!ready()) {
     for (int i = 0; i < 16; ++i) CpuRelax();
     if (std::chrono::steady_clock::now() > deadline) return ready();
@@ -38,7 +39,7 @@ bool SpinUntil(const Ready& ready) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, std::chrono::microseconds spin) : spin_(spin) {
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
@@ -63,7 +64,7 @@ void ThreadPool::WorkerLoop() {
   while (true) {
     if (!stop_ && jobs_.empty()) {
       lock.unlock();
-      SpinUntil([this] { return queued_.load(std::memory_order_acquire) > 0 || stop_.load(); });
+      SpinUntil(spin_, [this] { return queued_.load(std::memory_order_acquire) > 0 || stop_.load(); });
       lock.lock();
     }
     wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
@@ -98,7 +99,7 @@ void ThreadPool::ParallelFor(TaskFn fn, void* ctx, int64_t n) {
   }
   wake_.notify_all();
   Work(*job);
-  SpinUntil([&] { return job->done.load() == job->n; });
+  SpinUntil(spin_, [&] { return job->done.load() == job->n; });
   std::unique_lock<std::mutex> lock(mu_);
   finished_.wait(lock, [&] { return job->done.load() == job->n; });
   // Drop the job if no worker has yet.

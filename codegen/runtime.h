@@ -5,6 +5,7 @@
 #define BRAID_CODEGEN_RUNTIME_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -20,8 +21,13 @@ using TaskFn = void (*)(void* ctx, int64_t task);
 
 class ThreadPool {
  public:
-  // `threads` counts the calling thread: 1 means no worker threads.
-  explicit ThreadPool(int threads);
+  // How long an idle thread polls before it sleeps (runtime.cc says why).
+  static constexpr std::chrono::microseconds kDefaultSpin{200};
+
+  // `threads` counts the calling thread: 1 means no worker threads. `spin`: how long idle
+  // workers poll for the next job, and a caller for its job's last tasks, before they block;
+  // 0 blocks at once (no busy waiting, at the cost of a slower wake-up).
+  explicit ThreadPool(int threads, std::chrono::microseconds spin = kDefaultSpin);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -51,6 +57,7 @@ class ThreadPool {
   // jobs_.size(), for idle threads to poll without taking mu_ (written with mu_ held).
   std::atomic<size_t> queued_{0};
   std::atomic<bool> stop_{false};  // written with mu_ held; read by spinning workers without it
+  const std::chrono::microseconds spin_;
   std::vector<std::thread> workers_;
 };
 

@@ -45,6 +45,10 @@ ABSL_FLAG(bool, bench, false,
           "FMA peak and read bandwidth, measured on the spot with as many threads, and each "
           "GEMM kernel's tile configuration with the reason it was chosen.");
 ABSL_FLAG(int32_t, threads, 0, "Threads for compiled code (0: the hardware's concurrency).");
+ABSL_FLAG(int32_t, spin_us, 200,
+          "How long idle threads of the compiled code's pool (and a run waiting for them) poll "
+          "before they sleep, in microseconds; 0 never busy-waits (slower hand-offs between "
+          "small runs, no CPU burnt while idle).");
 ABSL_FLAG(std::string, isa, "auto",
           "Vector ISA for compiled kernels: auto (the host's best), avx2 or avx512.");
 ABSL_FLAG(std::string, caches, "",
@@ -168,6 +172,8 @@ absl::StatusOr<CompileOptions> CompileFlags() {
   BRAID_ASSIGN_OR_RETURN(options.isa, ParseIsa(absl::GetFlag(FLAGS_isa)));
   options.threads = absl::GetFlag(FLAGS_threads);
   if (options.threads < 0) return DriverError("--threads must be >= 0");
+  options.spin_us = absl::GetFlag(FLAGS_spin_us);
+  if (options.spin_us < 0 || options.spin_us > 1000000) return DriverError("--spin-us must be in [0, 1000000]");
   options.fuse_epilogues = options.fuse_pointwise = absl::GetFlag(FLAGS_fusion);
   if (!absl::GetFlag(FLAGS_caches).empty()) {
     auto caches = ParseCacheSizes(absl::GetFlag(FLAGS_caches));

@@ -78,6 +78,34 @@ TEST(ThreadPoolTest, DestroysWhileWorkersSpin) {
   }
 }
 
+// With no spin budget idle threads block at once: every task still runs exactly once, across
+// sleeping workers, concurrent callers and destruction.
+TEST(ThreadPoolTest, NoSpinBudget) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads, std::chrono::microseconds(0));
+    for (int round = 0; round < 20; ++round) {
+      if (round % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      Counts counts(41);
+      pool.ParallelFor(CountTask, &counts, 41);
+      ExpectEachRanOnce(counts);
+    }
+  }
+  ThreadPool shared(3, std::chrono::microseconds(0));
+  std::vector<std::thread> callers;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 3; ++c) {
+    callers.emplace_back([&] {
+      for (int round = 0; round < 30; ++round) {
+        Counts counts(19);
+        shared.ParallelFor(CountTask, &counts, 19);
+        for (const auto& r : counts.runs) failures += r.load() != 1;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
 TEST(ThreadScratchTest, AlignedGrowsAndIsPerThread) {
   auto* small = static_cast<char*>(braid_thread_scratch(100));
   ASSERT_NE(small, nullptr);
