@@ -49,22 +49,28 @@ TEST(ThreadPoolTest, WakesSleepingAndSpinningWorkers) {
   }
 }
 
-// Several threads share one pool (concurrent Run calls on one compiled graph).
-TEST(ThreadPoolTest, ConcurrentCallers) {
-  ThreadPool pool(3);
-  std::vector<std::thread> callers;
+// `callers` threads each run `rounds` ParallelFors of `tasks` tasks on `pool`; returns how many
+// tasks did not run exactly once.
+int RunConcurrently(ThreadPool& pool, int callers, int rounds, int tasks) {
+  std::vector<std::thread> threads;
   std::atomic<int> failures{0};
-  for (int c = 0; c < 4; ++c) {
-    callers.emplace_back([&] {
-      for (int round = 0; round < 50; ++round) {
-        Counts counts(37);
-        pool.ParallelFor(CountTask, &counts, 37);
+  for (int c = 0; c < callers; ++c) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < rounds; ++round) {
+        Counts counts(tasks);
+        pool.ParallelFor(CountTask, &counts, tasks);
         for (const auto& r : counts.runs) failures += r.load() != 1;
       }
     });
   }
-  for (std::thread& t : callers) t.join();
-  EXPECT_EQ(failures.load(), 0);
+  for (std::thread& t : threads) t.join();
+  return failures.load();
+}
+
+// Several threads share one pool (concurrent Run calls on one compiled graph).
+TEST(ThreadPoolTest, ConcurrentCallers) {
+  ThreadPool pool(3);
+  EXPECT_EQ(RunConcurrently(pool, 4, 50, 37), 0);
 }
 
 // A pool destroyed right after a call, while its workers spin, joins them (a hang would time
@@ -91,19 +97,7 @@ TEST(ThreadPoolTest, NoSpinBudget) {
     }
   }
   ThreadPool shared(3, std::chrono::microseconds(0));
-  std::vector<std::thread> callers;
-  std::atomic<int> failures{0};
-  for (int c = 0; c < 3; ++c) {
-    callers.emplace_back([&] {
-      for (int round = 0; round < 30; ++round) {
-        Counts counts(19);
-        shared.ParallelFor(CountTask, &counts, 19);
-        for (const auto& r : counts.runs) failures += r.load() != 1;
-      }
-    });
-  }
-  for (std::thread& t : callers) t.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(RunConcurrently(shared, 3, 30, 19), 0);
 }
 
 TEST(ThreadScratchTest, AlignedGrowsAndIsPerThread) {
