@@ -22,7 +22,7 @@
 #include "ir/compare.h"              // CompareOutputs
 #include "ir/graph.h"                // Graph, Module, Value
 #include "ir/graph_builder.h"        // GraphBuilder
-#include "ir/host_tensor.h"          // HostTensor
+#include "ir/tensor.h"          // Tensor
 #include "ir/interpreter.h"          // Interpret
 #include "passes/pipeline.h"         // PipelineOptions
 

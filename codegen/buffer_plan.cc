@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include "ir/gemm.h"
+
 namespace braid {
 
 int BufferPlan::SymbolIndex(const std::string& symbol) const {
@@ -44,15 +46,15 @@ BufferPlan PlanBuffers(const Schedule& schedule) {
       plan.slot_value.push_back(nullptr);
       plan.gemms.push_back(spec);
     };
+    const std::vector<GemmOperands> gemms = GemmsOf(*t);
+    auto spec_of = [&](int g, const Value* result) {
+      const GemmValues v = GemmValuesOf(*t, gemms[g]);
+      return GemmSpec{t, g, v.kind, v.act, v.weight, v.bias, result, -1};
+    };
     if (t->op() != OpKind::kGroupedGemm) {
-      add_gemm(GemmSpec{t, 0, t->op(), t->operand(0), t->operand(1),
-                        t->operands().size() == 3 ? t->operand(2) : nullptr, t->result(), -1});
+      add_gemm(spec_of(0, t->result()));
       continue;
     }
-    const auto& kinds = *t->IdentListAttr("kind");
-    const auto& act = *t->IntListAttr("act");
-    const auto& weight = *t->IntListAttr("weight");
-    const auto& bias = *t->IntListAttr("bias");
     for (const Node* n : kernel.nodes) {
       if (n->op() != OpKind::kMultiOutput) continue;
       const int g = static_cast<int>(*n->IntAttr("index"));
@@ -60,9 +62,7 @@ BufferPlan PlanBuffers(const Schedule& schedule) {
       bool seen = false;
       for (const GemmSpec& s : plan.gemms) seen |= s.template_node == t && s.index == g;
       if (seen) continue;
-      add_gemm(GemmSpec{t, g, kinds[g] == "linear" ? OpKind::kLinear : OpKind::kMatmul,
-                        t->operand(act[g]), t->operand(weight[g]),
-                        bias[g] >= 0 ? t->operand(bias[g]) : nullptr, n->result(), -1});
+      add_gemm(spec_of(g, n->result()));
     }
   }
   return plan;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "codegen/graph_codegen.h"
+#include "ir/gemm.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
@@ -45,20 +46,7 @@ bool NeededUnpacked(const Graph& g, const Value* param) {
   }
   for (const auto& node : g.nodes()) {
     for (size_t i = 0; i < node->operands().size(); ++i) {
-      if (node->operand(i) != param) continue;
-      if (node->info().Has(kTraitGemm) && i == 1) continue;
-      if (node->op() == OpKind::kGroupedGemm) {
-        const auto& weight = *node->IntListAttr("weight");
-        if (std::find(weight.begin(), weight.end(), static_cast<int64_t>(i)) != weight.end()) {
-          bool other_role = false;
-          for (const char* role : {"act", "bias"}) {
-            const auto& list = *node->IntListAttr(role);
-            other_role |= std::find(list.begin(), list.end(), static_cast<int64_t>(i)) != list.end();
-          }
-          if (!other_role) continue;
-        }
-      }
-      return true;
+      if (node->operand(i) == param && !IsOnlyGemmWeight(*node, static_cast<int>(i))) return true;
     }
   }
   return false;
@@ -70,8 +58,8 @@ absl::Status GraphError(const Graph& g, SourceLoc loc, const std::string& msg) {
 
 }  // namespace
 
-SplitTensors SplitByConstness(const Graph& graph, const std::vector<HostTensor>& all) {
-  SplitTensors split;
+SplitViews SplitByConstness(const Graph& graph, const std::vector<TensorView>& all) {
+  SplitViews split;
   for (size_t i = 0; i < graph.params().size() && i < all.size(); ++i) {
     if (graph.params()[i]->is_const()) {
       split.constants[graph.params()[i]->name()] = all[i];
@@ -84,7 +72,15 @@ SplitTensors SplitByConstness(const Graph& graph, const std::vector<HostTensor>&
 
 absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     const Graph& graph, const CompileOptions& options,
-    const std::map<std::string, HostTensor>& constants) {
+    const std::map<std::string, Tensor>& constants) {
+  std::map<std::string, TensorView> views;
+  for (const auto& [name, tensor] : constants) views.emplace(name, tensor.view());
+  return Compile(graph, options, views);
+}
+
+absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
+    const Graph& graph, const CompileOptions& options,
+    const std::map<std::string, TensorView>& constants) {
   const auto start = std::chrono::steady_clock::now();
   BRAID_RETURN_IF_ERROR(VerifyGraph(graph));
   std::unique_ptr<CompiledGraph> compiled(new CompiledGraph());
@@ -106,7 +102,11 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     }
     // Constants bind the symbolic dims of their shapes.
     const Shape& shape = p->type().tensor().shape;
-    const HostTensor& t = it->second;
+    const TensorView& t = it->second;
+    if (t.dtype != p->type().tensor().dtype) {
+      return GraphError(g, p->loc(), absl::StrCat("the constant for %", p->name(), " is ",
+                                                  DTypeName(t.dtype), ", not ", p->type().ToString()));
+    }
     bool ok = t.shape.size() == shape.size();
     for (size_t d = 0; ok && d < shape.size(); ++d) {
       if (!shape[d].is_symbolic()) {
@@ -116,15 +116,18 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
         ok = inserted || pos->second == t.shape[d];
       }
     }
-    int64_t count = 1;
-    for (int64_t d : t.shape) count *= d;
-    if (!ok || count != t.size()) {
+    for (int64_t d : t.shape) ok &= d >= 0;
+    ok = ok && CheckedElementCount(t.shape).ok();
+    if (ok && t.data == nullptr && t.size() > 0) {
+      return GraphError(g, p->loc(), absl::StrCat("the constant for %", p->name(), " has no data"));
+    }
+    if (!ok) {
       return GraphError(g, p->loc(), absl::StrCat("the constant for %", p->name(), " has shape ",
                                                   ShapeToString(t.shape), ", not ", p->type().ToString()));
     }
     // Weights only GEMMs read live on in packed form; keep a copy of the others (biases,
     // pointwise operands, returned constants).
-    if (NeededUnpacked(g, p)) compiled->constants_[p] = t;
+    if (NeededUnpacked(g, p)) compiled->constants_.emplace(p, Tensor::CopyOf(t));
   }
   const double checking_ms = MsSince(checking);
   ScheduleOptions schedule_options;
@@ -170,13 +173,12 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   for (size_t i = 0; i < compiled->plan_.gemms.size(); ++i) {
     const GemmSpec& spec = compiled->plan_.gemms[i];
     if (!spec.weight->is_const()) continue;
-    const HostTensor& w = constants.at(spec.weight->name());
-    const bool linear = spec.kind == OpKind::kLinear;
-    const int64_t k = linear ? w.shape[1] : w.shape[0];
-    const int64_t n = linear ? w.shape[0] : w.shape[1];
+    const TensorView& w = constants.at(spec.weight->name());
+    const int64_t k = GemmWeightK(spec.kind, w.shape);
+    const int64_t n = GemmWeightN(spec.kind, w.shape);
     const int nr = compiled->panel_width_[i];
     AlignedBuffer packed(PackedFloats(k, n, nr));
-    PackJob job{spec.kind, w.data.data(), k, n, nr, packed.data()};
+    PackJob job{spec.kind, w.data_as<const float>(), k, n, nr, packed.data()};
     compiled->pool_->ParallelFor(
         [](void* ctx, int64_t p) {
           const auto& j = *static_cast<const PackJob*>(ctx);
@@ -205,71 +207,79 @@ absl::StatusOr<DimBindings> CompiledGraph::MergeDims(const DimBindings& dims) co
   return merged;
 }
 
-absl::StatusOr<std::vector<HostTensor>> CompiledGraph::Run(const std::vector<HostTensor>& inputs,
-                                                           const DimBindings& user_dims) const {
-  BRAID_ASSIGN_OR_RETURN(DimBindings dims, MergeDims(user_dims));
+absl::StatusOr<std::vector<std::vector<int64_t>>> CompiledGraph::OutputShapes(
+    const DimBindings& dims) const {
   const Graph& g = graph();
-  std::vector<HostTensor> outputs(g.outputs().size());
   std::vector<std::vector<int64_t>> shapes;
   int64_t total = 0;
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    auto shape = BindShape(g.outputs()[i]->type().tensor().shape, dims);
+  for (const Value* v : g.outputs()) {
+    const TensorType& type = v->type().tensor();
+    auto shape = BindShape(type.shape, dims);
     if (!shape.ok()) return GraphError(g, g.loc(), std::string(shape.status().message()));
     auto count = CheckedElementCount(*shape);
     if (!count.ok()) return GraphError(g, g.loc(), std::string(count.status().message()));
-    if (__builtin_add_overflow(total, *count * 4, &total) || total > options_.max_run_bytes) {
+    if (__builtin_add_overflow(total, *count * DTypeBytes(type.dtype), &total) ||
+        total > options_.max_run_bytes) {
       return GraphError(g, g.loc(), absl::StrCat("the outputs need more than ", options_.max_run_bytes,
                                                  " bytes (the run memory limit)"));
     }
-    shapes.push_back(*shape);
+    shapes.push_back(*std::move(shape));
   }
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    outputs[i].shape = shapes[i];
-    outputs[i].data.resize(CheckedElementCount(shapes[i]).value());
+  return shapes;
+}
+
+absl::StatusOr<std::vector<Tensor>> CompiledGraph::Run(const std::vector<TensorView>& inputs,
+                                                       const DimBindings& user_dims) const {
+  BRAID_ASSIGN_OR_RETURN(DimBindings dims, MergeDims(user_dims));
+  BRAID_ASSIGN_OR_RETURN(auto shapes, OutputShapes(dims));
+  std::vector<Tensor> outputs;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    outputs.emplace_back(graph().outputs()[i]->type().tensor().dtype, std::move(shapes[i]));
   }
-  std::vector<float*> data;
-  for (HostTensor& t : outputs) data.push_back(t.data.data());
-  BRAID_RETURN_IF_ERROR(Execute(inputs, dims, data, shapes));
+  BRAID_RETURN_IF_ERROR(Execute(inputs, dims, ViewsOf(outputs)));
   return outputs;
 }
 
-absl::Status CompiledGraph::RunInto(const std::vector<HostTensor>& inputs, const DimBindings& user_dims,
-                                    std::vector<HostTensor*>& outputs) const {
+absl::Status CompiledGraph::RunInto(const std::vector<TensorView>& inputs, const DimBindings& user_dims,
+                                    const std::vector<TensorView>& outputs) const {
   BRAID_ASSIGN_OR_RETURN(DimBindings dims, MergeDims(user_dims));
   const Graph& g = graph();
   if (outputs.size() != g.outputs().size()) {
     return absl::InvalidArgumentError(absl::StrCat("@", g.name(), " has ", g.outputs().size(),
                                                    " outputs, got ", outputs.size(), " buffers"));
   }
-  std::vector<float*> data;
-  std::vector<std::vector<int64_t>> shapes;
+  BRAID_ASSIGN_OR_RETURN(auto shapes, OutputShapes(dims));
   for (size_t i = 0; i < outputs.size(); ++i) {
-    auto shape = BindShape(g.outputs()[i]->type().tensor().shape, dims);
-    if (!shape.ok()) return GraphError(g, g.loc(), std::string(shape.status().message()));
-    if (outputs[i] == nullptr || outputs[i]->shape != *shape ||
-        outputs[i]->size() != CheckedElementCount(*shape).value_or(-1)) {
-      return absl::InvalidArgumentError(absl::StrCat("output buffer ", i, " must have shape ",
-                                                     ShapeToString(*shape)));
+    const TensorType& type = g.outputs()[i]->type().tensor();
+    if (outputs[i].dtype != type.dtype || outputs[i].shape != shapes[i] ||
+        (outputs[i].data == nullptr && ElementCount(shapes[i]) > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "output buffer ", i, " (%", g.outputs()[i]->name(), ") must be ", DTypeName(type.dtype),
+          ShapeToString(shapes[i]), ", got ", DTypeName(outputs[i].dtype),
+          ShapeToString(outputs[i].shape), outputs[i].data == nullptr ? " without data" : ""));
     }
-    data.push_back(outputs[i]->data.data());
-    shapes.push_back(*shape);
   }
-  return Execute(inputs, dims, data, shapes);
+  return Execute(inputs, dims, outputs);
 }
 
-absl::Status CompiledGraph::Execute(const std::vector<HostTensor>& inputs, const DimBindings& dims,
-                                    std::vector<float*>& output_data,
-                                    const std::vector<std::vector<int64_t>>& output_shapes) const {
+absl::Status CompiledGraph::Execute(const std::vector<TensorView>& inputs, const DimBindings& dims,
+                                    const std::vector<TensorView>& outputs) const {
   const Graph& g = graph();
   // The full input list: caller inputs for runtime parameters, stored constants for the rest.
-  std::vector<HostTensor> all;
-  std::vector<const HostTensor*> param_data;
+  std::vector<TensorView> stored;
+  stored.reserve(g.params().size());
+  std::vector<const TensorView*> param_data;
   size_t next = 0;
   for (const Value* p : g.params()) {
     if (p->is_const()) {
       // Null for weights that live only in packed form.
       auto it = constants_.find(p);
-      param_data.push_back(it == constants_.end() ? nullptr : &it->second);
+      if (it == constants_.end()) {
+        param_data.push_back(nullptr);
+      } else {
+        stored.push_back(it->second.view());
+        param_data.push_back(&stored.back());
+      }
     } else {
       if (next >= inputs.size()) {
         return absl::InvalidArgumentError(absl::StrCat("@", g.name(), " needs an input for %", p->name()));
@@ -283,12 +293,18 @@ absl::Status CompiledGraph::Execute(const std::vector<HostTensor>& inputs, const
   BRAID_ASSIGN_OR_RETURN(auto param_shapes, BindParamShapes(g, dims));
   for (size_t i = 0; i < g.params().size(); ++i) {
     if (param_data[i] == nullptr) continue;
-    if (param_data[i]->shape != param_shapes[i] ||
-        param_data[i]->size() != CheckedElementCount(param_shapes[i]).value_or(-1)) {
-      const Value* p = g.params()[i];
+    const Value* p = g.params()[i];
+    if (param_data[i]->dtype != p->type().tensor().dtype) {
+      return GraphError(g, p->loc(), absl::StrCat("input %", p->name(), " is ", DTypeName(param_data[i]->dtype),
+                                                  " but the graph expects ", p->type().ToString()));
+    }
+    if (param_data[i]->shape != param_shapes[i]) {
       return GraphError(g, p->loc(), absl::StrCat("input %", p->name(), " has shape ",
                                                   ShapeToString(param_data[i]->shape),
                                                   " but the graph expects ", ShapeToString(param_shapes[i])));
+    }
+    if (param_data[i]->data == nullptr && ElementCount(param_shapes[i]) > 0) {
+      return GraphError(g, p->loc(), absl::StrCat("input %", p->name(), " has no data"));
     }
   }
   std::vector<int64_t> dim_values;
@@ -315,11 +331,13 @@ absl::Status CompiledGraph::Execute(const std::vector<HostTensor>& inputs, const
     if (v == nullptr || v->is_param()) continue;
     auto out = std::find(g.outputs().begin(), g.outputs().end(), v);
     if (out != g.outputs().end()) {
-      buffers[slot] = output_data[out - g.outputs().begin()];
+      buffers[slot] = outputs[out - g.outputs().begin()].data;
       continue;
     }
     BRAID_ASSIGN_OR_RETURN(auto shape, BindShape(v->type().tensor().shape, dims));
-    BRAID_ASSIGN_OR_RETURN(int64_t floats, CheckedElementCount(shape));
+    BRAID_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(shape));
+    // Buffers are counted in 4-byte units (the packed-weight unit), rounded up.
+    const int64_t floats = (count * DTypeBytes(v->type().tensor().dtype) + 3) / 4;
     BRAID_RETURN_IF_ERROR(budget(floats));
     to_allocate.push_back({static_cast<int>(slot), floats});
   }
@@ -328,8 +346,7 @@ absl::Status CompiledGraph::Execute(const std::vector<HostTensor>& inputs, const
     const GemmSpec& spec = plan_.gemms[i];
     if (packed_.count(spec.packed_slot)) continue;
     BRAID_ASSIGN_OR_RETURN(auto shape, BindShape(spec.weight->type().tensor().shape, dims));
-    const bool linear = spec.kind == OpKind::kLinear;
-    const int64_t k = linear ? shape[1] : shape[0], n = linear ? shape[0] : shape[1];
+    const int64_t k = GemmWeightK(spec.kind, shape), n = GemmWeightN(spec.kind, shape);
     const int64_t floats = PackedFloats(k, n, panel_width_[i]);
     BRAID_RETURN_IF_ERROR(budget(floats));
     to_allocate.push_back({spec.packed_slot, floats});
@@ -342,7 +359,7 @@ absl::Status CompiledGraph::Execute(const std::vector<HostTensor>& inputs, const
   }
   for (size_t i = 0; i < g.params().size(); ++i) {
     if (param_data[i] == nullptr) continue;
-    buffers[plan_.value_slot.at(g.params()[i])] = const_cast<float*>(param_data[i]->data.data());
+    buffers[plan_.value_slot.at(g.params()[i])] = param_data[i]->data;
   }
   for (const auto& [slot, packed] : packed_) buffers[slot] = packed.data();
   entry_(buffers.data(), dim_values.data(), pool_.get());
@@ -350,11 +367,9 @@ absl::Status CompiledGraph::Execute(const std::vector<HostTensor>& inputs, const
   for (size_t i = 0; i < g.outputs().size(); ++i) {
     const Value* v = g.outputs()[i];
     auto slot = plan_.value_slot.find(v);
-    const float* src = static_cast<const float*>(buffers[slot->second]);
-    if (src != output_data[i]) {
-      int64_t floats = 1;
-      for (int64_t d : output_shapes[i]) floats *= d;
-      if (floats > 0) std::memcpy(output_data[i], src, floats * sizeof(float));
+    const void* src = buffers[slot->second];
+    if (src != outputs[i].data && outputs[i].num_bytes() > 0) {
+      std::memcpy(outputs[i].data, src, outputs[i].num_bytes());
     }
   }
   return absl::OkStatus();

@@ -1,6 +1,12 @@
 // A graph compiled to native code: schedule, buffer plan, JIT-compiled entry, prepacked
 // constant weights and a thread pool. `Run` may be called concurrently from several threads;
 // each call owns its buffers.
+//
+// Memory: constants are given as views of the caller's memory and read once, during
+// `Compile`: GEMM weights are prepacked from them (the only copy braid keeps); constants read
+// in any other way (biases, pointwise operands, returned constants) are copied. The views need
+// not outlive `Compile`. `RunInto` reads its inputs from, and writes its outputs into, the
+// caller's memory without copies; `Run` allocates the outputs.
 #ifndef BRAID_CODEGEN_COMPILED_GRAPH_H_
 #define BRAID_CODEGEN_COMPILED_GRAPH_H_
 
@@ -16,7 +22,7 @@
 #include "codegen/packing.h"
 #include "codegen/runtime.h"
 #include "ir/graph.h"
-#include "ir/host_tensor.h"
+#include "ir/tensor.h"
 #include "scheduler/fusion.h"
 
 namespace braid {
@@ -37,29 +43,39 @@ struct CompileOptions {
   int64_t max_run_bytes = int64_t{16} << 30;  // all buffers of one Run, checked before allocating
 };
 
-// One tensor per parameter, split into what Compile takes (constants, by name) and what Run
+// One view per parameter, split into what Compile takes (constants, by name) and what Run
 // takes (the other parameters, in order).
-struct SplitTensors {
-  std::map<std::string, HostTensor> constants;
-  std::vector<HostTensor> runtime;
+struct SplitViews {
+  std::map<std::string, TensorView> constants;
+  std::vector<TensorView> runtime;
 };
-SplitTensors SplitByConstness(const Graph& graph, const std::vector<HostTensor>& all);
+SplitViews SplitByConstness(const Graph& graph, const std::vector<TensorView>& all);
 
 class CompiledGraph {
  public:
-  // Compiles a verified `graph`. `constants` gives a tensor for every `const` parameter (by
-  // name); their weights are prepacked now and owned by the result.
+  // Compiles a verified `graph`. `constants` views a tensor for every `const` parameter (by
+  // name), of the parameter's dtype and shape; they are read only during this call.
   static absl::StatusOr<std::unique_ptr<CompiledGraph>> Compile(
       const Graph& graph, const CompileOptions& options,
-      const std::map<std::string, HostTensor>& constants);
+      const std::map<std::string, TensorView>& constants);
+  // The same with owned tensors (a convenience; they are read the same way).
+  static absl::StatusOr<std::unique_ptr<CompiledGraph>> Compile(
+      const Graph& graph, const CompileOptions& options,
+      const std::map<std::string, Tensor>& constants);
 
-  // Runs with one tensor per non-const parameter, in parameter order; `dims` binds the
-  // symbolic dims (those of constants are already bound).
-  absl::StatusOr<std::vector<HostTensor>> Run(const std::vector<HostTensor>& inputs,
-                                              const DimBindings& dims) const;
-  // Same, into caller-provided outputs (one per graph output, already of the right shape).
-  absl::Status RunInto(const std::vector<HostTensor>& inputs, const DimBindings& dims,
-                       std::vector<HostTensor*>& outputs) const;
+  // Runs with one view per non-const parameter, in parameter order (each of the parameter's
+  // dtype and shape), writing one view per graph output (of the output's dtype and shape, not
+  // overlapping the inputs). `dims` binds the symbolic dims (those of constants are already
+  // bound). Nothing is copied in or out.
+  absl::Status RunInto(const std::vector<TensorView>& inputs, const DimBindings& dims,
+                       const std::vector<TensorView>& outputs) const;
+  // Same, into newly allocated outputs.
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<TensorView>& inputs,
+                                          const DimBindings& dims) const;
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs,
+                                          const DimBindings& dims) const {
+    return Run(ViewsOf(inputs), dims);
+  }
 
   const Graph& graph() const { return *module_.graphs.front(); }
   const Schedule& schedule() const { return schedule_; }
@@ -77,9 +93,10 @@ class CompiledGraph {
 
  private:
   CompiledGraph() = default;
-  absl::Status Execute(const std::vector<HostTensor>& inputs, const DimBindings& dims,
-                       std::vector<float*>& output_data,
-                       const std::vector<std::vector<int64_t>>& output_shapes) const;
+  absl::Status Execute(const std::vector<TensorView>& inputs, const DimBindings& dims,
+                       const std::vector<TensorView>& outputs) const;
+  // The concrete shape of each output at `dims`, checked against the run memory cap.
+  absl::StatusOr<std::vector<std::vector<int64_t>>> OutputShapes(const DimBindings& dims) const;
   absl::StatusOr<DimBindings> MergeDims(const DimBindings& dims) const;
 
   Module module_;  // a private copy of the graph
@@ -91,7 +108,7 @@ class CompiledGraph {
   void (*entry_)(void** buffers, const int64_t* dims, void* pool) = nullptr;
   std::vector<int> panel_width_;                    // per plan_.gemms
   std::map<int, AlignedBuffer> packed_;             // packed_slot -> prepacked constant weight
-  std::map<const Value*, HostTensor> constants_;    // const parameters
+  std::map<const Value*, Tensor> constants_;        // const parameters read unpacked (copies)
   DimBindings constant_dims_;                       // symbols bound by constants' shapes
   std::vector<std::string> choices_;
   double compile_ms_ = 0, prepack_ms_ = 0;

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "codegen/pointwise_kernel.h"
+#include "ir/gemm.h"
 #include "llvm/IR/Verifier.h"
 
 namespace braid {
@@ -61,8 +62,8 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
         const Shape& w = spec.weight->type().tensor().shape;
         const bool linear = spec.kind == OpKind::kLinear;
         b.CreateCall(pack, {b.getInt32(linear ? 1 : 0), f.Buffer(plan.value_slot.at(spec.weight)),
-                            f.Buffer(spec.packed_slot), f.DimValue(linear ? w[1] : w[0]),
-                            f.DimValue(linear ? w[0] : w[1]), f.I64(out.panel_width[g])});
+                            f.Buffer(spec.packed_slot), f.DimValue(GemmWeightK(spec.kind, w)),
+                            f.DimValue(GemmWeightN(spec.kind, w)), f.I64(out.panel_width[g])});
       }
     }
     b.CreateCall(parallel_for, {entry->getArg(2), task_fn, task_ctx, tasks});

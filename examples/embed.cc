@@ -11,12 +11,12 @@
 
 namespace {
 
-braid::HostTensor Random(std::vector<int64_t> shape, float scale, std::mt19937& rng) {
+braid::Tensor Random(std::vector<int64_t> shape, float scale, std::mt19937& rng) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   std::uniform_real_distribution<float> dist(-scale, scale);
-  braid::HostTensor t{std::move(shape), std::vector<float>(n)};
-  for (float& x : t.data) x = dist(rng);
+  braid::Tensor t(braid::DType::kF32, std::move(shape));
+  for (float& x : t.f32_span()) x = dist(rng);
   return t;
 }
 
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   if (!changed.ok()) return Fail(changed.status());
 
   std::mt19937 rng(1);
-  std::map<std::string, braid::HostTensor> weights = {
+  std::map<std::string, braid::Tensor> weights = {
       {"wg", Random({kIntermediate, kHidden}, 0.02f, rng)},
       {"wu", Random({kIntermediate, kHidden}, 0.02f, rng)},
       {"wd", Random({kHidden, kIntermediate}, 0.02f, rng)},
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
             << " ms prepacking " << (*compiled)->prepacked_bytes() / (1 << 20) << " MiB of weights), "
             << (*compiled)->schedule().kernels.size() << " kernels\n";
 
-  braid::HostTensor input = Random({m, kHidden}, 1.0f, rng);
+  braid::Tensor input = Random({m, kHidden}, 1.0f, rng);
   const braid::DimBindings dims = {{"M", m}};
   auto outputs = (*compiled)->Run({input}, dims);
   if (!outputs.ok()) return Fail(outputs.status());
@@ -66,9 +66,9 @@ int main(int argc, char** argv) {
   auto reference = braid::Interpret(**graph, {input, weights["wg"], weights["wu"], weights["wd"]}, dims);
   if (!reference.ok()) return Fail(reference.status());
   const braid::Comparison c = braid::CompareOutputs(*reference, *outputs);
-  const braid::HostTensor& out = (*outputs)[0];
-  std::cout << "y[0, 0:4] = " << out.data[0] << " " << out.data[1] << " " << out.data[2] << " "
-            << out.data[3] << "  (shape [" << out.shape[0] << ", " << out.shape[1] << "])\n"
+  const braid::Tensor& out = (*outputs)[0];
+  std::cout << "y[0, 0:4] = " << out.f32()[0] << " " << out.f32()[1] << " " << out.f32()[2] << " "
+            << out.f32()[3] << "  (shape [" << out.shape()[0] << ", " << out.shape()[1] << "])\n"
             << "vs interpreter: max_abs_err=" << c.max_abs_error << " max_rel_err=" << c.max_rel_error
             << (c.ok ? "  OK\n" : "  MISMATCH\n");
   return c.ok ? 0 : 1;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ir/scalar_convert.h"
 
 namespace braid {
 namespace {
@@ -20,7 +21,22 @@ std::string Index(const std::vector<int64_t>& shape, int64_t flat) {
 
 }  // namespace
 
-Comparison CompareOutputs(const std::vector<HostTensor>& want, const std::vector<HostTensor>& got) {
+double RelTolerance(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+      return kRelTolerance;
+    case DType::kBF16:
+      return 1e-2;  // one unit in the last place is 2^-7 = 7.8e-3
+    case DType::kF16:
+      return 2e-3;  // one unit in the last place is 2^-10 = 9.8e-4
+    case DType::kI8:
+    case DType::kI32:
+      return 0;     // integers are exact
+  }
+  return kRelTolerance;
+}
+
+Comparison CompareOutputs(const std::vector<Tensor>& want, const std::vector<Tensor>& got) {
   Comparison c;
   if (want.size() != got.size()) {
     c.ok = false;
@@ -28,22 +44,34 @@ Comparison CompareOutputs(const std::vector<HostTensor>& want, const std::vector
     return c;
   }
   for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i].shape != got[i].shape || want[i].data.size() != got[i].data.size()) {
+    if (want[i].dtype() != got[i].dtype()) {
+      c.ok = false;
+      c.first_mismatch = absl::StrCat("output ", i, " is ", DTypeName(got[i].dtype()), ", want ",
+                                      DTypeName(want[i].dtype()));
+      return c;
+    }
+    if (want[i].shape() != got[i].shape()) {
       c.ok = false;
       c.first_mismatch = absl::StrCat("output ", i, " has the wrong shape");
       return c;
     }
+    const DType dtype = want[i].dtype();
+    const double tolerance = RelTolerance(dtype);
+    const void* want_data = want[i].raw_data();
+    const void* got_data = got[i].raw_data();
+    const int64_t size = want[i].size();
     double sum_sq = 0;
     int64_t finite = 0;
-    for (float w : want[i].data) {
+    for (int64_t j = 0; j < size; ++j) {
+      const double w = LoadAsDouble(dtype, want_data, j);
       if (std::isfinite(w)) {
-        sum_sq += static_cast<double>(w) * w;
+        sum_sq += w * w;
         ++finite;
       }
     }
     const double rms = finite ? std::sqrt(sum_sq / finite) : 0.0;
-    for (size_t j = 0; j < want[i].data.size(); ++j) {
-      const double w = want[i].data[j], g = got[i].data[j];
+    for (int64_t j = 0; j < size; ++j) {
+      const double w = LoadAsDouble(dtype, want_data, j), g = LoadAsDouble(dtype, got_data, j);
       bool same;
       double abs_error = 0, rel_error = 0;
       if (std::isnan(w) || std::isnan(g)) {
@@ -54,13 +82,13 @@ Comparison CompareOutputs(const std::vector<HostTensor>& want, const std::vector
         abs_error = std::fabs(g - w);
         const double scale = std::fabs(w) + rms;
         rel_error = scale > 0 ? abs_error / scale : (abs_error > 0 ? INFINITY : 0);
-        same = abs_error <= kRelTolerance * scale + kAbsTolerance;
+        same = abs_error <= tolerance * scale + kAbsTolerance;
       }
       c.max_abs_error = std::max(c.max_abs_error, abs_error);
       c.max_rel_error = std::max(c.max_rel_error, rel_error);
       if (!same && c.ok) {
         c.ok = false;
-        c.first_mismatch = absl::StrCat("output ", i, " ", Index(want[i].shape, j), ": got ", g,
+        c.first_mismatch = absl::StrCat("output ", i, " ", Index(want[i].shape(), j), ": got ", g,
                                         ", want ", w);
       }
     }

@@ -8,19 +8,24 @@
 // cancellations of O(1) quantities, where fp32 cannot do better than ~1e-7 absolute: the soak
 // found gelu_tanh(-6.5) = 0.5·x·(1 + tanh(-12.7)), which is -3e-11 in double and exactly -0
 // in any fp32 evaluation (tanh rounds to -1), in a one-element output whose rms is that tiny
-// value. NaN matches NaN; an infinity must match exactly.
+// value. NaN matches NaN; an infinity must match exactly. Outputs of a narrower dtype get that
+// dtype's relative tolerance (`RelTolerance`: about one unit in its last place); integers must
+// match exactly.
 #ifndef BRAID_IR_COMPARE_H_
 #define BRAID_IR_COMPARE_H_
 
 #include <string>
 #include <vector>
 
-#include "ir/host_tensor.h"
+#include "ir/tensor.h"
 
 namespace braid {
 
 inline constexpr double kRelTolerance = 1e-4;
 inline constexpr double kAbsTolerance = 1e-6;
+
+// The relative tolerance for outputs of `dtype` (kRelTolerance for f32).
+double RelTolerance(DType dtype);
 
 struct Comparison {
   bool ok = true;
@@ -29,7 +34,7 @@ struct Comparison {
   std::string first_mismatch;  // "output 0 [3, 17]: got 1.5, want 1.25" when !ok
 };
 
-Comparison CompareOutputs(const std::vector<HostTensor>& want, const std::vector<HostTensor>& got);
+Comparison CompareOutputs(const std::vector<Tensor>& want, const std::vector<Tensor>& got);
 
 }  // namespace braid
 

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "ir/gemm.h"
 #include "ir/status_macros.h"
 
 namespace braid {
@@ -12,29 +13,30 @@ namespace {
 
 // A value at run time: one tensor, or one per part of a multi_output_layout. Tensors are owned
 // by the interpreter's arena (or are the caller's inputs) and never copied between values.
-using RuntimeValue = std::vector<const HostTensor*>;
+using RuntimeValue = std::vector<const Tensor*>;
 
 absl::Status LocError(const Graph& g, SourceLoc loc, absl::string_view msg) {
   return LocatedError(g.source(), loc, msg, absl::StrCat("@", g.name()));
 }
 
 // y[r, n] = sum_k x[r, k] * w(n, k) (+ bias[n]), with x flattened to [rows, K].
-HostTensor Gemm(OpKind kind, const HostTensor& x, const HostTensor& w, const HostTensor* bias) {
-  const int64_t k_dim = x.shape.back();
+Tensor Gemm(OpKind kind, const Tensor& x, const Tensor& w, const Tensor* bias) {
+  const int64_t k_dim = x.shape().back();
   const bool is_linear = kind == OpKind::kLinear;
-  const int64_t n_dim = is_linear ? w.shape[0] : w.shape[1];
-  HostTensor y;
-  y.shape = x.shape;
-  y.shape.back() = n_dim;
-  int64_t y_rows = 1;
-  for (size_t i = 0; i + 1 < x.shape.size(); ++i) y_rows *= x.shape[i];
-  y.data.assign(y_rows * n_dim, 0.0f);
+  const int64_t n_dim = GemmWeightN(kind, w.shape());
+  std::vector<int64_t> y_shape = x.shape();
+  y_shape.back() = n_dim;
+  Tensor y(DType::kF32, y_shape);
+  const int64_t y_rows = n_dim == 0 ? 0 : y.size() / n_dim;
+  const float* xd = x.f32();
+  const float* wd = w.f32();
+  float* yd = y.f32();
   std::vector<double> acc(n_dim);
   for (int64_t r = 0; r < y_rows; ++r) {
-    const float* xr = x.data.data() + r * k_dim;
+    const float* xr = xd + r * k_dim;
     if (is_linear) {
       for (int64_t n = 0; n < n_dim; ++n) {
-        const float* wn = w.data.data() + n * k_dim;
+        const float* wn = wd + n * k_dim;
         double sum = 0;
         for (int64_t k = 0; k < k_dim; ++k) sum += static_cast<double>(xr[k]) * wn[k];
         acc[n] = sum;
@@ -43,37 +45,40 @@ HostTensor Gemm(OpKind kind, const HostTensor& x, const HostTensor& w, const Hos
       std::fill(acc.begin(), acc.end(), 0.0);
       for (int64_t k = 0; k < k_dim; ++k) {
         const double a = xr[k];
-        const float* wk = w.data.data() + k * n_dim;
+        const float* wk = wd + k * n_dim;
         for (int64_t n = 0; n < n_dim; ++n) acc[n] += a * wk[n];
       }
     }
     for (int64_t n = 0; n < n_dim; ++n) {
-      y.data[r * n_dim + n] = static_cast<float>(acc[n] + (bias ? bias->data[n] : 0.0));
+      yd[r * n_dim + n] = static_cast<float>(acc[n] + (bias ? bias->f32()[n] : 0.0));
     }
   }
   return y;
 }
 
-HostTensor Unary(double (*fn)(double), const HostTensor& x) {
-  HostTensor y{x.shape, std::vector<float>(x.data.size())};
-  for (size_t i = 0; i < x.data.size(); ++i) y.data[i] = static_cast<float>(fn(x.data[i]));
+Tensor Unary(double (*fn)(double), const Tensor& x) {
+  Tensor y(DType::kF32, x.shape());
+  const float* xd = x.f32();
+  float* yd = y.f32();
+  for (int64_t i = 0; i < x.size(); ++i) yd[i] = static_cast<float>(fn(xd[i]));
   return y;
 }
 
 // NumPy-broadcast binary op over concrete shapes (compatibility was checked statically and
 // again here, since a symbol may bind to 1).
-absl::StatusOr<HostTensor> Binary(double (*fn)(double, double), const HostTensor& a,
-                                  const HostTensor& b) {
-  const size_t rank = std::max(a.shape.size(), b.shape.size());
+absl::StatusOr<Tensor> Binary(double (*fn)(double, double), const Tensor& a, const Tensor& b) {
+  const std::vector<int64_t>& a_shape = a.shape();
+  const std::vector<int64_t>& b_shape = b.shape();
+  const size_t rank = std::max(a_shape.size(), b_shape.size());
   std::vector<int64_t> shape(rank), stride_a(rank, 0), stride_b(rank, 0);
   int64_t sa = 1, sb = 1;
   for (size_t i = 0; i < rank; ++i) {
     const size_t d = rank - 1 - i;
-    const int64_t da = i < a.shape.size() ? a.shape[a.shape.size() - 1 - i] : 1;
-    const int64_t db = i < b.shape.size() ? b.shape[b.shape.size() - 1 - i] : 1;
+    const int64_t da = i < a_shape.size() ? a_shape[a_shape.size() - 1 - i] : 1;
+    const int64_t db = i < b_shape.size() ? b_shape[b_shape.size() - 1 - i] : 1;
     if (da != db && da != 1 && db != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot broadcast ", ShapeToString(a.shape),
-                                                     " with ", ShapeToString(b.shape)));
+      return absl::InvalidArgumentError(absl::StrCat("cannot broadcast ", ShapeToString(a_shape),
+                                                     " with ", ShapeToString(b_shape)));
     }
     shape[d] = std::max(da, db);
     if (da == 0 || db == 0) shape[d] = 0;
@@ -83,11 +88,14 @@ absl::StatusOr<HostTensor> Binary(double (*fn)(double, double), const HostTensor
     sb *= db;
   }
   BRAID_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(shape));
-  HostTensor y{shape, std::vector<float>(count)};
+  Tensor y(DType::kF32, shape);
+  const float* ad = a.f32();
+  const float* bd = b.f32();
+  float* yd = y.f32();
   std::vector<int64_t> index(rank, 0);
   int64_t off_a = 0, off_b = 0;
   for (int64_t i = 0; i < count; ++i) {
-    y.data[i] = static_cast<float>(fn(a.data[off_a], b.data[off_b]));
+    yd[i] = static_cast<float>(fn(ad[off_a], bd[off_b]));
     // Odometer increment, innermost dim first.
     for (size_t d = rank; d-- > 0;) {
       ++index[d];
@@ -110,7 +118,9 @@ absl::Status CheckMemoryBudget(const Graph& graph, const DimBindings& dims, int6
     if (!shape.ok()) return LocError(graph, loc, shape.status().message());
     auto count = CheckedElementCount(*shape);
     if (!count.ok()) return LocError(graph, loc, count.status().message());
-    if (__builtin_add_overflow(total, *count * 4, &total) || total > cap) {
+    int64_t bytes = 0;
+    if (__builtin_mul_overflow(*count, DTypeBytes(t.dtype), &bytes) ||
+        __builtin_add_overflow(total, bytes, &total) || total > cap) {
       return LocError(graph, loc,
                       absl::StrCat("running the graph at these dims needs more than ", cap,
                                    " bytes (the interpreter's memory limit)"));
@@ -128,27 +138,25 @@ absl::Status CheckMemoryBudget(const Graph& graph, const DimBindings& dims, int6
 
 }  // namespace
 
-absl::StatusOr<std::vector<HostTensor>> EvaluateNode(const Node& node,
+absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node,
                                                      const OperandLookup& lookup) {
   const OpInfo& info = node.info();
-  auto in = [&](int i) -> const HostTensor& { return lookup(node.operand(i), 0); };
-  std::vector<HostTensor> out;
+  auto in = [&](int i) -> const Tensor& { return lookup(node.operand(i), 0); };
+  std::vector<Tensor> out;
   switch (node.op()) {
     case OpKind::kLinear:
-    case OpKind::kMatmul:
-      out.push_back(Gemm(node.op(), in(0), in(1), node.operands().size() == 3 ? &in(2) : nullptr));
-      break;
-    case OpKind::kGroupedGemm: {
-      const auto& kinds = *node.IdentListAttr("kind");
-      const auto& act = *node.IntListAttr("act");
-      const auto& weight = *node.IntListAttr("weight");
-      const auto& bias = *node.IntListAttr("bias");
-      for (size_t g = 0; g < kinds.size(); ++g) {
-        OpKind kind = kinds[g] == "linear" ? OpKind::kLinear : OpKind::kMatmul;
-        out.push_back(Gemm(kind, in(act[g]), in(weight[g]), bias[g] >= 0 ? &in(bias[g]) : nullptr));
-      }
+    case OpKind::kMatmul: {
+      const GemmOperands gemm = GemmsOf(node).front();
+      out.push_back(Gemm(gemm.kind, in(gemm.act), in(gemm.weight),
+                         gemm.has_bias() ? &in(gemm.bias) : nullptr));
       break;
     }
+    case OpKind::kGroupedGemm:
+      for (const GemmOperands& gemm : GemmsOf(node)) {
+        out.push_back(Gemm(gemm.kind, in(gemm.act), in(gemm.weight),
+                           gemm.has_bias() ? &in(gemm.bias) : nullptr));
+      }
+      break;
     case OpKind::kMultiOutput:
       out.push_back(lookup(node.operand(0), static_cast<int>(*node.IntAttr("index"))));
       break;
@@ -166,7 +174,7 @@ absl::StatusOr<std::vector<HostTensor>> EvaluateNode(const Node& node,
   return out;
 }
 
-absl::Status ValidateInputs(const Graph& graph, const std::vector<HostTensor>& inputs,
+absl::Status ValidateInputs(const Graph& graph, const std::vector<Tensor>& inputs,
                             const DimBindings& dims) {
   if (inputs.size() != graph.params().size()) {
     return absl::InvalidArgumentError(absl::StrCat("@", graph.name(), " takes ",
@@ -181,12 +189,15 @@ absl::Status ValidateInputs(const Graph& graph, const std::vector<HostTensor>& i
   BRAID_ASSIGN_OR_RETURN(auto param_shapes, BindParamShapes(graph, dims));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Value* p = graph.params()[i];
-    int64_t expected_size = 1;
-    for (int64_t d : param_shapes[i]) expected_size *= d;
-    if (inputs[i].shape != param_shapes[i] || inputs[i].size() != expected_size) {
+    if (inputs[i].dtype() != p->type().tensor().dtype) {
+      return LocError(graph, p->loc(),
+                      absl::StrCat("input %", p->name(), " is ", DTypeName(inputs[i].dtype()),
+                                   " but the graph expects ", p->type().ToString()));
+    }
+    if (inputs[i].shape() != param_shapes[i]) {
       return LocError(graph, p->loc(),
                       absl::StrCat("input %", p->name(), " has shape ",
-                                   ShapeToString(inputs[i].shape), " but the graph expects ",
+                                   ShapeToString(inputs[i].shape()), " but the graph expects ",
                                    ShapeToString(param_shapes[i])));
     }
   }
@@ -206,15 +217,15 @@ absl::StatusOr<std::vector<std::vector<int64_t>>> BindParamShapes(const Graph& g
   return shapes;
 }
 
-absl::StatusOr<std::vector<HostTensor>> Interpret(const Graph& graph,
-                                                  const std::vector<HostTensor>& inputs,
+absl::StatusOr<std::vector<Tensor>> Interpret(const Graph& graph,
+                                                  const std::vector<Tensor>& inputs,
                                                   const DimBindings& dims,
                                                   const InterpretOptions& options) {
   BRAID_RETURN_IF_ERROR(ValidateInputs(graph, inputs, dims));
   BRAID_RETURN_IF_ERROR(CheckMemoryBudget(graph, dims, options.max_total_bytes));
   absl::flat_hash_map<const Value*, RuntimeValue> env;
-  std::deque<HostTensor> arena;  // stable addresses
-  auto own = [&](HostTensor t) { arena.push_back(std::move(t)); return &arena.back(); };
+  std::deque<Tensor> arena;  // stable addresses
+  auto own = [&](Tensor t) { arena.push_back(std::move(t)); return &arena.back(); };
   for (size_t i = 0; i < inputs.size(); ++i) env[graph.params()[i]] = {&inputs[i]};
   for (const auto& node_ptr : graph.nodes()) {
     const Node& node = *node_ptr;
@@ -223,15 +234,15 @@ absl::StatusOr<std::vector<HostTensor>> Interpret(const Graph& graph,
       // A projection: alias the part, no copy.
       out.push_back(env.at(node.operand(0)).at(*node.IntAttr("index")));
     } else {
-      auto results = EvaluateNode(node, [&](const Value* v, int part) -> const HostTensor& {
+      auto results = EvaluateNode(node, [&](const Value* v, int part) -> const Tensor& {
         return *env.at(v).at(part);
       });
       if (!results.ok()) return LocError(graph, node.loc(), results.status().message());
-      for (HostTensor& t : *results) out.push_back(own(std::move(t)));
+      for (Tensor& t : *results) out.push_back(own(std::move(t)));
     }
     env[node.result()] = std::move(out);
   }
-  std::vector<HostTensor> results;
+  std::vector<Tensor> results;
   for (const Value* v : graph.outputs()) results.push_back(*env.at(v).front());
   return results;
 }

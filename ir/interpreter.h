@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "ir/graph.h"
-#include "ir/host_tensor.h"
+#include "ir/tensor.h"
 
 namespace braid {
 
@@ -20,20 +20,20 @@ struct InterpretOptions {
 
 // Runs a verified `graph` with one input per parameter (in order) and `dims` binding its
 // symbolic dims. Returns one tensor per graph output.
-absl::StatusOr<std::vector<HostTensor>> Interpret(const Graph& graph,
-                                                  const std::vector<HostTensor>& inputs,
+absl::StatusOr<std::vector<Tensor>> Interpret(const Graph& graph,
+                                                  const std::vector<Tensor>& inputs,
                                                   const DimBindings& dims,
                                                   const InterpretOptions& options = {});
 
 // Reads part `part` of a value (0 for tensors; the GEMM index for a multi_output_layout).
-using OperandLookup = std::function<const HostTensor&(const Value*, int part)>;
+using OperandLookup = std::function<const Tensor&(const Value*, int part)>;
 
 // Evaluates one node of a verified graph: one tensor, or one per GEMM for grouped_gemm. The
 // building block of Interpret and of the schedule executor.
-absl::StatusOr<std::vector<HostTensor>> EvaluateNode(const Node& node, const OperandLookup& lookup);
+absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const OperandLookup& lookup);
 
 // Checks that `inputs` fit `graph` at `dims` (count, f32, shapes) with located errors.
-absl::Status ValidateInputs(const Graph& graph, const std::vector<HostTensor>& inputs,
+absl::Status ValidateInputs(const Graph& graph, const std::vector<Tensor>& inputs,
                             const DimBindings& dims);
 
 // The concrete shape of each graph parameter under `dims`, with a located error for an unbound

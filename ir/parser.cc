@@ -169,7 +169,7 @@ absl::StatusOr<TensorType> Parser::ParseTensorType() {
   SourceLoc loc = tok_.loc;
   if (!At(TokenKind::kIdent)) return Unexpected("a tensor type such as f32[M, 64]");
   std::optional<DType> dtype = ParseDType(tok_.text);
-  if (!dtype) return Error(loc, absl::StrCat("unknown dtype '", tok_.text, "' (expected f32 or bf16)"));
+  if (!dtype) return Error(loc, absl::StrCat("unknown dtype '", tok_.text, "' (expected f32, bf16, f16, i8 or i32)"));
   BRAID_RETURN_IF_ERROR(Advance());
   BRAID_RETURN_IF_ERROR(Expect(TokenKind::kLBracket, "'[' and the shape"));
   TensorType type{*dtype, {}};

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "ir/gemm.h"
 #include "ir/status_macros.h"
 
 namespace braid {
@@ -58,14 +59,11 @@ absl::StatusOr<Type> InferGroupedGemm(const std::vector<const Type*>& operands,
   };
   std::vector<TensorType> results;
   for (size_t i = 0; i < count; ++i) {
-    OpKind kind;
-    if ((*kinds)[i] == "linear") {
-      kind = OpKind::kLinear;
-    } else if ((*kinds)[i] == "matmul") {
-      kind = OpKind::kMatmul;
-    } else {
+    const std::optional<OpKind> parsed = ParseGemmKind((*kinds)[i]);
+    if (!parsed.has_value()) {
       return Error(absl::StrCat("kind[", i, "] = ", (*kinds)[i], " is not `linear` or `matmul`"));
     }
+    const OpKind kind = *parsed;
     BRAID_ASSIGN_OR_RETURN(const TensorType* x, operand("act", i, (*lists[0])[i]));
     BRAID_ASSIGN_OR_RETURN(const TensorType* w, operand("weight", i, (*lists[1])[i]));
     const TensorType* bias = nullptr;
@@ -112,8 +110,8 @@ absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const
   if (w.rank() != 2) return Error(absl::StrCat("the weight must have rank 2, got ", w.ToString()));
   const Dim& k = x.shape.back();
   const bool is_linear = kind == OpKind::kLinear;
-  const Dim& wk = is_linear ? w.shape[1] : w.shape[0];
-  const Dim& n = is_linear ? w.shape[0] : w.shape[1];
+  const Dim& wk = GemmWeightK(kind, w.shape);
+  const Dim& n = GemmWeightN(kind, w.shape);
   if (k != wk) {
     return Error(absl::StrCat("reduction dims differ: input ", x.ToString(), " has K = ",
                               k.ToString(), " but weight ", w.ToString(), " has K = ",

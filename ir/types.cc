@@ -12,17 +12,36 @@ absl::string_view DTypeName(DType dtype) {
       return "f32";
     case DType::kBF16:
       return "bf16";
+    case DType::kF16:
+      return "f16";
+    case DType::kI8:
+      return "i8";
+    case DType::kI32:
+      return "i32";
   }
   return "?";
 }
 
 std::optional<DType> ParseDType(absl::string_view name) {
-  if (name == "f32") return DType::kF32;
-  if (name == "bf16") return DType::kBF16;
+  for (DType dtype : kAllDTypes) {
+    if (name == DTypeName(dtype)) return dtype;
+  }
   return std::nullopt;
 }
 
-int64_t DTypeBytes(DType dtype) { return dtype == DType::kBF16 ? 2 : 4; }
+int64_t DTypeBytes(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+    case DType::kI32:
+      return 4;
+    case DType::kBF16:
+    case DType::kF16:
+      return 2;
+    case DType::kI8:
+      return 1;
+  }
+  return 4;
+}
 
 std::string Dim::ToString() const { return is_symbolic() ? symbol_ : absl::StrCat(value_); }
 

@@ -14,10 +14,17 @@
 
 namespace braid {
 
+// Element types. Every dtype parses, prints and can be held by a `Tensor`; which ones the
+// interpreter and the compiler execute is their business (they say so with a located error).
 enum class DType : uint8_t {
   kF32,
-  kBF16,  // Parsed and printed; not executable yet (the verifier says so).
+  kBF16,  // bfloat16: f32's exponent, 7 mantissa bits
+  kF16,   // IEEE binary16
+  kI8,
+  kI32,
 };
+inline constexpr DType kAllDTypes[] = {DType::kF32, DType::kBF16, DType::kF16, DType::kI8,
+                                       DType::kI32};
 
 absl::string_view DTypeName(DType dtype);
 std::optional<DType> ParseDType(absl::string_view name);

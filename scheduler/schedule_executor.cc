@@ -9,19 +9,19 @@
 
 namespace braid {
 
-absl::StatusOr<std::vector<HostTensor>> ExecuteSchedule(const Schedule& schedule,
-                                                        const std::vector<HostTensor>& inputs,
+absl::StatusOr<std::vector<Tensor>> ExecuteSchedule(const Schedule& schedule,
+                                                        const std::vector<Tensor>& inputs,
                                                         const DimBindings& dims) {
   const Graph& graph = *schedule.graph;
   BRAID_RETURN_IF_ERROR(ValidateInputs(graph, inputs, dims));
-  absl::flat_hash_map<const Value*, const HostTensor*> params;
+  absl::flat_hash_map<const Value*, const Tensor*> params;
   for (size_t i = 0; i < inputs.size(); ++i) params[graph.params()[i]] = &inputs[i];
-  absl::flat_hash_map<const Value*, HostTensor> memory;  // materialised values
+  absl::flat_hash_map<const Value*, Tensor> memory;  // materialised values
   for (const Kernel& kernel : schedule.kernels) {
     const absl::flat_hash_set<const Value*> allowed(kernel.inputs.begin(), kernel.inputs.end());
-    absl::flat_hash_map<const Value*, std::vector<HostTensor>> local;  // lives for this kernel
+    absl::flat_hash_map<const Value*, std::vector<Tensor>> local;  // lives for this kernel
     for (const Node* node : kernel.nodes) {
-      auto results = EvaluateNode(*node, [&](const Value* v, int part) -> const HostTensor& {
+      auto results = EvaluateNode(*node, [&](const Value* v, int part) -> const Tensor& {
         auto in_kernel = local.find(v);
         if (in_kernel != local.end()) return in_kernel->second.at(part);
         BRAID_CHECK(allowed.contains(v), "a kernel reads a value that is not among its inputs");
@@ -38,7 +38,7 @@ absl::StatusOr<std::vector<HostTensor>> ExecuteSchedule(const Schedule& schedule
     }
     for (const Value* out : kernel.outputs) memory[out] = std::move(local.at(out).front());
   }
-  std::vector<HostTensor> results;
+  std::vector<Tensor> results;
   for (const Value* v : graph.outputs()) {
     if (v->is_param()) {
       results.push_back(*params.at(v));

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "ir/host_tensor.h"
+#include "ir/tensor.h"
 #include "scheduler/schedule.h"
 
 namespace braid {
 
-absl::StatusOr<std::vector<HostTensor>> ExecuteSchedule(const Schedule& schedule,
-                                                        const std::vector<HostTensor>& inputs,
+absl::StatusOr<std::vector<Tensor>> ExecuteSchedule(const Schedule& schedule,
+                                                        const std::vector<Tensor>& inputs,
                                                         const DimBindings& dims);
 
 }  // namespace braid

@@ -69,30 +69,30 @@ DimBindings SmallDims(const Graph& graph) {
   return dims;
 }
 
-std::vector<HostTensor> RandomInputs(const Graph& graph, const DimBindings& dims, unsigned seed) {
+std::vector<Tensor> RandomInputs(const Graph& graph, const DimBindings& dims, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-1, 1);
-  std::vector<HostTensor> inputs;
+  std::vector<Tensor> inputs;
   auto shapes = BindParamShapes(graph, dims);
   EXPECT_TRUE(shapes.ok()) << shapes.status();
   if (!shapes.ok()) return inputs;
   for (const auto& shape : *shapes) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
-    HostTensor t{shape, std::vector<float>(n)};
-    for (float& x : t.data) x = dist(rng);
+    Tensor t(DType::kF32, shape);
+    for (float& x : t.f32_span()) x = dist(rng);
     inputs.push_back(std::move(t));
   }
   return inputs;
 }
 
-void ExpectNear(const std::vector<HostTensor>& want, const std::vector<HostTensor>& got,
+void ExpectNear(const std::vector<Tensor>& want, const std::vector<Tensor>& got,
                 const std::string& where, float rel_tol) {
   ASSERT_EQ(want.size(), got.size()) << where;
   for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_EQ(want[i].shape, got[i].shape) << where << " output " << i;
-    for (size_t j = 0; j < want[i].data.size(); ++j) {
-      const float a = want[i].data[j], b = got[i].data[j];
+    ASSERT_EQ(want[i].shape(), got[i].shape()) << where << " output " << i;
+    for (size_t j = 0; j < want[i].size(); ++j) {
+      const float a = want[i].f32()[j], b = got[i].f32()[j];
       ASSERT_NEAR(a, b, rel_tol * std::max(1.0f, std::fabs(a)))
           << where << " output " << i << " element " << j;
     }

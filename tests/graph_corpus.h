@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "ir/host_tensor.h"
+#include "ir/tensor.h"
 
 namespace braid::testing {
 
@@ -24,10 +24,10 @@ std::vector<CorpusEntry> LoadCorpus();
 DimBindings SmallDims(const Graph& graph);
 
 // Uniform [-1, 1) inputs for every parameter at `dims`, from a fixed seed.
-std::vector<HostTensor> RandomInputs(const Graph& graph, const DimBindings& dims, unsigned seed = 42);
+std::vector<Tensor> RandomInputs(const Graph& graph, const DimBindings& dims, unsigned seed = 42);
 
 // gtest assertions: same shapes, and values within `rel_tol` (relative, floored at 1).
-void ExpectNear(const std::vector<HostTensor>& want, const std::vector<HostTensor>& got,
+void ExpectNear(const std::vector<Tensor>& want, const std::vector<Tensor>& got,
                 const std::string& where, float rel_tol = 1e-5f);
 
 }  // namespace braid::testing

@@ -219,7 +219,7 @@ absl::Status RunModule(const Module& module) {
     }
     if (!found) return DriverError(absl::StrCat("--inputs: no graph that runs has a parameter %", name));
   }
-  std::map<std::string, HostTensor> files;
+  std::map<std::string, Tensor> files;
   for (const auto& [name, path] : input_paths) {
     auto tensor = ReadNpy(path);
     if (!tensor.ok()) return DriverError(absl::StrCat("--inputs: ", tensor.status().message()));
@@ -235,7 +235,7 @@ absl::Status RunModule(const Module& module) {
   request.bench = absl::GetFlag(FLAGS_bench);
   BRAID_ASSIGN_OR_RETURN(request.compile, CompileFlags());
   for (const Graph* graph : graphs) {
-    BRAID_ASSIGN_OR_RETURN(std::vector<HostTensor> outputs, RunGraph(*graph, request, std::cout));
+    BRAID_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, RunGraph(*graph, request, std::cout));
     std::string dir = output_dir;
     if (!dir.empty() && graphs.size() > 1) dir = absl::StrCat(dir, "/", graph->name());
     if (!dir.empty()) {
@@ -245,7 +245,8 @@ absl::Status RunModule(const Module& module) {
     }
     for (size_t i = 0; i < outputs.size(); ++i) {
       const Value* v = graph->outputs()[i];
-      std::cout << "  %" << v->name() << ": f32" << ShapeToString(outputs[i].shape) << " "
+      std::cout << "  %" << v->name() << ": " << DTypeName(outputs[i].dtype())
+                << ShapeToString(outputs[i].shape()) << " "
                 << Checksum(outputs[i]) << "\n";
       if (!dir.empty()) {
         absl::Status written = WriteNpy(absl::StrCat(dir, "/", v->name(), ".npy"), outputs[i]);

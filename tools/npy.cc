@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -52,9 +53,35 @@ absl::StatusOr<std::string> HeaderField(const std::string& name, absl::string_vi
   return std::string(absl::StripAsciiWhitespace(header.substr(pos + 1, end - pos - 1)));
 }
 
+// The dtype of an .npy `descr` (quotes included, as in the header), or null if braid has none.
+std::optional<DType> DTypeOfDescr(absl::string_view descr) {
+  if (descr == "'<f4'") return DType::kF32;
+  if (descr == "'<f2'") return DType::kF16;
+  if (descr == "'|i1'" || descr == "'<i1'") return DType::kI8;
+  if (descr == "'<i4'") return DType::kI32;
+  if (descr == "'<u2'" || descr == "'<i2'") return DType::kBF16;  // bf16 bits (NumPy has no bf16)
+  return std::nullopt;
+}
+
+absl::string_view DescrOf(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+      return "<f4";
+    case DType::kF16:
+      return "<f2";
+    case DType::kI8:
+      return "|i1";
+    case DType::kI32:
+      return "<i4";
+    case DType::kBF16:
+      return "<u2";
+  }
+  return "<f4";
+}
+
 }  // namespace
 
-absl::StatusOr<HostTensor> ParseNpy(const std::string& name, const std::string& bytes) {
+absl::StatusOr<Tensor> ParseNpy(const std::string& name, const std::string& bytes) {
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": not a valid .npy file: ", why));
   };
@@ -78,10 +105,12 @@ absl::StatusOr<HostTensor> ParseNpy(const std::string& name, const std::string& 
   BRAID_ASSIGN_OR_RETURN(std::string descr, HeaderField(name, header, "descr"));
   BRAID_ASSIGN_OR_RETURN(std::string fortran, HeaderField(name, header, "fortran_order"));
   BRAID_ASSIGN_OR_RETURN(std::string shape_text, HeaderField(name, header, "shape"));
-  if (descr != "'<f4'") {
+  const std::optional<DType> dtype = DTypeOfDescr(descr);
+  if (!dtype.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        name, ": dtype ", descr, " is not little-endian float32 ('<f4'); convert it with "
-        "array.astype(numpy.float32) or tensor.float()"));
+        name, ": dtype ", descr, " is not one braid reads: little-endian float32 ('<f4'), "
+        "float16 ('<f2'), int8 ('|i1'), int32 ('<i4'), or bf16 bits as uint16/int16 ('<u2', "
+        "'<i2'); convert it with array.astype(numpy.float32) or tensor.float()"));
   }
   if (fortran != "False") {
     return absl::InvalidArgumentError(
@@ -90,29 +119,30 @@ absl::StatusOr<HostTensor> ParseNpy(const std::string& name, const std::string& 
   if (shape_text.size() < 2 || shape_text.front() != '(' || shape_text.back() != ')') {
     return bad(absl::StrCat("malformed shape ", shape_text));
   }
-  HostTensor tensor;
+  std::vector<int64_t> shape;
   for (absl::string_view part :
        absl::StrSplit(shape_text.substr(1, shape_text.size() - 2), ',', absl::SkipWhitespace())) {
     int64_t d;
     if (!absl::SimpleAtoi(part, &d) || d < 0) return bad(absl::StrCat("malformed shape ", shape_text));
-    tensor.shape.push_back(d);
+    shape.push_back(d);
   }
-  auto count = CheckedElementCount(tensor.shape);
+  auto count = CheckedElementCount(shape);
   if (!count.ok()) return bad(count.status().message());
   const size_t data_offset = offset + header_len;
   const size_t data_bytes = bytes.size() - data_offset;
-  if (static_cast<uint64_t>(*count) * 4 != data_bytes) {
-    return bad(absl::StrCat("the header says ", *count, " float32 values (",
-                            static_cast<uint64_t>(*count) * 4, " bytes) but the file holds ",
-                            data_bytes, " bytes of data"));
+  const uint64_t want_bytes = static_cast<uint64_t>(*count) * DTypeBytes(*dtype);
+  if (want_bytes != data_bytes) {
+    return bad(absl::StrCat("the header says ", *count, " ", DTypeName(*dtype), " values (",
+                            want_bytes, " bytes) but the file holds ", data_bytes,
+                            " bytes of data"));
   }
-  tensor.data.resize(*count);
-  std::memcpy(tensor.data.data(), bytes.data() + data_offset, data_bytes);
   if (!HostIsLittleEndian()) return absl::UnimplementedError("big-endian hosts are not supported");
+  Tensor tensor(*dtype, std::move(shape));
+  if (data_bytes > 0) std::memcpy(tensor.raw_data(), bytes.data() + data_offset, data_bytes);
   return tensor;
 }
 
-absl::StatusOr<HostTensor> ReadNpy(const std::string& path) {
+absl::StatusOr<Tensor> ReadNpy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the file"));
   std::ostringstream buffer;
@@ -120,11 +150,11 @@ absl::StatusOr<HostTensor> ReadNpy(const std::string& path) {
   return ParseNpy(path, buffer.str());
 }
 
-absl::Status WriteNpy(const std::string& path, const HostTensor& tensor) {
-  std::string shape = absl::StrJoin(tensor.shape, ", ");
-  if (tensor.shape.size() == 1) shape += ",";
-  std::string header =
-      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", shape, "), }");
+absl::Status WriteNpy(const std::string& path, const Tensor& tensor) {
+  std::string shape = absl::StrJoin(tensor.shape(), ", ");
+  if (tensor.shape().size() == 1) shape += ",";
+  std::string header = absl::StrCat("{'descr': '", DescrOf(tensor.dtype()),
+                                    "', 'fortran_order': False, 'shape': (", shape, "), }");
   // Pad with spaces so the data starts on a 64-byte boundary; the header ends with '\n'.
   const size_t unpadded = kMagicLen + 4 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -138,8 +168,8 @@ absl::Status WriteNpy(const std::string& path, const HostTensor& tensor) {
   const char len[2] = {static_cast<char>(header.size() & 0xff), static_cast<char>(header.size() >> 8)};
   out.write(len, 2);
   out << header;
-  out.write(reinterpret_cast<const char*>(tensor.data.data()),
-            static_cast<std::streamsize>(tensor.data.size() * sizeof(float)));
+  out.write(static_cast<const char*>(tensor.raw_data()),
+            static_cast<std::streamsize>(tensor.num_bytes()));
   if (!out) return absl::DataLossError(absl::StrCat(path, ": write failed"));
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ir/compare.h"
+#include "ir/gemm.h"
 #include "ir/interpreter.h"
 #include "ir/status_macros.h"
 #include "tools/machine_limits.h"
@@ -23,12 +24,12 @@ double Rows(const TensorType& t, const DimBindings& dims) {
   return rows;
 }
 
-double Gemm(OpKind kind, const Value& act, const Value& weight, const DimBindings& dims) {
-  auto w = BindShape(weight.type().tensor().shape, dims);
+double Gemm(const GemmValues& gemm, const DimBindings& dims) {
+  auto w = BindShape(gemm.weight->type().tensor().shape, dims);
   if (!w.ok()) return 0;
-  const double k = kind == OpKind::kLinear ? (*w)[1] : (*w)[0];
-  const double n = kind == OpKind::kLinear ? (*w)[0] : (*w)[1];
-  return 2.0 * Rows(act.type().tensor(), dims) * k * n;
+  const double k = GemmWeightK(gemm.kind, *w);
+  const double n = GemmWeightN(gemm.kind, *w);
+  return 2.0 * Rows(gemm.act->type().tensor(), dims) * k * n;
 }
 
 }  // namespace
@@ -36,19 +37,15 @@ double Gemm(OpKind kind, const Value& act, const Value& weight, const DimBinding
 double GemmWeightBytes(const Graph& graph, const DimBindings& dims) {
   double bytes = 0;
   for (const auto& node : graph.nodes()) {
-    for (const Value* operand : node->operands()) {
+    for (size_t i = 0; i < node->operands().size(); ++i) {
+      const Value* operand = node->operand(i);
       if (!operand->is_param() || !operand->is_const()) continue;
-      // Only weights: operand 1 of a GEMM, or a grouped GEMM's weight operands.
-      bool weight = node->info().Has(kTraitGemm) && node->operand(1) == operand;
-      if (node->op() == OpKind::kGroupedGemm) {
-        for (int64_t w : *node->IntListAttr("weight")) weight |= node->operand(w) == operand;
-      }
-      if (!weight) continue;
+      if (!IsOnlyGemmWeight(*node, static_cast<int>(i))) continue;
       auto shape = BindShape(operand->type().tensor().shape, dims);
       if (!shape.ok()) continue;
       double elements = 1;
       for (int64_t d : *shape) elements *= d;
-      bytes += 4 * elements;
+      bytes += DTypeBytes(operand->type().tensor().dtype) * elements;
     }
   }
   return bytes;
@@ -57,29 +54,21 @@ double GemmWeightBytes(const Graph& graph, const DimBindings& dims) {
 double GemmFlops(const Graph& graph, const DimBindings& dims) {
   double flops = 0;
   for (const auto& node : graph.nodes()) {
-    if (node->info().Has(kTraitGemm)) flops += Gemm(node->op(), *node->operand(0), *node->operand(1), dims);
-    if (node->op() != OpKind::kGroupedGemm) continue;
-    const auto& kinds = *node->IdentListAttr("kind");
-    const auto& act = *node->IntListAttr("act");
-    const auto& weight = *node->IntListAttr("weight");
-    for (size_t g = 0; g < kinds.size(); ++g) {
-      flops += Gemm(kinds[g] == "linear" ? OpKind::kLinear : OpKind::kMatmul,
-                    *node->operand(act[g]), *node->operand(weight[g]), dims);
-    }
+    for (const GemmOperands& gemm : GemmsOf(*node)) flops += Gemm(GemmValuesOf(*node, gemm), dims);
   }
   return flops;
 }
 
-absl::StatusOr<std::vector<HostTensor>> RunGraph(const Graph& graph, const RunRequest& request,
+absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, const RunRequest& request,
                                                  std::ostream& out) {
   DimBindings dims = request.dims;
-  BRAID_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, MakeInputs(graph, request.files, request.seed, dims));
+  BRAID_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, MakeInputs(graph, request.files, request.seed, dims));
   if (request.interpret) {
     BRAID_ASSIGN_OR_RETURN(auto outputs, Interpret(graph, inputs, dims));
     out << "@" << graph.name() << " (interpreter):\n";
     return outputs;
   }
-  auto [constants, runtime_inputs] = SplitByConstness(graph, inputs);
+  auto [constants, runtime_inputs] = SplitByConstness(graph, ViewsOf(inputs));
   BRAID_ASSIGN_OR_RETURN(auto compiled, CompiledGraph::Compile(graph, request.compile, constants));
   BRAID_ASSIGN_OR_RETURN(auto outputs, compiled->Run(runtime_inputs, dims));
   out << "@" << graph.name() << " (jit " << compiled->target().IsaName() << ", "

@@ -16,7 +16,7 @@ namespace braid {
 
 struct RunRequest {
   DimBindings dims;
-  std::map<std::string, HostTensor> files;  // --inputs
+  std::map<std::string, Tensor> files;  // --inputs
   uint64_t seed = 0;
   bool interpret = false;
   bool verify = false;
@@ -26,7 +26,7 @@ struct RunRequest {
 
 // Runs `graph`, prints a header and per-output checksums (and verify/bench lines) to `out`, and
 // returns the outputs. A --verify mismatch is an error.
-absl::StatusOr<std::vector<HostTensor>> RunGraph(const Graph& graph, const RunRequest& request,
+absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, const RunRequest& request,
                                                  std::ostream& out);
 
 // Bytes of the constant GEMM weights of `graph` at `dims` (each counted once per GEMM).

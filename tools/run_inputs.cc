@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "ir/interpreter.h"
+#include "ir/scalar_convert.h"
 #include "ir/status_macros.h"
 
 namespace braid {
@@ -28,19 +29,37 @@ uint64_t SplitMix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-// Uniform in [-1, 1) from a generator seeded by (seed, name): the same parameter gets the same
-// data whichever other parameters exist or come from files.
-absl::StatusOr<HostTensor> RandomTensor(const std::string& name, const std::vector<int64_t>& shape,
-                                        uint64_t seed) {
-  HostTensor t;
-  t.shape = shape;
-  BRAID_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(t.shape));
-  t.data.resize(count);
+// Uniform in [-1, 1) (floats, rounded to the dtype) or over the whole range (i8; i32 in
+// [-128, 128)) from a generator seeded by (seed, name): the same parameter gets the same data
+// whichever other parameters exist or come from files.
+absl::StatusOr<Tensor> RandomTensor(const std::string& name, DType dtype,
+                                    const std::vector<int64_t>& shape, uint64_t seed) {
+  BRAID_ASSIGN_OR_RETURN(int64_t count, CheckedElementCount(shape));
+  Tensor t(dtype, shape);
   uint64_t state = seed ^ StableHash(name);
-  for (float& x : t.data) {
-    // 24 random bits -> a float in [-1, 1), exactly representable.
-    x = static_cast<float>(static_cast<int64_t>(SplitMix64(state) >> 40) - (1 << 23)) /
-        static_cast<float>(1 << 23);
+  for (int64_t i = 0; i < count; ++i) {
+    const uint64_t bits = SplitMix64(state);
+    // 24 random bits -> a float in [-1, 1), exactly representable in f32.
+    const float x = static_cast<float>(static_cast<int64_t>(bits >> 40) - (1 << 23)) /
+                    static_cast<float>(1 << 23);
+    const int8_t byte = static_cast<int8_t>(bits >> 56);
+    switch (dtype) {
+      case DType::kF32:
+        t.f32()[i] = x;
+        break;
+      case DType::kBF16:
+        static_cast<uint16_t*>(t.raw_data())[i] = F32ToBf16(x);
+        break;
+      case DType::kF16:
+        static_cast<uint16_t*>(t.raw_data())[i] = F32ToF16(x);
+        break;
+      case DType::kI8:
+        static_cast<int8_t*>(t.raw_data())[i] = byte;
+        break;
+      case DType::kI32:
+        static_cast<int32_t*>(t.raw_data())[i] = byte;
+        break;
+    }
   }
   return t;
 }
@@ -84,15 +103,21 @@ absl::StatusOr<std::map<std::string, std::string>> ParseInputsFlag(absl::string_
   return files;
 }
 
-absl::StatusOr<std::vector<HostTensor>> MakeInputs(const Graph& graph,
-                                                   const std::map<std::string, HostTensor>& files,
+absl::StatusOr<std::vector<Tensor>> MakeInputs(const Graph& graph,
+                                                   const std::map<std::string, Tensor>& files,
                                                    uint64_t seed, DimBindings& dims) {
   // First let the files bind symbolic dims, so --dims may be left out for them.
   for (const Value* p : graph.params()) {
     auto it = files.find(p->name());
     if (it == files.end()) continue;
     const Shape& shape = p->type().tensor().shape;
-    const std::vector<int64_t>& actual = it->second.shape;
+    const std::vector<int64_t>& actual = it->second.shape();
+    if (it->second.dtype() != p->type().tensor().dtype) {
+      return LocatedError(graph.source(), p->loc(),
+                          absl::StrCat("--inputs: the file for %", p->name(), " holds ",
+                                       DTypeName(it->second.dtype()), " values but %", p->name(),
+                                       " is ", p->type().ToString()));
+    }
     auto mismatch = [&](absl::string_view why) {
       return LocatedError(graph.source(), p->loc(),
                           absl::StrCat("--inputs: the file for %", p->name(), " has shape ",
@@ -112,7 +137,7 @@ absl::StatusOr<std::vector<HostTensor>> MakeInputs(const Graph& graph,
     }
   }
   BRAID_ASSIGN_OR_RETURN(auto shapes, BindParamShapes(graph, dims));
-  std::vector<HostTensor> inputs;
+  std::vector<Tensor> inputs;
   for (size_t i = 0; i < graph.params().size(); ++i) {
     const Value* p = graph.params()[i];
     auto it = files.find(p->name());
@@ -120,16 +145,16 @@ absl::StatusOr<std::vector<HostTensor>> MakeInputs(const Graph& graph,
       inputs.push_back(it->second);
       continue;
     }
-    BRAID_ASSIGN_OR_RETURN(HostTensor t, RandomTensor(p->name(), shapes[i], seed));
+    BRAID_ASSIGN_OR_RETURN(Tensor t, RandomTensor(p->name(), p->type().tensor().dtype, shapes[i], seed));
     inputs.push_back(std::move(t));
   }
   return inputs;
 }
 
-absl::StatusOr<std::map<std::string, HostTensor>> MakeConstants(
-    const Graph& graph, const std::map<std::string, HostTensor>& files, uint64_t seed,
+absl::StatusOr<std::map<std::string, Tensor>> MakeConstants(
+    const Graph& graph, const std::map<std::string, Tensor>& files, uint64_t seed,
     const DimBindings& dims) {
-  std::map<std::string, HostTensor> constants;
+  std::map<std::string, Tensor> constants;
   for (const Value* p : graph.params()) {
     if (!p->is_const()) continue;
     auto it = files.find(p->name());
@@ -139,14 +164,15 @@ absl::StatusOr<std::map<std::string, HostTensor>> MakeConstants(
     }
     auto shape = BindShape(p->type().tensor().shape, dims);
     if (!shape.ok()) return LocatedError(graph.source(), p->loc(), shape.status().message());
-    BRAID_ASSIGN_OR_RETURN(constants[p->name()], RandomTensor(p->name(), *shape, seed));
+    BRAID_ASSIGN_OR_RETURN(constants[p->name()], RandomTensor(p->name(), p->type().tensor().dtype, *shape, seed));
   }
   return constants;
 }
 
-std::string Checksum(const HostTensor& tensor) {
+std::string Checksum(const Tensor& tensor) {
   double sum = 0, abs_sum = 0;
-  for (float x : tensor.data) {
+  for (int64_t i = 0; i < tensor.size(); ++i) {
+    const double x = LoadAsDouble(tensor.dtype(), tensor.raw_data(), i);
     sum += x;
     abs_sum += std::fabs(x);
   }

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "ir/graph.h"
-#include "ir/host_tensor.h"
+#include "ir/tensor.h"
 
 namespace braid {
 
@@ -24,18 +24,18 @@ absl::StatusOr<std::map<std::string, std::string>> ParseInputsFlag(absl::string_
 // One tensor per parameter of `graph`: loaded from `files` where named there, else uniform
 // random in [-1, 1) from a generator seeded by (seed, parameter name). Symbolic dims not in
 // `dims` are bound from the loaded files' shapes (and added to `dims`).
-absl::StatusOr<std::vector<HostTensor>> MakeInputs(const Graph& graph,
-                                                   const std::map<std::string, HostTensor>& files,
+absl::StatusOr<std::vector<Tensor>> MakeInputs(const Graph& graph,
+                                                   const std::map<std::string, Tensor>& files,
                                                    uint64_t seed, DimBindings& dims);
 
 // Tensors for the `const` parameters only (as MakeInputs would make them), by name: enough to
 // compile a graph without binding the dims of its runtime inputs.
-absl::StatusOr<std::map<std::string, HostTensor>> MakeConstants(
-    const Graph& graph, const std::map<std::string, HostTensor>& files, uint64_t seed,
+absl::StatusOr<std::map<std::string, Tensor>> MakeConstants(
+    const Graph& graph, const std::map<std::string, Tensor>& files, uint64_t seed,
     const DimBindings& dims);
 
 // "sum=<s> abs_sum=<a>", computed in double in element order.
-std::string Checksum(const HostTensor& tensor);
+std::string Checksum(const Tensor& tensor);
 
 }  // namespace braid
 

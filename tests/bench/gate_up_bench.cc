@@ -53,13 +53,10 @@ std::string GraphText(Workload workload, const Shape& s) {
                       "  %d = linear(%h, %wd)\n  %y = add(%d, %x)\n  return %y\n}\n");
 }
 
-HostTensor Random(std::vector<int64_t> shape, float scale, std::mt19937& rng) {
-  HostTensor t{shape, {}};
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+Tensor Random(std::vector<int64_t> shape, float scale, std::mt19937& rng) {
+  Tensor t(DType::kF32, shape);
   std::uniform_real_distribution<float> dist(-scale, scale);
-  t.data.resize(n);
-  for (float& v : t.data) v = dist(rng);
+  for (float& v : t.f32_span()) v = dist(rng);
   return t;
 }
 
@@ -71,7 +68,7 @@ void Die(const absl::Status& status) {
 // Weights and braid's compiled graphs for one (workload, shape), shared by every M.
 struct ShapeState {
   MlpWeights weights;
-  std::map<std::string, HostTensor> constants;
+  std::map<std::string, Tensor> constants;
   std::map<std::pair<bool, int>, std::unique_ptr<CompiledGraph>> braid;  // (grouped, threads)
   double parse_ms = 0;
 };
@@ -85,8 +82,8 @@ struct Runner {
 struct CaseState {
   std::string key;
   std::map<std::string, std::unique_ptr<PeerRunner>> peers;
-  HostTensor x;
-  std::vector<HostTensor> braid_out;  // reference for the agreement check
+  Tensor x;
+  std::vector<Tensor> braid_out;  // reference for the agreement check
   std::map<std::string, std::string> disagreement;
 };
 
@@ -106,8 +103,8 @@ ShapeState& GetShape(Workload workload, const Shape& s) {
   st.constants["wg"] = Random({s.n, s.k}, scale, rng);
   st.constants["wu"] = Random({s.n, s.k}, scale, rng);
   if (workload == Workload::kMlp) st.constants["wd"] = Random({s.k, s.n}, 1.0f / std::sqrt(float(s.n)), rng);
-  st.weights = {s.k, s.n, st.constants["wg"].data, st.constants["wu"].data,
-                workload == Workload::kMlp ? st.constants["wd"].data : std::vector<float>{}};
+  st.weights = {s.k, s.n, st.constants["wg"].f32_values(), st.constants["wu"].f32_values(),
+                workload == Workload::kMlp ? st.constants["wd"].f32_values() : std::vector<float>{}};
   for (bool grouped : {true, false}) {
     for (int threads : kThreads) {
       const auto start = std::chrono::steady_clock::now();
@@ -144,9 +141,9 @@ CaseState& GetCase(Workload workload, const Shape& s, int64_t m) {
   if (!out.ok()) Die(out.status());
   cs->braid_out = std::move(*out);
   for (auto& [name, peer] : cs->peers) {
-    std::copy(cs->x.data.begin(), cs->x.data.end(), peer->input());
+    std::copy(cs->x.f32_values().begin(), cs->x.f32_values().end(), peer->input());
     peer->Run(2);
-    Comparison c = CompareOutputs(cs->braid_out, {HostTensor{cs->braid_out[0].shape, peer->output()}});
+    Comparison c = CompareOutputs(cs->braid_out, {Tensor::F32(cs->braid_out[0].shape(), peer->output())});
     if (!c.ok) cs->disagreement[name] = c.first_mismatch;
   }
   auto ungrouped = st.braid.at({false, 2})->Run({cs->x}, {{"M", m}});
@@ -172,12 +169,12 @@ void RunCase(benchmark::State& state, Workload workload, const Shape& s, int64_t
     return;
   }
   std::function<void()> once;
-  std::vector<HostTensor> out = cs.braid_out;
-  std::vector<HostTensor*> out_ptrs = {&out[0]};
+  std::vector<Tensor> out = cs.braid_out;
+  const std::vector<TensorView> out_views = ViewsOf(out);
   if (impl == "braid" || impl == "braid_ungrouped") {
     const CompiledGraph& g = *shape_state->braid.at({impl == "braid", threads});
     once = [&] {
-      if (absl::Status st = g.RunInto({cs.x}, {{"M", m}}, out_ptrs); !st.ok()) Die(st);
+      if (absl::Status st = g.RunInto({cs.x.view()}, {{"M", m}}, out_views); !st.ok()) Die(st);
     };
   } else {
     PeerRunner& peer = *cs.peers.at(impl);
@@ -238,7 +235,7 @@ double ParallelCopyMs(float* dst, const float* src, int64_t floats, int threads)
 void ReportCompileLatency() {
   const Shape& s = kShapes[1];
   std::mt19937 rng(1);
-  std::map<std::string, HostTensor> constants = {{"wg", Random({s.n, s.k}, 0.01f, rng)},
+  std::map<std::string, Tensor> constants = {{"wg", Random({s.n, s.k}, 0.01f, rng)},
                                                  {"wu", Random({s.n, s.k}, 0.01f, rng)},
                                                  {"wd", Random({s.k, s.n}, 0.01f, rng)}};
   double first_compile = 0, best_compile = 1e9, best_total = 1e9, prepack_ms = 1e9;

@@ -30,7 +30,7 @@ std::unique_ptr<Graph> SmallGraph() {
   return *std::move(graph);
 }
 
-std::map<std::string, HostTensor> Weights(const Graph& g) {
+std::map<std::string, Tensor> Weights(const Graph& g) {
   auto inputs = testing::RandomInputs(g, {{"M", 1}}, 3);
   return {{"w", inputs[1]}, {"b", inputs[2]}};
 }
@@ -73,9 +73,8 @@ TEST(ApiTest, CompileRunAndRunIntoMatchTheInterpreter) {
   ASSERT_OK_AND_ASSIGN(auto want, Interpret(*graph, all, dims));
   ASSERT_OK_AND_ASSIGN(auto got, compiled->Run({all[0]}, dims));
   EXPECT_TRUE(CompareOutputs(want, got).ok);
-  HostTensor out{{37, 8}, std::vector<float>(37 * 8, -1.0f)};
-  std::vector<HostTensor*> outs = {&out};
-  ASSERT_THAT(compiled->RunInto({all[0]}, dims, outs), IsOk());
+  Tensor out = Tensor::F32({37, 8}, std::vector<float>(37 * 8, -1.0f));
+  ASSERT_THAT(compiled->RunInto({all[0].view()}, dims, {out.view()}), IsOk());
   EXPECT_TRUE(CompareOutputs(want, {out}).ok);
 }
 
@@ -113,15 +112,15 @@ TEST(ApiTest, ErrorsAreStatuses) {
   EXPECT_THAT(CompiledGraph::Compile(*graph, {}, {{"w", weights["b"]}, {"b", weights["b"]}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("the constant for %w has shape [8]")));
   ASSERT_OK_AND_ASSIGN(auto compiled, CompiledGraph::Compile(*graph, {}, weights));
-  HostTensor x{{4, 8}, std::vector<float>(32)};
+  Tensor x(DType::kF32, {4, 8});
   EXPECT_THAT(compiled->Run({x}, {}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'M' is not bound")));
   EXPECT_THAT(compiled->Run({x}, {{"M", 5}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("input %x has shape [4, 8] but the graph expects [5, 8]")));
-  EXPECT_THAT(compiled->Run({}, {{"M", 4}}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs an input for %x")));
+  EXPECT_THAT(compiled->Run(std::vector<TensorView>{}, {{"M", 4}}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs an input for %x")));
   EXPECT_THAT(compiled->Run({x}, {{"M", int64_t{1} << 32}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("run memory limit")));
   ASSERT_OK_AND_ASSIGN(Module m, ParseAndVerify("t.ir", "graph @g(%x: bf16[2]) { return %x }"));
-  EXPECT_THAT(CompiledGraph::Compile(*m.graphs[0], {}, {}),
+  EXPECT_THAT(CompiledGraph::Compile(*m.graphs[0], {}, std::map<std::string, Tensor>{}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("only f32 graphs can be compiled")));
 }
 
@@ -191,10 +190,10 @@ TEST(ApiTest, KeepTextCompilesTheSameCode) {
     EXPECT_EQ(compiled->llvm_after().empty(), !keep_text);
     object_bytes.push_back(compiled->object_bytes());
     ASSERT_OK_AND_ASSIGN(auto got, compiled->Run({inputs[0]}, dims));
-    results.push_back(got[0].data);
+    results.push_back(got[0].f32_values());
   }
   ASSERT_OK_AND_ASSIGN(auto want, Interpret(g, inputs, dims));
-  EXPECT_TRUE(CompareOutputs(want, {HostTensor{{29, 70}, results[0]}}).ok);
+  EXPECT_TRUE(CompareOutputs(want, {Tensor::F32({29, 70}, results[0])}).ok);
   EXPECT_EQ(results[0], results[1]);
   EXPECT_GT(object_bytes[0], 0);
   EXPECT_EQ(object_bytes[0], object_bytes[1]);

@@ -63,8 +63,8 @@ TEST(CodegenEquivalenceTest, CompiledGraphsMatchTheInterpreter) {
         }
         // Constants from a fixed seed (their dims never involve M here).
         dims["M"] = 1;
-        std::vector<HostTensor> base = testing::RandomInputs(*graph, dims, 7);
-        std::map<std::string, HostTensor> constants;
+        std::vector<Tensor> base = testing::RandomInputs(*graph, dims, 7);
+        std::map<std::string, Tensor> constants;
         for (size_t i = 0; i < graph->params().size(); ++i) {
           if (graph->params()[i]->is_const()) constants[graph->params()[i]->name()] = base[i];
         }
@@ -89,8 +89,8 @@ TEST(CodegenEquivalenceTest, CompiledGraphsMatchTheInterpreter) {
             for (int64_t m : {1, 3, 37, 129}) {
               dims["M"] = m;
               if (Flops(*graph, dims) > kFlopBudget) continue;
-              std::vector<HostTensor> inputs = testing::RandomInputs(*graph, dims, 11);
-              std::vector<HostTensor> runtime_inputs;
+              std::vector<Tensor> inputs = testing::RandomInputs(*graph, dims, 11);
+              std::vector<Tensor> runtime_inputs;
               for (size_t i = 0; i < graph->params().size(); ++i) {
                 if (graph->params()[i]->is_const()) {
                   inputs[i] = constants[graph->params()[i]->name()];

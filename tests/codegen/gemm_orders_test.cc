@@ -61,8 +61,8 @@ int CheckAgainstInterpreter(const std::string& name, const std::string& text, co
   bool grouped = false;
   for (const auto& node : graph.nodes()) grouped |= node->op() == OpKind::kGroupedGemm;
   EXPECT_TRUE(grouped) << name << ": --O did not leave a grouped_gemm";
-  std::vector<HostTensor> base = testing::RandomInputs(graph, {{"M", 1}}, 7);
-  std::map<std::string, HostTensor> constants;
+  std::vector<Tensor> base = testing::RandomInputs(graph, {{"M", 1}}, 7);
+  std::map<std::string, Tensor> constants;
   for (size_t i = 0; i < graph.params().size(); ++i) {
     if (graph.params()[i]->is_const()) constants[graph.params()[i]->name()] = base[i];
   }
@@ -76,8 +76,8 @@ int CheckAgainstInterpreter(const std::string& name, const std::string& text, co
     if (!compiled.ok()) continue;
     for (int64_t m : ms) {
       const DimBindings dims = {{"M", m}};
-      std::vector<HostTensor> inputs = testing::RandomInputs(graph, dims, 11);
-      std::vector<HostTensor> runtime_inputs;
+      std::vector<Tensor> inputs = testing::RandomInputs(graph, dims, 11);
+      std::vector<Tensor> runtime_inputs;
       for (size_t i = 0; i < graph.params().size(); ++i) {
         if (graph.params()[i]->is_const()) {
           inputs[i] = constants[graph.params()[i]->name()];

@@ -50,12 +50,12 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
   }
   auto made = MakeInputs(graph, {}, seed, dims);  // what `braid --run --seed=<seed>` uses
   if (!made.ok()) return Failure(absl::StrCat("inputs: ", made.status().message()), text, dims, seed);
-  const std::vector<HostTensor>& inputs = *made;
+  const std::vector<Tensor>& inputs = *made;
   auto want = Interpret(graph, inputs, dims);
   if (!want.ok()) return Failure(absl::StrCat("interpreter: ", want.status().message()), text, dims, seed);
   ++stats.graphs;
 
-  const auto [constants, runtime_inputs] = SplitByConstness(graph, inputs);
+  const auto [constants, runtime_inputs] = SplitByConstness(graph, ViewsOf(inputs));
   std::vector<Isa> isas = {Isa::kAvx2};
   if (SelectTarget(Isa::kAvx512).ok()) isas.push_back(Isa::kAvx512);
   for (bool optimize : {false, true}) {

@@ -56,12 +56,12 @@ void CheckGraph(Graph& g, uint64_t hash) {
   }
   const DimBindings dims = Dims(g);
   if (!Small(g, dims, 1 << 16)) return;
-  std::vector<HostTensor> inputs;
+  std::vector<Tensor> inputs;
   auto shapes = BindParamShapes(g, dims);
   if (!shapes.ok()) Die("BindParamShapes failed on a small graph");
   for (size_t i = 0; i < shapes->size(); ++i) {
-    HostTensor t{(*shapes)[i], std::vector<float>(CheckedElementCount((*shapes)[i]).value())};
-    for (size_t j = 0; j < t.data.size(); ++j) t.data[j] = static_cast<float>((j * 7 + i * 3) % 11) / 8.0f - 0.6f;
+    Tensor t(DType::kF32, (*shapes)[i]);
+    for (int64_t j = 0; j < t.size(); ++j) t.f32()[j] = static_cast<float>((j * 7 + i * 3) % 11) / 8.0f - 0.6f;
     inputs.push_back(std::move(t));
   }
   InterpretOptions options;
@@ -74,7 +74,7 @@ void CheckGraph(Graph& g, uint64_t hash) {
   if (!scheduled.ok() || !CompareOutputs(*want, *scheduled).ok) Die("the schedule executor differs");
   // Codegen is slow next to parsing: compile one valid small graph in eight.
   if (hash % 8 != 0 || g.nodes().size() > 12) return;
-  const auto [constants, runtime] = SplitByConstness(g, inputs);
+  const auto [constants, runtime] = SplitByConstness(g, ViewsOf(inputs));
   CompileOptions compile;
   compile.threads = 1;
   compile.opt_level = hash % 16 == 0 ? 3 : 1;

@@ -8,8 +8,10 @@
 namespace braid {
 namespace {
 
-std::vector<HostTensor> One(std::vector<float> values) {
-  return {HostTensor{{static_cast<int64_t>(values.size())}, std::move(values)}};
+std::vector<Tensor> One(std::vector<float> values) {
+  std::vector<Tensor> out;
+  out.push_back(Tensor::F32({static_cast<int64_t>(values.size())}, values));
+  return out;
 }
 
 TEST(CompareTest, RelativeToMagnitudeAndRms) {

@@ -21,7 +21,7 @@ using ::testing::FloatNear;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
 
-absl::StatusOr<std::vector<HostTensor>> RunText(const std::string& text, std::vector<HostTensor> inputs,
+absl::StatusOr<std::vector<Tensor>> RunText(const std::string& text, std::vector<Tensor> inputs,
                                             DimBindings dims = {}, InterpretOptions options = {}) {
   auto module = ParseModule("t.ir", text);
   if (!module.ok()) return module.status();
@@ -30,14 +30,14 @@ absl::StatusOr<std::vector<HostTensor>> RunText(const std::string& text, std::ve
   return Interpret(*module->graphs[0], inputs, dims, options);
 }
 
-HostTensor T(std::vector<int64_t> shape, std::vector<float> data) { return {std::move(shape), std::move(data)}; }
+Tensor T(std::vector<int64_t> shape, std::vector<float> data) { return Tensor::F32(std::move(shape), data); }
 
-HostTensor Random(std::vector<int64_t> shape, std::mt19937& rng) {
+Tensor Random(std::vector<int64_t> shape, std::mt19937& rng) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   std::uniform_real_distribution<float> dist(-1, 1);
-  HostTensor t{std::move(shape), std::vector<float>(n)};
-  for (float& x : t.data) x = dist(rng);
+  Tensor t(DType::kF32, std::move(shape));
+  for (float& x : t.f32_span()) x = dist(rng);
   return t;
 }
 
@@ -46,17 +46,17 @@ TEST(InterpreterTest, LinearWithAndWithoutBias) {
                      "  %y = linear(%x, %w)\n  %z = linear(%x, %w, %b)\n  return %y, %z\n}";
   ASSERT_OK_AND_ASSIGN(auto out, RunText(text, {T({1, 2}, {1, 2}), T({3, 2}, {1, 0, 0, 1, 1, 1}),
                                             T({3}, {10, 20, 30})}, {{"M", 1}}));
-  EXPECT_THAT(out[0].shape, ElementsAre(1, 3));
-  EXPECT_THAT(out[0].data, ElementsAre(1, 2, 3));
-  EXPECT_THAT(out[1].data, ElementsAre(11, 22, 33));
+  EXPECT_THAT(out[0].shape(), ElementsAre(1, 3));
+  EXPECT_THAT(out[0].f32_values(), ElementsAre(1, 2, 3));
+  EXPECT_THAT(out[1].f32_values(), ElementsAre(11, 22, 33));
 }
 
 TEST(InterpreterTest, MatmulWith3dInput) {
   const char* text = "graph @g(%a: f32[B, 2, 2], %b: f32[2, 1]) { %y = matmul(%a, %b) return %y }";
   ASSERT_OK_AND_ASSIGN(auto out, RunText(text, {T({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8}), T({2, 1}, {1, 10})},
                                      {{"B", 2}}));
-  EXPECT_THAT(out[0].shape, ElementsAre(2, 2, 1));
-  EXPECT_THAT(out[0].data, ElementsAre(21, 43, 65, 87));
+  EXPECT_THAT(out[0].shape(), ElementsAre(2, 2, 1));
+  EXPECT_THAT(out[0].f32_values(), ElementsAre(21, 43, 65, 87));
 }
 
 TEST(InterpreterTest, UnaryOpsMatchTheirDefinitions) {
@@ -80,38 +80,38 @@ TEST(InterpreterTest, UnaryOpsMatchTheirDefinitions) {
     ASSERT_OK_AND_ASSIGN(auto out, RunText(text, {T({5}, xs)}));
     std::vector<float> expected;
     for (float x : xs) expected.push_back(static_cast<float>(c.ref(x)));
-    EXPECT_THAT(out[0].data, Pointwise(FloatNear(1e-6), expected)) << c.op;
+    EXPECT_THAT(out[0].f32_values(), Pointwise(FloatNear(1e-6), expected)) << c.op;
   }
   // Spot values from the literature.
   ASSERT_OK_AND_ASSIGN(auto gelu, RunText("graph @g(%x: f32[1]) { %y = gelu(%x) return %y }", {T({1}, {1})}));
-  EXPECT_NEAR(gelu[0].data[0], 0.8413447, 1e-6);
+  EXPECT_NEAR(gelu[0].f32()[0], 0.8413447, 1e-6);
   ASSERT_OK_AND_ASSIGN(auto silu, RunText("graph @g(%x: f32[1]) { %y = silu(%x) return %y }", {T({1}, {1})}));
-  EXPECT_NEAR(silu[0].data[0], 0.7310586, 1e-6);
+  EXPECT_NEAR(silu[0].f32()[0], 0.7310586, 1e-6);
 }
 
 TEST(InterpreterTest, BinaryOpsBroadcastLikeNumpy) {
   ASSERT_OK_AND_ASSIGN(auto add, RunText("graph @g(%a: f32[2, 3], %b: f32[3]) { %y = add(%a, %b) return %y }",
                                      {T({2, 3}, {0, 1, 2, 3, 4, 5}), T({3}, {10, 20, 30})}));
-  EXPECT_THAT(add[0].data, ElementsAre(10, 21, 32, 13, 24, 35));
+  EXPECT_THAT(add[0].f32_values(), ElementsAre(10, 21, 32, 13, 24, 35));
   ASSERT_OK_AND_ASSIGN(auto outer, RunText("graph @g(%a: f32[2, 1], %b: f32[1, 3]) { %y = mul(%a, %b) return %y }",
                                        {T({2, 1}, {1, 2}), T({1, 3}, {1, 10, 100})}));
-  EXPECT_THAT(outer[0].shape, ElementsAre(2, 3));
-  EXPECT_THAT(outer[0].data, ElementsAre(1, 10, 100, 2, 20, 200));
+  EXPECT_THAT(outer[0].shape(), ElementsAre(2, 3));
+  EXPECT_THAT(outer[0].f32_values(), ElementsAre(1, 10, 100, 2, 20, 200));
   ASSERT_OK_AND_ASSIGN(auto rest, RunText("graph @g(%a: f32[3], %b: f32[]) {\n"
                                       "  %s = sub(%a, %b)\n  %d = div(%s, %b)\n"
                                       "  %m = maximum(%d, %a)\n  return %s, %d, %m\n}",
                                       {T({3}, {4, -8, NAN}), T({}, {2})}));
-  EXPECT_THAT(rest[0].data[0], 2);
-  EXPECT_THAT(rest[1].data[1], -5);
-  EXPECT_THAT(rest[2].data[0], 4);
-  EXPECT_THAT(rest[2].data[1], -5);
-  EXPECT_TRUE(std::isnan(rest[2].data[2]));  // maximum propagates NaN
+  EXPECT_THAT(rest[0].f32()[0], 2);
+  EXPECT_THAT(rest[1].f32()[1], -5);
+  EXPECT_THAT(rest[2].f32()[0], 4);
+  EXPECT_THAT(rest[2].f32()[1], -5);
+  EXPECT_TRUE(std::isnan(rest[2].f32()[2]));  // maximum propagates NaN
 }
 
 TEST(InterpreterTest, SymbolBoundToOneBroadcastsAtRunTime) {
   ASSERT_OK_AND_ASSIGN(auto out, RunText("graph @g(%a: f32[M, 2], %b: f32[1, 2]) { %y = add(%a, %b) return %y }",
                                      {T({1, 2}, {1, 2}), T({1, 2}, {3, 4})}, {{"M", 1}}));
-  EXPECT_THAT(out[0].data, ElementsAre(4, 6));
+  EXPECT_THAT(out[0].f32_values(), ElementsAre(4, 6));
 }
 
 TEST(InterpreterTest, GroupedGemmMatchesSeparateGemms) {
@@ -132,22 +132,22 @@ TEST(InterpreterTest, GroupedGemmMatchesSeparateGemms) {
   return %q, %k, %v
 })";
   std::mt19937 rng(7);
-  std::vector<HostTensor> inputs = {Random({5, 8}, rng), Random({5, 8}, rng), Random({16, 8}, rng),
+  std::vector<Tensor> inputs = {Random({5, 8}, rng), Random({5, 8}, rng), Random({16, 8}, rng),
                                     Random({4, 8}, rng), Random({4}, rng), Random({8, 5}, rng)};
   ASSERT_OK_AND_ASSIGN(auto a, RunText(separate, inputs, {{"M", 5}}));
   ASSERT_OK_AND_ASSIGN(auto b, RunText(grouped, inputs, {{"M", 5}}));
   ASSERT_EQ(a.size(), 3u);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(a[i].shape, b[i].shape);
-    EXPECT_EQ(a[i].data, b[i].data);  // same loops, bit-identical
+    EXPECT_EQ(a[i].shape(), b[i].shape());
+    EXPECT_EQ(a[i].f32_values(), b[i].f32_values());  // same loops, bit-identical
   }
-  EXPECT_THAT(a[2].shape, ElementsAre(5, 5));
+  EXPECT_THAT(a[2].shape(), ElementsAre(5, 5));
 }
 
 TEST(InterpreterTest, ZeroSizedDimsRun) {
   ASSERT_OK_AND_ASSIGN(auto out, RunText("graph @g(%x: f32[M, 4], %w: f32[2, 4]) { %y = linear(%x, %w) return %y }",
                                      {T({0, 4}, {}), T({2, 4}, std::vector<float>(8, 1))}, {{"M", 0}}));
-  EXPECT_THAT(out[0].shape, ElementsAre(0, 2));
+  EXPECT_THAT(out[0].shape(), ElementsAre(0, 2));
 }
 
 TEST(InterpreterTest, ReportsRunTimeErrors) {

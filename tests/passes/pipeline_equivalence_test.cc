@@ -34,7 +34,7 @@ TEST(PipelineEquivalenceTest, EveryGraphComputesTheSameAfterTheDefaultPipeline) 
       const Graph& graph = *original.graphs[i];
       const std::string where = entry.file + " @" + graph.name();
       const DimBindings dims = testing::SmallDims(graph);
-      const std::vector<HostTensor> inputs = testing::RandomInputs(graph, dims);
+      const std::vector<Tensor> inputs = testing::RandomInputs(graph, dims);
       auto before = Interpret(graph, inputs, dims);
       ASSERT_TRUE(before.ok()) << where << ": " << before.status();
       for (bool independent : {false, true}) {

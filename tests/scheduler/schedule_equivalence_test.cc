@@ -25,7 +25,7 @@ TEST(ScheduleEquivalenceTest, ScheduledExecutionMatchesTheInterpreter) {
       for (const auto& graph : module.graphs) {
         const std::string where = entry.file + " @" + graph->name() + (optimize ? " (--O)" : "");
         const DimBindings dims = testing::SmallDims(*graph);
-        const std::vector<HostTensor> inputs = testing::RandomInputs(*graph, dims);
+        const std::vector<Tensor> inputs = testing::RandomInputs(*graph, dims);
         auto want = Interpret(*graph, inputs, dims);
         ASSERT_TRUE(want.ok()) << where << ": " << want.status();
         for (bool fuse : {true, false}) {
