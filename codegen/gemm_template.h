@@ -11,7 +11,7 @@
 // - otherwise, per panel and per GEMM, one tiled call runs the `mr` x `nr` register-blocked
 //   micro-kernel (`nv` vectors of the host's width per row, broadcast-A x packed-B FMAs) over
 //   the M block's micro-tiles while it prefetches into L2 the weight block the next call reads;
-//   K blocks are kc, or 4·kc for M blocks of at most four micro-tiles (RenderClass says why).
+//   K blocks are kc, or 4·kc for M blocks of at most four micro-tiles (gemm_task.cc says why).
 // After the last K block the epilogue (bias, then the fused pointwise nodes, cross-output ones
 // included) runs over each panel's tiles and writes only what must be materialised.
 // Remainders: a micro-tile with r < mr rows runs the smallest row variant >= r (powers of two,
@@ -29,6 +29,7 @@
 
 #include "codegen/emit_util.h"
 #include "codegen/gemm_block.h"
+#include "codegen/gemm_task.h"
 
 namespace braid {
 
@@ -37,16 +38,12 @@ class GemmTemplate {
   GemmTemplate(ModuleContext& mc, const Kernel& kernel);
   virtual ~GemmTemplate() = default;
 
-  // Tile configurations this template can render, preferred first, each saying why.
-  virtual std::vector<TileConfig> Choices() const;
+  // The tile configuration for this kernel on this target, saying why (`--bench` prints it).
+  virtual TileConfig Choose() const;
   // Emits `void name(ptr ctx, i64 task)`.
   virtual llvm::Function* Render(const TileConfig& config, const std::string& name);
   // IR (in the entry function) computing how many tasks Render's function takes.
   llvm::Value* NumTasks(FunctionEmitter& f, const TileConfig& config) const;
-
-  // The most a small M block's packed activations (all of K) may take in the thread's scratch
-  // buffer for the panel-major order (RenderClass): 4 MiB, e.g. 24 rows of K = 43690.
-  static constexpr int64_t kPanelMajorMaxFloats = 1024 * 1024;
 
   // Columns of a packed panel for `config` on this target.
   int PanelWidth(const TileConfig& config) const { return config.nv * mc_.target.vector_width; }
@@ -63,17 +60,7 @@ class GemmTemplate {
   static constexpr int64_t kMaxTileBudgetFloats = 144 * 1024;
 
  protected:
-  struct OutputClass {
-    const TensorType* type = nullptr;
-    std::vector<const GemmSpec*> gemms;
-    std::vector<const Node*> epilogues;
-  };
-
-  // The most N panels one task covers (its tile buffer holds that many per GEMM). Each task
-  // packs its activation block once for all of them: 8 instead of 4 halves that cost (it was
-  // ~5 % of a large-M GEMM before the packer was vectorised).
-  static constexpr int kMaxPanelsPerTask = 8;
-  // M block rows for kernels whose weights stream from memory (Choices): one M block up to
+  // M block rows for kernels whose weights stream from memory (Choose): one M block up to
   // M = 132, e.g. a 128-token prefill, instead of two of 64 rows. Every task reads its panels'
   // weights once, so fewer, taller M blocks read the weights fewer times and amortise each
   // block call's wait for its weight block (measured on Intel SPR-class VMs, alternating runs:
@@ -87,13 +74,10 @@ class GemmTemplate {
   static constexpr int64_t kStreamedWeightBytes = int64_t{64} << 20;
   // The bytes of the kernel's GEMM weights if all their shapes are static, else 0.
   int64_t StaticWeightBytes() const;
-  static llvm::Value* PanelsPerTask(FunctionEmitter& f, llvm::Value* m_blocks, llvm::Value* panels);
-  llvm::Value* ClassTasks(FunctionEmitter& f, const OutputClass& c, const TileConfig& config) const;
-  // The body of one task of class `c`; `task` counts within the class.
-  void RenderClass(FunctionEmitter& f, const OutputClass& c, const TileConfig& config,
+  llvm::Value* ClassTasks(FunctionEmitter& f, const GemmOutputClass& c, const TileConfig& config) const;
+  // The body of one task of class `c` (GemmTaskEmitter); `task` counts within the class.
+  void RenderClass(FunctionEmitter& f, const GemmOutputClass& c, const TileConfig& config,
                    llvm::Value* task, llvm::Value* tile);
-  // Allocates (in the entry block) a buffer for one packed activation block, mc x kc.
-  llvm::Value* PackBuffer(FunctionEmitter& f, const TileConfig& config) const;
   // Allocates the per-task tile buffer (in the entry block) for the largest class: on the stack,
   // or from the heap when it would exceed kMaxStackTileFloats.
   llvm::Value* AllocateTile(FunctionEmitter& f, const TileConfig& config) const;
@@ -103,14 +87,14 @@ class GemmTemplate {
 
   ModuleContext& mc_;
   const Kernel& kernel_;
-  std::vector<OutputClass> classes_;
+  std::vector<GemmOutputClass> classes_;
 };
 
 class GroupedGemmTemplate : public GemmTemplate {
  public:
   using GemmTemplate::GemmTemplate;
   // Several GEMMs share a class's tile buffer: smaller M blocks for wider groups.
-  std::vector<TileConfig> Choices() const override;
+  TileConfig Choose() const override;
   // Dispatches each task to its output class.
   llvm::Function* Render(const TileConfig& config, const std::string& name) override;
 };

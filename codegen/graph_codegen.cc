@@ -48,7 +48,7 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
       std::unique_ptr<GemmTemplate> tmpl =
           kernel.kind == KernelKind::kGroupedGemm ? std::make_unique<GroupedGemmTemplate>(mc, kernel)
                                                   : std::make_unique<GemmTemplate>(mc, kernel);
-      const TileConfig config = tmpl->Choices().front();
+      const TileConfig config = tmpl->Choose();
       task_fn = tmpl->Render(config, name);
       tasks = tmpl->NumTasks(f, config);
       out.choices.push_back(config.ToString(target.vector_width));

@@ -15,7 +15,7 @@ namespace braid {
 enum class Isa { kAuto, kAvx2, kAvx512 };
 
 // The data caches one core has to itself, which the GEMM template blocks for
-// (GemmTemplate::Choices): the K block from L1d, the tile buffer from L2.
+// (GemmTemplate::Choose): the K block from L1d, the tile buffer from L2.
 struct CacheSizes {
   int64_t l1d_bytes = 0;
   int64_t l2_bytes = 0;

@@ -50,7 +50,7 @@ const Compiled& Block() {
     BufferPlan plan;
     Schedule schedule;
     ModuleContext mc{*module, *target, plan, schedule};
-    // The GEMM template's first choice (GemmTemplate::Choices): 6 x 4 vectors, kc 128.
+    // The GEMM template's choice (GemmTemplate::Choose): 6 x 4 vectors, kc 128.
     c->config = TileConfig{6, target->vector_width == 16 ? 4 : 2, 96, 128};
     c->nr = c->config.nv * target->vector_width;
     const std::string name = GemmTiledBlockFunction(mc, c->config)->getName().str();

@@ -115,7 +115,7 @@ TEST(GemmOrdersTest, ActivationsOfDifferentK) {
 TEST(GemmOrdersTest, SmallMBlocksWithKBeyondTheScratchBuffer) {
   // Even two micro-tiles (12 rows) of this K exceed the panel-major limit, so M 7..24 fall back
   // to K blocks outermost.
-  const int64_t k = GemmTemplate::kPanelMajorMaxFloats / 12 + 1;
+  const int64_t k = kPanelMajorMaxFloats / 12 + 1;
   const std::vector<int64_t> ms = {7, 16, 24};
   EXPECT_EQ(CheckAgainstInterpreter("gate_up_long_k", GateUp(k), ms), 2 * static_cast<int>(ms.size()));
 }

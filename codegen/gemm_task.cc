@@ -1,0 +1,313 @@
+// One GEMM template task: frame, the three loop orders, the epilogue binder.
+#include "codegen/gemm_task.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "codegen/element_loop.h"
+
+namespace braid {
+namespace {
+
+// The runtime's activation packer (PackActivation in packing.h): plain data movement, cheaper
+// to call than to generate and compile per GEMM.
+llvm::FunctionCallee PackActivationFunction(ModuleContext& mc) {
+  llvm::LLVMContext& ctx = mc.module.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, i64, i64, i64, i64, i64, ptr}, false);
+  return mc.module.getOrInsertFunction("braid_pack_activation", type);
+}
+
+// The runtime's per-thread scratch buffer (braid_thread_scratch in runtime.h).
+llvm::FunctionCallee ThreadScratchFunction(ModuleContext& mc) {
+  llvm::LLVMContext& ctx = mc.module.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  return mc.module.getOrInsertFunction("braid_thread_scratch",
+                                       llvm::FunctionType::get(ptr, {llvm::Type::getInt64Ty(ctx)}, false));
+}
+
+// A buffer (in the entry block) for one packed activation block, mc x kc.
+llvm::Value* PackBuffer(FunctionEmitter& f, const TileConfig& config) {
+  llvm::IRBuilder<> entry(&f.fn()->getEntryBlock(), f.fn()->getEntryBlock().begin());
+  llvm::AllocaInst* packed =
+      entry.CreateAlloca(llvm::ArrayType::get(entry.getFloatTy(), config.mc * config.kc), nullptr, "a.packed");
+  packed->setAlignment(llvm::Align(64));
+  return packed;
+}
+
+}  // namespace
+
+llvm::Value* PanelsPerTask(FunctionEmitter& f, llvm::Value* m_blocks, llvm::Value* panels) {
+  llvm::Value* p = f.b().CreateSDiv(f.b().CreateMul(m_blocks, panels), f.I64(16));
+  p = f.Min(p, f.I64(kMaxPanelsPerTask));
+  return f.b().CreateSelect(f.b().CreateICmpSLT(p, f.I64(1)), f.I64(1), p);
+}
+
+GemmTaskEmitter::GemmTaskEmitter(ModuleContext& mc, const Kernel& kernel, FunctionEmitter& f,
+                                 const GemmOutputClass& c, const TileConfig& config, llvm::Value* task,
+                                 llvm::Value* tile)
+    : mc_(mc),
+      kernel_(kernel),
+      f_(f),
+      b_(f.b()),
+      c_(c),
+      cfg_(config),
+      task_(task),
+      tile_(tile),
+      nr_(config.nv * mc.target.vector_width),
+      gemms_(c.gemms.size()) {}
+
+void GemmTaskEmitter::Emit() {
+  EmitFrame();
+  EmitOperands();
+  EmitKBlockLengths();
+  // Small M blocks (a few micro-tiles, not one) run panel-major when the whole K of their
+  // activations fits the thread's scratch buffer: the activations are packed once for all of K,
+  // then per panel and GEMM the K blocks run back to back, so the weights stream from memory in
+  // one sequential run per panel (K·nr floats) and the tile stays in L1, instead of a K block of
+  // each of the task's panels and GEMMs in turn (a jump every 128 KiB at kc 512).
+  llvm::Value* rows_padded = b_.CreateMul(f_.CeilDiv(m_rows_, cfg_.mr), f_.I64(cfg_.mr));
+  act_floats_ = b_.CreateMul(rows_padded, k_max_, "act_floats");
+  llvm::Value* panel_major =
+      b_.CreateAnd(b_.CreateAnd(small_block_, b_.CreateNot(single_tile_)),
+                   b_.CreateICmpSLE(b_.CreateMul(act_floats_, f_.I64(acts_.size())), f_.I64(kPanelMajorMaxFloats)),
+                   "panel_major");
+  llvm::BasicBlock* panel_major_bb = llvm::BasicBlock::Create(f_.ctx(), "panel_major", f_.fn());
+  llvm::BasicBlock* k_outer_bb = llvm::BasicBlock::Create(f_.ctx(), "k_outer", f_.fn());
+  llvm::BasicBlock* computed = llvm::BasicBlock::Create(f_.ctx(), "computed", f_.fn());
+  b_.CreateCondBr(panel_major, panel_major_bb, k_outer_bb);
+  b_.SetInsertPoint(panel_major_bb);
+  EmitPanelMajor();
+  b_.CreateBr(computed);
+  b_.SetInsertPoint(k_outer_bb);
+  EmitKBlocks();
+  b_.CreateBr(computed);
+  b_.SetInsertPoint(computed);
+  BindEpilogue();
+}
+
+void GemmTaskEmitter::EmitFrame() {
+  m_ = f_.Rows(*c_.type);
+  n_ = f_.Cols(*c_.type);
+  llvm::Value* m_blocks = f_.CeilDiv(m_, cfg_.mc);
+  llvm::Value* panels = f_.CeilDiv(n_, nr_);
+  llvm::Value* per_task = PanelsPerTask(f_, m_blocks, panels);
+  first_panel_ = b_.CreateMul(b_.CreateSDiv(task_, m_blocks), per_task, "first_panel");
+  task_panels_ = f_.Min(per_task, b_.CreateSub(panels, first_panel_));
+  // The M blocks split M evenly (in whole micro-tiles) instead of mc, ..., mc, rest: M = 128
+  // is two blocks of 66 and 62 rows, not 96 and 32, so the tasks the threads share are of
+  // about one size and no thread is left with a long one at the end (4 % of the 2-thread time
+  // at M = 128 on the 1024x2816 shape, by a simulation of the task queue).
+  llvm::Value* rows_per_block = b_.CreateSDiv(b_.CreateAdd(m_, b_.CreateSub(m_blocks, f_.I64(1))), m_blocks);
+  llvm::Value* block_rows = b_.CreateMul(f_.CeilDiv(rows_per_block, cfg_.mr), f_.I64(cfg_.mr), "block_rows");
+  m0_ = b_.CreateMul(b_.CreateSRem(task_, m_blocks), block_rows, "m0");
+  m_rows_ = f_.Min(block_rows, b_.CreateSub(m_, m0_));
+  // Tiles hold the task's rows rounded up to whole micro-tiles (a row variant never reaches
+  // past that), so a small M zeroes, and keeps in cache, only the rows it computes.
+  tile_floats_ = b_.CreateMul(f_.CeilDiv(m_rows_, cfg_.mr), f_.I64(cfg_.mr * nr_), "tile_floats");
+  b_.CreateMemSet(tile_, b_.getInt8(0),
+                  b_.CreateMul(b_.CreateMul(task_panels_, tile_floats_), f_.I64(gemms_ * 4)), llvm::Align(64));
+}
+
+void GemmTaskEmitter::EmitOperands() {
+  k_max_ = f_.I64(0);
+  for (size_t g = 0; g < gemms_; ++g) {
+    const GemmSpec& spec = *c_.gemms[g];
+    llvm::Value* k = f_.DimValue(spec.act->type().tensor().shape.back());
+    auto act = std::find_if(acts_.begin(), acts_.end(), [&](const Activation& a) { return a.value == spec.act; });
+    if (act == acts_.end()) {
+      acts_.push_back({spec.act, f_.Buffer(mc_.plan.value_slot.at(spec.act)), k, PackBuffer(f_, cfg_)});
+      act = acts_.end() - 1;
+    }
+    ops_.push_back({k, f_.Buffer(spec.packed_slot), static_cast<size_t>(act - acts_.begin())});
+    k_max_ = b_.CreateSelect(b_.CreateICmpSGT(k, k_max_), k, k_max_);
+  }
+}
+
+// K blocks outside, panels and GEMMs inside: each activation block is packed once and reused by
+// every panel of the task and every GEMM that reads it while it is hot. K block length and
+// block function by the M block's size:
+// - A single micro-tile (M <= mr: decoding, where the GEMM only streams weights) runs the
+//   streaming block function, several panels of a weight per pass over k, without software
+//   prefetch, with K blocks mc/mr times longer than kc (the packed-activation buffer of mc x kc
+//   floats holds that much): each panel is read in long sequential runs instead of kc rows at
+//   a time interleaved with the task's other panels (measured on the 7B shape's panels:
+//   interleaved 32 KiB runs read ~25 % slower than long ones).
+// - A few micro-tiles (up to kSmallBlockTiles, e.g. M = 16) take K blocks as long as the
+//   buffer holds for that many: with so little reuse of each weight block per call, the calls'
+//   fixed costs (tile loads and stores, the first micro-tile's wait for the block) weigh more
+//   than L1 residency of the block (4·kc = 512 for the defaults). Measured on the 7B gate/up
+//   (braid --bench, alternating binaries, 3 rounds, 1 and 2 threads; faster in 17 of 18
+//   pairs): M = 12 51-60 -> 57-65 % of peak, M = 16 60-65 -> 66-72 %, M = 24 78-85 -> 78-91 %.
+// - Otherwise kc, with the tiled block function.
+void GemmTaskEmitter::EmitKBlockLengths() {
+  constexpr int kSmallBlockTiles = 4;
+  // (Capped at the lengths measured for mc = 96: the taller M blocks of 132 rows were measured
+  // at M >= 128 only.)
+  const int64_t long_kc = std::min<int64_t>(16, cfg_.mc / cfg_.mr) * cfg_.kc;
+  small_block_kc_ = std::max<int64_t>(cfg_.kc, std::min(4, cfg_.mc / (kSmallBlockTiles * cfg_.mr)) * cfg_.kc);
+  single_tile_ = b_.CreateICmpSLE(m_rows_, f_.I64(cfg_.mr), "single_tile");
+  small_block_ = b_.CreateICmpSLE(m_rows_, f_.I64(kSmallBlockTiles * cfg_.mr), "small_block");
+  tiled_kc_ = b_.CreateSelect(small_block_, f_.I64(small_block_kc_), f_.I64(cfg_.kc), "tiled_kc");
+  kc_ = b_.CreateSelect(single_tile_, f_.I64(long_kc), tiled_kc_, "kc");
+}
+
+llvm::Value* GemmTaskEmitter::TileOf(llvm::Value* pp, size_t g) {
+  // The tile of GEMM g for the task's panel pp is at (pp·gemms + g)·tile_floats.
+  llvm::Value* index = b_.CreateAdd(b_.CreateMul(pp, f_.I64(gemms_)), f_.I64(g));
+  return b_.CreateInBoundsGEP(b_.getFloatTy(), tile_, b_.CreateMul(index, tile_floats_));
+}
+
+llvm::Value* GemmTaskEmitter::WeightBlock(llvm::Value* panel, size_t g, llvm::Value* k_start) {
+  // Computed without inbounds: the next block's address may lie past the weight, and is then
+  // only prefetched, which never faults.
+  llvm::Value* offset = b_.CreateMul(b_.CreateAdd(b_.CreateMul(panel, ops_[g].k), k_start), f_.I64(nr_));
+  return b_.CreateGEP(b_.getFloatTy(), ops_[g].packed, offset);
+}
+
+void GemmTaskEmitter::IfKInRange(llvm::Value* k0, llvm::Value* k,
+                                 const std::function<void(llvm::Value* kb)>& body) {
+  llvm::BasicBlock* then = llvm::BasicBlock::Create(f_.ctx(), "kblock", f_.fn());
+  llvm::BasicBlock* after = llvm::BasicBlock::Create(f_.ctx(), "kblock.end", f_.fn());
+  b_.CreateCondBr(b_.CreateICmpSLT(k0, k), then, after);
+  b_.SetInsertPoint(then);
+  body(f_.Min(kc_, b_.CreateSub(k, k0)));
+  b_.CreateBr(after);
+  b_.SetInsertPoint(after);
+}
+
+void GemmTaskEmitter::EmitPanelMajor() {
+  llvm::Value* scratch = b_.CreateCall(ThreadScratchFunction(mc_),
+                                       {b_.CreateMul(b_.CreateMul(act_floats_, f_.I64(acts_.size())), f_.I64(4))});
+  std::vector<llvm::Value*> packed_act;
+  for (size_t a = 0; a < acts_.size(); ++a) {
+    packed_act.push_back(b_.CreateInBoundsGEP(b_.getFloatTy(), scratch, b_.CreateMul(act_floats_, f_.I64(a))));
+    b_.CreateCall(PackActivationFunction(mc_), {acts_[a].data, acts_[a].k, m0_, m_rows_, f_.I64(0), acts_[a].k,
+                                                f_.I64(cfg_.mr), acts_[a].k, packed_act.back()});
+  }
+  f_.For(f_.I64(0), task_panels_, 1, "pm.pp", [&](llvm::Value* pp) {
+    llvm::Value* panel = b_.CreateAdd(first_panel_, pp);
+    for (size_t g = 0; g < gemms_; ++g) {
+      // After a panel comes the next GEMM's (or, after the last GEMM, the next panel's).
+      llvm::Value* after = g + 1 < gemms_ ? WeightBlock(panel, g + 1, f_.I64(0))
+                                          : WeightBlock(b_.CreateAdd(panel, f_.I64(1)), 0, f_.I64(0));
+      b_.CreateCall(GemmPanelRunFunction(mc_, cfg_), {packed_act[ops_[g].act], WeightBlock(panel, g, f_.I64(0)),
+                                                      ops_[g].k, TileOf(pp, g), m_rows_, after, f_.I64(small_block_kc_)});
+    }
+  });
+}
+
+void GemmTaskEmitter::EmitKBlocks() {
+  f_.For(f_.I64(0), k_max_, kc_, "k0", [&](llvm::Value* k0) {
+    for (const Activation& act : acts_) {
+      IfKInRange(k0, act.k, [&](llvm::Value* kb) {
+        b_.CreateCall(PackActivationFunction(mc_),
+                      {act.data, act.k, m0_, m_rows_, k0, kb, f_.I64(cfg_.mr), tiled_kc_, act.packed});
+      });
+    }
+    llvm::BasicBlock* streaming = llvm::BasicBlock::Create(f_.ctx(), "streaming", f_.fn());
+    llvm::BasicBlock* tiled = llvm::BasicBlock::Create(f_.ctx(), "tiled", f_.fn());
+    llvm::BasicBlock* done = llvm::BasicBlock::Create(f_.ctx(), "kblock.done", f_.fn());
+    b_.CreateCondBr(single_tile_, streaming, tiled);
+    b_.SetInsertPoint(streaming);
+    EmitStreaming(k0);
+    b_.CreateBr(done);
+    b_.SetInsertPoint(tiled);
+    EmitTiled(k0);
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+  });
+}
+
+// Decoding: per GEMM, all the task's panels (consecutive in the weight, K·nr floats apart; their
+// tiles gemms·tile_floats apart), several at a time.
+void GemmTaskEmitter::EmitStreaming(llvm::Value* k0) {
+  for (size_t g = 0; g < gemms_; ++g) {
+    const Operands& op = ops_[g];
+    IfKInRange(k0, op.k, [&](llvm::Value* kb) {
+      b_.CreateCall(GemmStreamingBlockFunction(mc_, cfg_),
+                    {acts_[op.act].packed, WeightBlock(first_panel_, g, k0), b_.CreateMul(op.k, f_.I64(nr_)), kb,
+                     TileOf(f_.I64(0), g), b_.CreateMul(tile_floats_, f_.I64(gemms_)), m_rows_, task_panels_});
+    });
+  }
+}
+
+// Per panel, per GEMM, one tiled block call over the M block's micro-tiles.
+void GemmTaskEmitter::EmitTiled(llvm::Value* k0) {
+  f_.For(f_.I64(0), task_panels_, 1, "pp", [&](llvm::Value* pp) {
+    llvm::Value* panel = b_.CreateAdd(first_panel_, pp);
+    for (size_t g = 0; g < gemms_; ++g) {
+      const Operands& op = ops_[g];
+      IfKInRange(k0, op.k, [&](llvm::Value* kb) {
+        // The weight block the next call reads, prefetched into L2 while this one computes.
+        llvm::Value* next;
+        if (g + 1 < gemms_) {
+          next = WeightBlock(panel, g + 1, k0);
+        } else {
+          llvm::Value* last_panel = b_.CreateICmpEQ(b_.CreateAdd(pp, f_.I64(1)), task_panels_);
+          next = b_.CreateSelect(last_panel, WeightBlock(first_panel_, 0, b_.CreateAdd(k0, kc_)),
+                                 WeightBlock(b_.CreateAdd(panel, f_.I64(1)), 0, k0));
+        }
+        b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_),
+                      {acts_[op.act].packed, WeightBlock(panel, g, k0), kb, TileOf(pp, g), m_rows_, next, tiled_kc_});
+      });
+    }
+  });
+}
+
+// The epilogue over the finished tiles: each GEMM result (and any duplicate multi_output of it)
+// is bound to its tile plus its bias; the fused pointwise nodes read those; what must be
+// materialised is stored. One pass per panel of the task.
+void GemmTaskEmitter::BindEpilogue() {
+  llvm::Type* fty = b_.getFloatTy();
+  ElementLoop loop;
+  loop.space = c_.type;
+  loop.row_begin = m0_;
+  loop.row_end = b_.CreateAdd(m0_, m_rows_);
+  loop.nodes = c_.epilogues;
+  absl::flat_hash_map<const Value*, size_t> gemm_of;
+  for (size_t g = 0; g < gemms_; ++g) {
+    gemm_of[c_.gemms[g]->result] = g;
+    // Duplicate multi_outputs of the same GEMM read the same tile.
+    for (const Node* node : kernel_.nodes) {
+      if (node->op() == OpKind::kMultiOutput && *node->IntAttr("index") == c_.gemms[g]->index) {
+        gemm_of[node->result()] = g;
+      }
+    }
+  }
+  absl::flat_hash_map<size_t, llvm::Value*> bias_base;
+  for (size_t g = 0; g < gemms_; ++g) {
+    if (c_.gemms[g]->bias != nullptr) bias_base[g] = f_.Buffer(mc_.plan.value_slot.at(c_.gemms[g]->bias));
+  }
+  for (const auto& [value, g] : gemm_of) loop.tile_values.insert(value);
+  llvm::Value* n0 = nullptr;
+  llvm::Value* pp = nullptr;
+  loop.read_tile = [&](const Value* v, llvm::Value* row, llvm::Value* col) -> llvm::Value* {
+    const size_t g = gemm_of.at(v);
+    llvm::Value* index = b_.CreateAdd(b_.CreateMul(b_.CreateSub(row, m0_), f_.I64(nr_)), b_.CreateSub(col, n0));
+    llvm::Value* x = b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, TileOf(pp, g), index));
+    auto bias = bias_base.find(g);
+    if (bias != bias_base.end()) {
+      x = b_.CreateFAdd(x, b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, bias->second, col)));
+    }
+    return x;
+  };
+  std::vector<const Value*> candidates;
+  for (const auto& node : kernel_.nodes) {
+    if (gemm_of.contains(node->result())) candidates.push_back(node->result());
+  }
+  for (const Node* e : c_.epilogues) candidates.push_back(e->result());
+  for (const Value* v : candidates) {
+    if (mc_.schedule.materialized.contains(v)) loop.stores.push_back(v);
+  }
+  f_.For(f_.I64(0), task_panels_, 1, "epilogue.pp", [&](llvm::Value* panel_index) {
+    pp = panel_index;
+    n0 = b_.CreateMul(b_.CreateAdd(first_panel_, pp), f_.I64(nr_), "n0");
+    loop.col_begin = n0;
+    loop.col_end = b_.CreateAdd(n0, f_.Min(f_.I64(nr_), b_.CreateSub(n_, n0)));
+    EmitElementLoop(f_, loop);
+  });
+}
+
+}  // namespace braid
