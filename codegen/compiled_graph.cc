@@ -22,9 +22,9 @@ namespace {
 // One constant weight being prepacked, panel by panel on the pool.
 struct PackJob {
   OpKind kind;
+  PanelFormat format;
   const float* w;
   int64_t k, n;
-  int nr;
   float* out;
 };
 
@@ -140,7 +140,7 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   BRAID_ASSIGN_OR_RETURN(compiled->jit_, Jit::Create(target, options.opt_level));
   GeneratedModule generated = GenerateModule(compiled->schedule_, compiled->plan_, target);
   compiled->choices_ = generated.choices;
-  compiled->panel_width_ = generated.panel_width;
+  compiled->panel_format_ = generated.panel_format;
   compiled->jit_->PrepareModule(*generated.module);
   {
     std::string problems;
@@ -176,15 +176,15 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     const TensorView& w = constants.at(spec.weight->name());
     const int64_t k = GemmWeightK(spec.kind, w.shape);
     const int64_t n = GemmWeightN(spec.kind, w.shape);
-    const int nr = compiled->panel_width_[i];
-    AlignedBuffer packed(PackedFloats(k, n, nr));
-    PackJob job{spec.kind, w.data_as<const float>(), k, n, nr, packed.data()};
+    const PanelFormat& format = compiled->panel_format_[i];
+    AlignedBuffer packed(format.PackedElements(k, n));
+    PackJob job{spec.kind, format, w.data_as<const float>(), k, n, packed.data()};
     compiled->pool_->ParallelFor(
         [](void* ctx, int64_t p) {
           const auto& j = *static_cast<const PackJob*>(ctx);
-          PackPanel(j.kind, j.w, j.k, j.n, j.nr, p, j.out);
+          PackPanel(j.kind, j.format, j.w, j.k, j.n, p, j.out);
         },
-        &job, (n + nr - 1) / nr);
+        &job, format.Panels(n));
     compiled->prepacked_bytes_ += packed.size() * 4;
     compiled->packed_.emplace(spec.packed_slot, std::move(packed));
   }
@@ -347,7 +347,7 @@ absl::Status CompiledGraph::Execute(const std::vector<TensorView>& inputs, const
     if (packed_.count(spec.packed_slot)) continue;
     BRAID_ASSIGN_OR_RETURN(auto shape, BindShape(spec.weight->type().tensor().shape, dims));
     const int64_t k = GemmWeightK(spec.kind, shape), n = GemmWeightN(spec.kind, shape);
-    const int64_t floats = PackedFloats(k, n, panel_width_[i]);
+    const int64_t floats = panel_format_[i].PackedElements(k, n);
     BRAID_RETURN_IF_ERROR(budget(floats));
     to_allocate.push_back({spec.packed_slot, floats});
   }

@@ -106,7 +106,7 @@ class CompiledGraph {
   std::unique_ptr<Jit> jit_;
   std::unique_ptr<ThreadPool> pool_;
   void (*entry_)(void** buffers, const int64_t* dims, void* pool) = nullptr;
-  std::vector<int> panel_width_;                    // per plan_.gemms
+  std::vector<PanelFormat> panel_format_;           // per plan_.gemms
   std::map<int, AlignedBuffer> packed_;             // packed_slot -> prepacked constant weight
   std::map<const Value*, Tensor> constants_;        // const parameters read unpacked (copies)
   DimBindings constant_dims_;                       // symbols bound by constants' shapes

@@ -259,6 +259,10 @@ void EmitFirstMatching(FunctionEmitter& f, const std::vector<int>& options,
 
 }  // namespace
 
+PanelFormat GemmPanelFormat(const TileConfig& cfg, int vector_width) {
+  return PanelFormat{DType::kF32, cfg.nv * vector_width, 1};
+}
+
 std::string TileConfig::ToString(int vector_width) const {
   return absl::StrCat(mr, "x", nv * vector_width, " micro-kernel, mc=", mc, ", kc=", kc,
                       why.empty() ? "" : absl::StrCat(" (", why, ")"));
@@ -266,7 +270,7 @@ std::string TileConfig::ToString(int vector_width) const {
 
 llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
   const int vw = mc.target.vector_width;
-  const int nr = cfg.nv * vw;
+  const int nr = GemmPanelFormat(cfg, vw).width;
   const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr);
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
@@ -316,7 +320,7 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
 }
 
 llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg) {
-  const int nr = cfg.nv * mc.target.vector_width;
+  const int nr = GemmPanelFormat(cfg, mc.target.vector_width).width;
   const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr);
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::Function* block = GemmTiledBlockFunction(mc, cfg);
@@ -345,7 +349,7 @@ llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg) {
 
 llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
   const int vw = mc.target.vector_width;
-  const int nr = cfg.nv * vw;
+  const int nr = GemmPanelFormat(cfg, vw).width;
   const std::string name = absl::StrCat("braid_gemm_streaming_", cfg.mr, "x", nr);
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, false, true, false, false, false}, {0, 1, 4});

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "codegen/emit_util.h"
+#include "codegen/panel_format.h"
 
 namespace braid {
 
@@ -23,6 +24,10 @@ struct TileConfig {
   std::string why;  // why the template chose this configuration (for --bench and the API)
   std::string ToString(int vector_width) const;
 };
+
+// The packed-weight panels the micro-kernels of `cfg` read on a target with this vector width
+// (floats per vector): f32, nr = nv · vector width columns, one k per row.
+PanelFormat GemmPanelFormat(const TileConfig& cfg, int vector_width);
 
 // `void block(ptr a_packed, ptr b_panel, i64 kb, ptr tile, i64 m_rows, ptr next_b, i64 a_kc)`:
 // tile[m_rows x nr] (row stride nr) += A[m_rows x kb] * B[kb x nr], A packed by PackActivation

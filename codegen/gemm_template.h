@@ -45,8 +45,9 @@ class GemmTemplate {
   // IR (in the entry function) computing how many tasks Render's function takes.
   llvm::Value* NumTasks(FunctionEmitter& f, const TileConfig& config) const;
 
-  // Columns of a packed panel for `config` on this target.
-  int PanelWidth(const TileConfig& config) const { return config.nv * mc_.target.vector_width; }
+  // The packed-weight format the micro-kernels of `config` read on this target.
+  PanelFormat Panel(const TileConfig& config) const { return GemmPanelFormat(config, mc_.target.vector_width); }
+  int PanelWidth(const TileConfig& config) const { return Panel(config).width; }
 
   // The K block (a multiple of 32, at most kMaxKBlock, at least 32) whose block of a
   // `panel_width`-column weight panel fills at most 2/3 of the L1d: 128 for 64-wide panels in

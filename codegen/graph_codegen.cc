@@ -13,7 +13,7 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
   GeneratedModule out;
   out.context = std::make_unique<llvm::LLVMContext>();
   out.module = std::make_unique<llvm::Module>(absl::StrCat("braid.", schedule.graph->name()), *out.context);
-  out.panel_width.assign(plan.gemms.size(), 0);
+  out.panel_format.assign(plan.gemms.size(), PanelFormat{});
   ModuleContext mc{*out.module, target, plan, schedule};
   llvm::LLVMContext& ctx = *out.context;
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
@@ -55,7 +55,7 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
       for (size_t g = 0; g < plan.gemms.size(); ++g) {
         const GemmSpec& spec = plan.gemms[g];
         if (spec.template_node != kernel.template_node()) continue;
-        out.panel_width[g] = tmpl->PanelWidth(config);
+        out.panel_format[g] = tmpl->Panel(config);
         if (spec.weight->is_const()) continue;  // prepacked at compile time
         // A weight known only at run time (an input, or computed by an earlier kernel) is packed
         // here, after its producer ran.
@@ -63,7 +63,7 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
         const bool linear = spec.kind == OpKind::kLinear;
         b.CreateCall(pack, {b.getInt32(linear ? 1 : 0), f.Buffer(plan.value_slot.at(spec.weight)),
                             f.Buffer(spec.packed_slot), f.DimValue(GemmWeightK(spec.kind, w)),
-                            f.DimValue(GemmWeightN(spec.kind, w)), f.I64(out.panel_width[g])});
+                            f.DimValue(GemmWeightN(spec.kind, w)), f.I64(out.panel_format[g].width)});
       }
     }
     b.CreateCall(parallel_for, {entry->getArg(2), task_fn, task_ctx, tasks});

@@ -26,8 +26,8 @@ struct GeneratedModule {
   std::unique_ptr<llvm::Module> module;
   // The tile configuration chosen for each template kernel (by kernel index), and why.
   std::vector<std::string> choices;
-  // Panel width (nr) each GEMM's weights must be packed with, by BufferPlan::gemms index.
-  std::vector<int> panel_width;
+  // The panel format each GEMM's weights must be packed in, by BufferPlan::gemms index.
+  std::vector<PanelFormat> panel_format;
 };
 
 GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,

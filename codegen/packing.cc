@@ -7,6 +7,8 @@
 #include <emmintrin.h>
 #include <sys/mman.h>
 
+#include "ir/status_macros.h"
+
 namespace braid {
 namespace {
 
@@ -82,12 +84,13 @@ AlignedBuffer::AlignedBuffer(int64_t floats) : size_(floats) {
   if (align == kHugePage && data_ != nullptr) madvise(data_.get(), bytes, MADV_HUGEPAGE);
 }
 
-int64_t PackedFloats(int64_t k, int64_t n, int nr) { return (n + nr - 1) / nr * k * nr; }
-
-void PackPanel(OpKind kind, const float* w, int64_t k, int64_t n, int nr, int64_t p, float* out) {
+void PackPanel(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, int64_t p,
+               float* out) {
+  BRAID_CHECK(format.dtype == DType::kF32 && format.k_interleave == 1, "PackPanel: an f32 packer");
+  const int nr = format.width;
   const int64_t n0 = p * nr;
   const int64_t width = std::min<int64_t>(nr, n - n0);
-  float* panel = out + p * k * nr;
+  float* panel = out + p * format.PanelElements(k);
   if (kind == OpKind::kMatmul) {
     // b[K, N]: each row of the panel is a contiguous slice of a row of b.
     for (int64_t kk = 0; kk < k; ++kk) {
@@ -146,9 +149,8 @@ void PackActivation(const float* a, int64_t lda, int64_t m0, int64_t m_rows, int
   }
 }
 
-void PackWeights(OpKind kind, const float* w, int64_t k, int64_t n, int nr, float* out) {
-  const int64_t panels = (n + nr - 1) / nr;
-  for (int64_t p = 0; p < panels; ++p) PackPanel(kind, w, k, n, nr, p, out);
+void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, float* out) {
+  for (int64_t p = 0; p < format.Panels(n); ++p) PackPanel(kind, format, w, k, n, p, out);
 }
 
 }  // namespace braid
@@ -160,6 +162,6 @@ extern "C" void braid_pack_activation(const float* a, int64_t lda, int64_t m0, i
 
 extern "C" void braid_pack_weights(int32_t transposed, const float* w, float* out, int64_t k,
                                    int64_t n, int64_t nr) {
-  braid::PackWeights(transposed ? braid::OpKind::kLinear : braid::OpKind::kMatmul, w, k, n,
-                     static_cast<int>(nr), out);
+  const braid::PanelFormat format{braid::DType::kF32, static_cast<int>(nr), 1};
+  braid::PackWeights(transposed ? braid::OpKind::kLinear : braid::OpKind::kMatmul, format, w, k, n, out);
 }

@@ -1,7 +1,7 @@
 // Weight prepacking: a GEMM's weight rearranged into the micro-kernel's panels, so the inner
-// loop reads B with aligned, contiguous vector loads. Layout: ceil(N / nr) panels, each
-// [K][nr] row-major, columns past N zero. `linear` weights are w[N, K] (transposed while
-// packing); `matmul` weights are b[K, N].
+// loop reads B with aligned, contiguous vector loads. The layout is a PanelFormat
+// (panel_format.h); this packer writes f32 panels (k_interleave 1). `linear` weights are
+// w[N, K] (transposed while packing); `matmul` weights are b[K, N].
 #ifndef BRAID_CODEGEN_PACKING_H_
 #define BRAID_CODEGEN_PACKING_H_
 
@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "codegen/panel_format.h"
 #include "ir/op_table.h"
 
 namespace braid {
@@ -30,11 +31,12 @@ class AlignedBuffer {
   int64_t size_ = 0;
 };
 
-int64_t PackedFloats(int64_t k, int64_t n, int nr);
-// Packs panel `p` (columns [p·nr, p·nr + nr)) of the weight into `out` (the whole packed
-// buffer); panels are independent, so callers may pack them in parallel.
-void PackPanel(OpKind kind, const float* w, int64_t k, int64_t n, int nr, int64_t p, float* out);
-void PackWeights(OpKind kind, const float* w, int64_t k, int64_t n, int nr, float* out);
+// Packs panel `p` (columns [p·width, p·width + width)) of the weight into `out` (the whole
+// packed buffer, format.PackedElements(k, n) floats); panels are independent, so callers may
+// pack them in parallel.
+void PackPanel(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, int64_t p,
+               float* out);
+void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, float* out);
 
 // Row counts of the micro-kernel variants for micro-tiles of `mr` rows, ascending: powers of
 // two below mr, then mr. A micro-tile with r rows left runs the smallest variant >= r.

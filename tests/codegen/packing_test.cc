@@ -56,8 +56,9 @@ TEST(PackWeightsTest, PanelsMatchDefinitionWithZeroPadding) {
         for (int64_t n : {1, 5, 16, 17, 23, 100, 130}) {
           std::vector<float> w(k * n);
           for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i + 1);
-          std::vector<float> out(PackedFloats(k, n, nr), -1.0f);
-          PackWeights(kind, w.data(), k, n, nr, out.data());
+          const PanelFormat format{DType::kF32, nr, 1};
+          std::vector<float> out(format.PackedElements(k, n), -1.0f);
+          PackWeights(kind, format, w.data(), k, n, out.data());
           for (int64_t p = 0; p * nr < n; ++p) {
             for (int64_t kk = 0; kk < k; ++kk) {
               for (int j = 0; j < nr; ++j) {

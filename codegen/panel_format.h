@@ -1,0 +1,39 @@
+// How a GEMM weight is laid out once packed: the one description that the packer
+// (packing.h), the micro-kernels (gemm_block.h), the template's address arithmetic
+// (gemm_task.h) and the buffer sizes (compiled_graph.cc) all read.
+//
+//   ceil(N / width) panels, one after another; panel p holds columns [p·width, p·width + width)
+//   (columns past N are zero) as ceil(K / k_interleave) rows of width × k_interleave elements
+//   of `dtype`: element (k, n) of the panel is at ((k / ki)·width + n)·ki + k % ki.
+//
+// fp32 panels have k_interleave 1 (row k is the `width` weights the micro-kernel multiplies by
+// A[:, k]); dot-product instructions that consume several k per lane (bf16 pairs, int8 quads)
+// need 2 and 4.
+#ifndef BRAID_CODEGEN_PANEL_FORMAT_H_
+#define BRAID_CODEGEN_PANEL_FORMAT_H_
+
+#include <cstdint>
+
+#include "ir/types.h"
+
+namespace braid {
+
+struct PanelFormat {
+  DType dtype = DType::kF32;
+  int width = 16;        // columns per panel (the micro-kernel's nr)
+  int k_interleave = 1;  // consecutive k of one column stored together
+
+  // K rounded up to whole interleave groups.
+  int64_t PaddedK(int64_t k) const { return (k + k_interleave - 1) / k_interleave * k_interleave; }
+  // Elements of one panel, and of all panels of an N-column weight.
+  int64_t PanelElements(int64_t k) const { return PaddedK(k) * width; }
+  int64_t Panels(int64_t n) const { return (n + width - 1) / width; }
+  int64_t PackedElements(int64_t k, int64_t n) const { return Panels(n) * PanelElements(k); }
+  int64_t PackedBytes(int64_t k, int64_t n) const { return PackedElements(k, n) * DTypeBytes(dtype); }
+  // Elements from a panel's start to its K row `k` (a multiple of k_interleave).
+  int64_t RowOffset(int64_t k) const { return k * width; }
+};
+
+}  // namespace braid
+
+#endif  // BRAID_CODEGEN_PANEL_FORMAT_H_
