@@ -3,10 +3,15 @@
 //   // 1. A graph: parse text, or build one.
 //   auto module = braid::ParseAndVerify("mlp.ir", text);              // or braid::GraphBuilder
 //   braid::Graph& graph = *module->graphs[0];
-//   // 2. Optimise (group sibling GEMMs, fold silu, dce) and compile, binding the weights.
+//   // 2. Optimise (group sibling GEMMs, fold silu, dce) and compile, binding the weights:
+//   //    views of the caller's memory, read only during Compile (GEMM weights are prepacked).
 //   braid::Optimize(graph);
+//   braid::TensorView wg{braid::DType::kF32, {11008, 4096}, wg_data};   // or tensor.view()
 //   auto compiled = braid::CompiledGraph::Compile(graph, {}, {{"wg", wg}, {"wu", wu}});
-//   // 3. Run, as often as needed, from any number of threads.
+//   // 3. Run, as often as needed, from any number of threads: into the caller's memory ...
+//   braid::TensorView x{braid::DType::kF32, {128, 4096}, x_data}, y{braid::DType::kF32, {128, 11008}, y_data};
+//   absl::Status done = (*compiled)->RunInto({x}, {{"M", 128}}, {y});
+//   // ... or into newly allocated braid::Tensors.
 //   auto outputs = (*compiled)->Run({x}, {{"M", 128}});
 //
 // Every failure is an absl::Status: invalid IR or shapes, missing constants, an unbound dim,
@@ -22,7 +27,7 @@
 #include "ir/compare.h"              // CompareOutputs
 #include "ir/graph.h"                // Graph, Module, Value
 #include "ir/graph_builder.h"        // GraphBuilder
-#include "ir/tensor.h"          // Tensor
+#include "ir/tensor.h"               // Tensor, TensorView
 #include "ir/interpreter.h"          // Interpret
 #include "passes/pipeline.h"         // PipelineOptions
 
