@@ -3,7 +3,7 @@
 
 #include <chrono>
 #include <cstring>
-#include <thread>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "codegen/graph_codegen.h"
@@ -134,7 +134,15 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   compiled->plan_ = PlanBuffers(compiled->schedule_);
   BRAID_ASSIGN_OR_RETURN(TargetInfo target, SelectTarget(options.isa));
   if (options.caches.has_value()) target.caches = *options.caches;
-  BRAID_ASSIGN_OR_RETURN(compiled->jit_, Jit::Create(target, options.opt_level));
+  if (options.runtime != nullptr) {
+    compiled->runtime_ = options.runtime;
+  } else {
+    BRAID_ASSIGN_OR_RETURN(compiled->runtime_, Runtime::Default());
+  }
+  Runtime& runtime = *compiled->runtime_;
+  compiled->threads_ = options.threads > 0 ? std::min(options.threads, runtime.threads()) : runtime.threads();
+  compiled->pool_share_ = PoolShare{&runtime.pool(), compiled->threads_};
+  BRAID_ASSIGN_OR_RETURN(compiled->jit_, Jit::Create(runtime.lljit(), target, options.opt_level));
   GeneratedModule generated = GenerateModule(compiled->schedule_, compiled->plan_, target);
   compiled->choices_ = generated.choices;
   compiled->panel_width_ = generated.panel_width;
@@ -154,15 +162,13 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     compiled->llvm_after_ = ModuleText(*generated.module);
     BRAID_ASSIGN_OR_RETURN(compiled->assembly_, compiled->jit_->EmitAssembly(*generated.module));
   }
-  const int threads = options.threads > 0 ? options.threads
-                                          : std::max(1u, std::thread::hardware_concurrency());
+  const int threads = compiled->threads_;
   // The IR pipeline and machine code generation are nearly all of the compile time; their
   // parts run on the threads the graph will run on. Measured on the LLaMA-7B MLP (tests/bench,
   // 2 threads): see docs/PERFORMANCE.md.
   BRAID_RETURN_IF_ERROR(compiled->jit_->CompileAndAdd(*generated.module, threads, /*optimize=*/!options.keep_text));
   BRAID_ASSIGN_OR_RETURN(void* entry, compiled->jit_->Lookup(kEntryName));
   compiled->entry_ = reinterpret_cast<void (*)(void**, const int64_t*, void*)>(entry);
-  compiled->pool_ = std::make_unique<ThreadPool>(threads, std::chrono::microseconds(std::max(0, options.spin_us)));
   compiled->compile_ms_ = MsSince(start) - checking_ms;
 
   // Prepack every constant GEMM weight into its panels.
@@ -177,12 +183,12 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     const int nr = compiled->panel_width_[i];
     AlignedBuffer packed(PackedFloats(k, n, nr));
     PackJob job{spec.kind, w.data.data(), k, n, nr, packed.data()};
-    compiled->pool_->ParallelFor(
+    runtime.pool().ParallelFor(
         [](void* ctx, int64_t p) {
           const auto& j = *static_cast<const PackJob*>(ctx);
           PackPanel(j.kind, j.w, j.k, j.n, j.nr, p, j.out);
         },
-        &job, (n + nr - 1) / nr);
+        &job, (n + nr - 1) / nr, threads);
     compiled->prepacked_bytes_ += packed.size() * 4;
     compiled->packed_.emplace(spec.packed_slot, std::move(packed));
   }
@@ -345,7 +351,7 @@ absl::Status CompiledGraph::Execute(const std::vector<HostTensor>& inputs, const
     buffers[plan_.value_slot.at(g.params()[i])] = const_cast<float*>(param_data[i]->data.data());
   }
   for (const auto& [slot, packed] : packed_) buffers[slot] = packed.data();
-  entry_(buffers.data(), dim_values.data(), pool_.get());
+  entry_(buffers.data(), dim_values.data(), const_cast<PoolShare*>(&pool_share_));
   // Outputs that are parameters, or that repeat another output, are copies.
   for (size_t i = 0; i < g.outputs().size(); ++i) {
     const Value* v = g.outputs()[i];
