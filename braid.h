@@ -14,6 +14,17 @@
 //   // ... or into newly allocated braid::Tensors.
 //   auto outputs = (*compiled)->Run({x}, {{"M", 128}});
 //
+// Every compiled graph runs on a braid::Runtime: one thread pool and one JIT shared by many
+// graphs. By default that is the process's (Runtime::Default()); to give some graphs a pool of
+// their own, e.g. 4 threads that never busy-wait:
+//
+//   braid::Runtime::Options pool;
+//   pool.threads = 4;
+//   pool.spin_us = 0;
+//   braid::CompileOptions options;
+//   options.runtime = *braid::Runtime::Create(pool);
+//   auto layer = braid::CompiledGraph::Compile(graph, options, weights);
+//
 // Every failure is an absl::Status: invalid IR or shapes, missing constants, an unbound dim,
 // a run larger than the memory cap. The reference interpreter (braid::Interpret) defines what
 // every op means; braid::CompareOutputs judges compiled results against it.
@@ -24,6 +35,7 @@
 
 #include "absl/status/statusor.h"
 #include "codegen/compiled_graph.h"  // CompiledGraph, CompileOptions
+#include "codegen/shared_runtime.h"  // Runtime
 #include "ir/compare.h"              // CompareOutputs
 #include "ir/graph.h"                // Graph, Module, Value
 #include "ir/graph_builder.h"        // GraphBuilder

@@ -3,7 +3,7 @@
 
 #include <chrono>
 #include <cstring>
-#include <thread>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "codegen/graph_codegen.h"
@@ -137,7 +137,15 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   compiled->plan_ = PlanBuffers(compiled->schedule_);
   BRAID_ASSIGN_OR_RETURN(TargetInfo target, SelectTarget(options.isa));
   if (options.caches.has_value()) target.caches = *options.caches;
-  BRAID_ASSIGN_OR_RETURN(compiled->jit_, Jit::Create(target, options.opt_level));
+  if (options.runtime != nullptr) {
+    compiled->runtime_ = options.runtime;
+  } else {
+    BRAID_ASSIGN_OR_RETURN(compiled->runtime_, Runtime::Default());
+  }
+  Runtime& runtime = *compiled->runtime_;
+  compiled->threads_ = options.threads > 0 ? std::min(options.threads, runtime.threads()) : runtime.threads();
+  compiled->pool_share_ = PoolShare{&runtime.pool(), compiled->threads_};
+  BRAID_ASSIGN_OR_RETURN(compiled->jit_, Jit::Create(runtime.lljit(), target, options.opt_level));
   GeneratedModule generated = GenerateModule(compiled->schedule_, compiled->plan_, target);
   compiled->choices_ = generated.choices;
   compiled->panel_format_ = generated.panel_format;
@@ -157,15 +165,13 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     compiled->llvm_after_ = ModuleText(*generated.module);
     BRAID_ASSIGN_OR_RETURN(compiled->assembly_, compiled->jit_->EmitAssembly(*generated.module));
   }
-  const int threads = options.threads > 0 ? options.threads
-                                          : std::max(1u, std::thread::hardware_concurrency());
+  const int threads = compiled->threads_;
   // The IR pipeline and machine code generation are nearly all of the compile time; their
   // parts run on the threads the graph will run on. Measured on the LLaMA-7B MLP (tests/bench,
   // 2 threads): see docs/PERFORMANCE.md.
   BRAID_RETURN_IF_ERROR(compiled->jit_->CompileAndAdd(*generated.module, threads, /*optimize=*/!options.keep_text));
   BRAID_ASSIGN_OR_RETURN(void* entry, compiled->jit_->Lookup(kEntryName));
   compiled->entry_ = reinterpret_cast<void (*)(void**, const int64_t*, void*)>(entry);
-  compiled->pool_ = std::make_unique<ThreadPool>(threads, std::chrono::microseconds(std::max(0, options.spin_us)));
   compiled->compile_ms_ = MsSince(start) - checking_ms;
 
   // Prepack every constant GEMM weight into its panels.
@@ -179,12 +185,12 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     const PanelFormat& format = compiled->panel_format_[i];
     AlignedBuffer packed(format.PackedElements(k, n));
     PackJob job{spec.kind, format, w.data_as<const float>(), k, n, packed.data()};
-    compiled->pool_->ParallelFor(
+    runtime.pool().ParallelFor(
         [](void* ctx, int64_t p) {
           const auto& j = *static_cast<const PackJob*>(ctx);
           PackPanel(j.kind, j.format, j.w, j.k, j.n, p, j.out);
         },
-        &job, format.Panels(n));
+        &job, format.Panels(n), threads);
     compiled->prepacked_bytes_ += packed.size() * 4;
     compiled->packed_.emplace(spec.packed_slot, std::move(packed));
   }
@@ -362,7 +368,7 @@ absl::Status CompiledGraph::Execute(const std::vector<TensorView>& inputs, const
     buffers[plan_.value_slot.at(g.params()[i])] = param_data[i]->data;
   }
   for (const auto& [slot, packed] : packed_) buffers[slot] = packed.data();
-  entry_(buffers.data(), dim_values.data(), pool_.get());
+  entry_(buffers.data(), dim_values.data(), const_cast<PoolShare*>(&pool_share_));
   // Outputs that are parameters, or that repeat another output, are copies.
   for (size_t i = 0; i < g.outputs().size(); ++i) {
     const Value* v = g.outputs()[i];

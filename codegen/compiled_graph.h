@@ -1,6 +1,7 @@
-// A graph compiled to native code: schedule, buffer plan, JIT-compiled entry, prepacked
-// constant weights and a thread pool. `Run` may be called concurrently from several threads;
-// each call owns its buffers.
+// A graph compiled to native code: schedule, buffer plan, JIT-compiled entry and prepacked
+// constant weights; its code lives in, and its runs use the pool of, a braid::Runtime shared
+// with other graphs (codegen/shared_runtime.h). `Run` may be called concurrently from several
+// threads; each call owns its buffers.
 //
 // Memory: constants are given as views of the caller's memory and read once, during
 // `Compile`: GEMM weights are prepacked from them (the only copy braid keeps); constants read
@@ -21,6 +22,7 @@
 #include "codegen/jit.h"
 #include "codegen/packing.h"
 #include "codegen/runtime.h"
+#include "codegen/shared_runtime.h"
 #include "ir/graph.h"
 #include "ir/tensor.h"
 #include "scheduler/fusion.h"
@@ -29,13 +31,15 @@ namespace braid {
 
 struct CompileOptions {
   Isa isa = Isa::kAuto;
-  // Block the GEMMs for these caches instead of the host's (sysfs): to reproduce another
-  // machine's tile choice, or where sysfs is missing. The code runs correctly either way.
+  // Block the GEMMs for these caches instead of the host's (CPUID): to reproduce another
+  // machine's tile choice. The code runs correctly either way.
   std::optional<CacheSizes> caches;
-  int threads = 0;    // 0: the hardware's concurrency
-  // How long idle pool threads (and a Run waiting for them) poll before they sleep, in
-  // microseconds: faster hand-offs for small runs, paid in CPU time while idle; 0: never spin.
-  int spin_us = static_cast<int>(ThreadPool::kDefaultSpin.count());
+  // The runtime whose pool runs the graph and whose JIT holds its code; null: Runtime::Default().
+  // The pool's size and spin budget are the runtime's (Runtime::Options).
+  std::shared_ptr<Runtime> runtime;
+  // At most this many of the runtime's threads (the calling thread included) work on one Run,
+  // and as many compile the graph; 0 (or more than the pool has): all of the pool's.
+  int threads = 0;
   int opt_level = 3;  // LLVM backend level 0..3; 0 also skips the IR pass pipeline
   bool fuse_epilogues = true;
   bool fuse_pointwise = true;
@@ -80,7 +84,8 @@ class CompiledGraph {
   const Graph& graph() const { return *module_.graphs.front(); }
   const Schedule& schedule() const { return schedule_; }
   const TargetInfo& target() const { return jit_->target(); }
-  int threads() const { return pool_->threads(); }
+  int threads() const { return threads_; }  // that one Run uses
+  const std::shared_ptr<Runtime>& runtime() const { return runtime_; }
   double compile_ms() const { return compile_ms_; }     // parse copy -> JIT-ready, no prepack
   double prepack_ms() const { return prepack_ms_; }
   int64_t prepacked_bytes() const { return prepacked_bytes_; }
@@ -103,8 +108,10 @@ class CompiledGraph {
   Schedule schedule_;
   BufferPlan plan_;
   CompileOptions options_;
+  std::shared_ptr<Runtime> runtime_;  // declared before jit_: outlives the code jit_ removes
   std::unique_ptr<Jit> jit_;
-  std::unique_ptr<ThreadPool> pool_;
+  int threads_ = 1;
+  PoolShare pool_share_{};  // what the entry function receives: runtime_'s pool, threads_
   void (*entry_)(void** buffers, const int64_t* dims, void* pool) = nullptr;
   std::vector<PanelFormat> panel_format_;           // per plan_.gemms
   std::map<int, AlignedBuffer> packed_;             // packed_slot -> prepacked constant weight

@@ -2,6 +2,7 @@
 #include "codegen/jit.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -19,13 +20,13 @@
 #include "llvm/Analysis/LoopAnalysisManager.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
-#include "llvm/ExecutionEngine/Orc/CompileUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/PassManager.h"
 #include "llvm/Passes/PassBuilder.h"
-#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/SmallVectorMemoryBuffer.h"
 #include "llvm/Transforms/InstCombine/InstCombine.h"
+#include "llvm/Transforms/Scalar.h"
 #include "llvm/Transforms/Scalar/EarlyCSE.h"
 #include "llvm/Transforms/Scalar/LICM.h"
 #include "llvm/Transforms/Scalar/LoopPassManager.h"
@@ -105,6 +106,48 @@ void RunPipeline(llvm::Module& module, llvm::TargetMachine& machine, int opt_lev
   passes.run(module, mam);
 }
 
+// The backend's pass manager, minus loop strength reduction. LSR was the single most expensive
+// codegen pass on our kernels (a sixth of all compile instructions under callgrind), and the
+// loops we generate already walk plain base+index addresses, so it buys nothing at run time.
+// LLVM 19 offers no per-TargetMachine switch for it (only the process-global `-disable-lsr`
+// option, which an embedding application does not expect us to change), but TargetPassConfig
+// adds every IR pass through PassManagerBase::add, so this manager simply declines LSR.
+class CodegenPassManager : public llvm::legacy::PassManager {
+ public:
+  void add(llvm::Pass* pass) override {
+    if (pass->getPassID() == LsrId()) {
+      delete pass;
+      return;
+    }
+    llvm::legacy::PassManager::add(pass);
+  }
+
+ private:
+  static const void* LsrId() {
+    static const void* const id = [] {
+      std::unique_ptr<llvm::Pass> lsr(llvm::createLoopStrengthReducePass());
+      return lsr->getPassID();
+    }();
+    return id;
+  }
+};
+
+// Machine code for `module` as an object file in memory (what orc::SimpleCompiler does, with
+// the pass manager above).
+absl::StatusOr<std::unique_ptr<llvm::MemoryBuffer>> CompileToObject(llvm::Module& module,
+                                                                    llvm::TargetMachine& machine) {
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream os(object);
+  CodegenPassManager passes;
+  llvm::MCContext* context = nullptr;
+  if (machine.addPassesToEmitMC(passes, context, os)) {
+    return absl::InternalError("this target cannot emit object files");
+  }
+  passes.run(module);
+  return std::make_unique<llvm::SmallVectorMemoryBuffer>(std::move(object), module.getModuleIdentifier() + "-jitted-objectbuffer",
+                                                         /*RequiresNullTerminator=*/false);
+}
+
 // An estimate of what compiling `f` costs, in instructions: those in loops of scalar code count
 // four times, because the loop vectoriser turns each such loop into a vector body, a remainder
 // and runtime checks, all of which the backend then compiles. Fitted to the LLaMA-7B MLP's
@@ -182,51 +225,60 @@ std::vector<std::unique_ptr<llvm::Module>> SplitByCost(llvm::Module& module, int
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(const TargetInfo& target, int opt_level) {
+absl::StatusOr<std::unique_ptr<llvm::orc::LLJIT>> CreateSharedLljit() {
   static std::once_flag init;
   std::call_once(init, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     llvm::InitializeNativeTargetAsmParser();
-    // Loop strength reduction was the single most expensive codegen pass on our kernels (a
-    // sixth of all compile instructions under callgrind); the loops we generate already walk
-    // plain base+index addresses, so it buys nothing at run time. LLVM exposes it only as a
-    // command-line option.
-    auto& options = llvm::cl::getRegisteredOptions();
-    if (auto it = options.find("disable-lsr"); it != options.end()) {
-      static_cast<llvm::cl::opt<bool>*>(it->second)->setValue(true);
-    }
   });
+  // The LLJIT compiles nothing itself (every Jit hands it finished objects), so its target
+  // machine only fixes the triple and data layout, which all of braid's targets share.
+  auto host = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!host) return ToStatus(host.takeError(), "detecting the host for the JIT");
+  auto lljit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*host)).create();
+  if (!lljit) return ToStatus(lljit.takeError(), "creating the JIT");
+  if (PerfMapRequested()) AddPerfMapWriter(**lljit);
+  return std::move(*lljit);
+}
+
+absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(llvm::orc::LLJIT& lljit, const TargetInfo& target, int opt_level) {
   std::unique_ptr<Jit> jit(new Jit());
   jit->target_ = target;
   jit->opt_level_ = opt_level;
   auto machine = MachineBuilder(target, opt_level).createTargetMachine();
   if (!machine) return ToStatus(machine.takeError(), "creating the target machine");
   jit->machine_ = std::move(*machine);
-  auto lljit = llvm::orc::LLJITBuilder()
-                   .setJITTargetMachineBuilder(MachineBuilder(target, opt_level))
-                   .create();
-  if (!lljit) return ToStatus(lljit.takeError(), "creating the JIT");
-  jit->jit_ = std::move(*lljit);
-  if (PerfMapRequested()) AddPerfMapWriter(*jit->jit_);
+  // JITDylib names must be unique within the session; the graphs' symbols (the entry function
+  // has the same name in every graph) are then kept apart by their JITDylibs.
+  static std::atomic<uint64_t> next_id{0};
+  auto dylib = lljit.createJITDylib(absl::StrCat("braid.graph.", next_id.fetch_add(1)));
+  if (!dylib) return ToStatus(dylib.takeError(), "creating a JITDylib");
+  jit->lljit_ = &lljit;
+  jit->dylib_ = &*dylib;
   // The runtime functions generated code calls.
   llvm::orc::SymbolMap runtime;
-  runtime[jit->jit_->mangleAndIntern("braid_parallel_for")] = llvm::orc::ExecutorSymbolDef(
-      llvm::orc::ExecutorAddr::fromPtr(&braid_parallel_for), llvm::JITSymbolFlags::Exported);
-  runtime[jit->jit_->mangleAndIntern("braid_alloc_tile")] = llvm::orc::ExecutorSymbolDef(
-      llvm::orc::ExecutorAddr::fromPtr(&braid_alloc_tile), llvm::JITSymbolFlags::Exported);
-  runtime[jit->jit_->mangleAndIntern("braid_free_tile")] = llvm::orc::ExecutorSymbolDef(
-      llvm::orc::ExecutorAddr::fromPtr(&braid_free_tile), llvm::JITSymbolFlags::Exported);
-  runtime[jit->jit_->mangleAndIntern("braid_thread_scratch")] = llvm::orc::ExecutorSymbolDef(
-      llvm::orc::ExecutorAddr::fromPtr(&braid_thread_scratch), llvm::JITSymbolFlags::Exported);
-  runtime[jit->jit_->mangleAndIntern("braid_pack_activation")] = llvm::orc::ExecutorSymbolDef(
-      llvm::orc::ExecutorAddr::fromPtr(&braid_pack_activation), llvm::JITSymbolFlags::Exported);
-  runtime[jit->jit_->mangleAndIntern("braid_pack_weights")] = llvm::orc::ExecutorSymbolDef(
-      llvm::orc::ExecutorAddr::fromPtr(&braid_pack_weights), llvm::JITSymbolFlags::Exported);
-  if (auto err = jit->jit_->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(runtime)))) {
+  auto define = [&](const char* name, auto* function) {
+    runtime[lljit.mangleAndIntern(name)] = llvm::orc::ExecutorSymbolDef(
+        llvm::orc::ExecutorAddr::fromPtr(function), llvm::JITSymbolFlags::Exported);
+  };
+  define("braid_parallel_for", &braid_parallel_for);
+  define("braid_alloc_tile", &braid_alloc_tile);
+  define("braid_free_tile", &braid_free_tile);
+  define("braid_thread_scratch", &braid_thread_scratch);
+  define("braid_pack_activation", &braid_pack_activation);
+  define("braid_pack_weights", &braid_pack_weights);
+  if (auto err = jit->dylib_->define(llvm::orc::absoluteSymbols(std::move(runtime)))) {
     return ToStatus(std::move(err), "defining the runtime symbols");
   }
   return jit;
+}
+
+Jit::~Jit() {
+  if (dylib_ == nullptr) return;
+  // Frees the linked code and data. An error here (a JITDylib still being linked into) cannot
+  // be returned from a destructor; the memory then stays with the session.
+  llvm::consumeError(lljit_->getExecutionSession().removeJITDylib(*dylib_));
 }
 
 void Jit::PrepareModule(llvm::Module& module) const {
@@ -249,7 +301,7 @@ absl::StatusOr<std::string> Jit::EmitAssembly(const llvm::Module& module) const 
   std::unique_ptr<llvm::Module> copy = llvm::CloneModule(module);
   llvm::SmallString<0> text;
   llvm::raw_svector_ostream os(text);
-  llvm::legacy::PassManager passes;
+  CodegenPassManager passes;
   if (machine_->addPassesToEmitFile(passes, os, nullptr, llvm::CodeGenFileType::AssemblyFile)) {
     return absl::InternalError("this target cannot emit assembly");
   }
@@ -281,10 +333,9 @@ absl::Status Jit::CompileAndAdd(llvm::Module& module, int threads, bool optimize
       return;
     }
     if (optimize) RunPipeline(**part, **machine, opt_level_);
-    llvm::orc::SimpleCompiler compiler(**machine);
-    auto object = compiler(**part);
-    if (!object) {
-      results[i] = ToStatus(object.takeError(), "compiling a module partition");
+    auto object = CompileToObject(**part, **machine);
+    if (!object.ok()) {
+      results[i] = object.status();
       return;
     }
     objects[i] = std::move(*object);
@@ -296,13 +347,14 @@ absl::Status Jit::CompileAndAdd(llvm::Module& module, int threads, bool optimize
   for (size_t i = 0; i < objects.size(); ++i) {
     if (!results[i].ok()) return results[i];
     object_bytes_ += static_cast<int64_t>(objects[i]->getBufferSize());
-    BRAID_RETURN_IF_ERROR(ToStatus(jit_->addObjectFile(std::move(objects[i])), "adding compiled code to the JIT"));
+    BRAID_RETURN_IF_ERROR(ToStatus(lljit_->addObjectFile(*dylib_, std::move(objects[i])),
+                                   "adding compiled code to the JIT"));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<void*> Jit::Lookup(const std::string& name) {
-  auto address = jit_->lookup(name);
+  auto address = lljit_->lookup(*dylib_, name);
   if (!address) return ToStatus(address.takeError(), absl::StrCat("looking up ", name));
   return address->toPtr<void*>();
 }

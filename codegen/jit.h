@@ -1,6 +1,9 @@
-// An in-process ORC LLJIT for one target: optimises generated modules with braid's short LLVM
-// pass pipeline, compiles them for the host CPU (in parallel parts), and looks up their entry
-// points. Every failure a user can cause is an absl::Status (no cantFail).
+// One compiled graph's code in a shared ORC LLJIT: optimises generated modules with braid's
+// short LLVM pass pipeline for one target (CPU, features, opt level), compiles them for it (in
+// parallel parts), links the objects into a JITDylib of its own and looks up their entry points.
+// Many Jits share one LLJIT (a braid::Runtime's, see shared_runtime.h); each has its own
+// JITDylib, so equal symbol names never clash, and destroying a Jit removes its JITDylib and
+// frees its code. Every failure a user can cause is an absl::Status (no cantFail).
 #ifndef BRAID_CODEGEN_JIT_H_
 #define BRAID_CODEGEN_JIT_H_
 
@@ -16,10 +19,20 @@
 
 namespace braid {
 
+// An LLJIT for code compiled elsewhere (Jit::CompileAndAdd hands it objects): host triple and
+// data layout, the perf map writer when BRAID_PERF_MAP asks for one. Initialises LLVM's native
+// target once; changes no other process-wide LLVM state.
+absl::StatusOr<std::unique_ptr<llvm::orc::LLJIT>> CreateSharedLljit();
+
 class Jit {
  public:
+  // A new JITDylib in `lljit` (which must outlive the Jit) for code built for `target`.
   // `opt_level` 0..3 for the backend; 0 also skips the IR pipeline.
-  static absl::StatusOr<std::unique_ptr<Jit>> Create(const TargetInfo& target, int opt_level = 3);
+  static absl::StatusOr<std::unique_ptr<Jit>> Create(llvm::orc::LLJIT& lljit, const TargetInfo& target,
+                                                     int opt_level = 3);
+  ~Jit();  // removes the JITDylib: its code and data are freed
+  Jit(const Jit&) = delete;
+  Jit& operator=(const Jit&) = delete;
 
   // Sets the module's triple and data layout and tags every function with the target CPU and
   // features, so optimisation and codegen agree on vector widths, and with its estimated
@@ -49,7 +62,8 @@ class Jit {
   int opt_level_ = 3;
   int64_t object_bytes_ = 0;
   std::unique_ptr<llvm::TargetMachine> machine_;
-  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  llvm::orc::LLJIT* lljit_ = nullptr;     // shared, not owned
+  llvm::orc::JITDylib* dylib_ = nullptr;  // this Jit's, in *lljit_
 };
 
 // LLVM errors as absl::Status.

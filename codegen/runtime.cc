@@ -1,6 +1,7 @@
 // Thread pool and parallel-for.
 #include "codegen/runtime.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -62,19 +63,15 @@ void ThreadPool::Work(Job& job) {
 void ThreadPool::WorkerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    if (!stop_ && jobs_.empty()) {
+    if (!stop_ && NextJob() == nullptr) {
       lock.unlock();
-      SpinUntil(spin_, [this] { return queued_.load(std::memory_order_acquire) > 0 || stop_.load(); });
+      SpinUntil(spin_, [this] { return open_.load(std::memory_order_acquire) > 0 || stop_.load(); });
       lock.lock();
     }
-    wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+    std::shared_ptr<Job> job;
+    wake_.wait(lock, [&] { return stop_ || (job = NextJob()) != nullptr; });
     if (stop_) return;
-    std::shared_ptr<Job> job = jobs_.front();
-    if (job->next.load() >= job->n) {
-      // Every task of this job is claimed; stop offering it.
-      PopFront();
-      continue;
-    }
+    if (--job->helpers_left == 0) CountOpen();
     lock.unlock();
     Work(*job);
     lock.lock();
@@ -82,9 +79,35 @@ void ThreadPool::WorkerLoop() {
   }
 }
 
-void ThreadPool::ParallelFor(TaskFn fn, void* ctx, int64_t n) {
+std::shared_ptr<ThreadPool::Job> ThreadPool::NextJob() {
+  std::shared_ptr<Job> found;
+  bool dropped = false;
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if ((*it)->next.load() >= (*it)->n) {
+      // Every task of this job is claimed; stop offering it.
+      it = jobs_.erase(it);
+      dropped = true;
+      continue;
+    }
+    if (found == nullptr && (*it)->helpers_left > 0) found = *it;
+    ++it;
+  }
+  if (dropped) CountOpen();
+  return found;
+}
+
+void ThreadPool::CountOpen() {
+  size_t open = 0;
+  for (const auto& job : jobs_) open += job->helpers_left > 0;
+  open_.store(open, std::memory_order_release);
+}
+
+void ThreadPool::ParallelFor(TaskFn fn, void* ctx, int64_t n, int max_threads) {
   if (n <= 0) return;
-  if (workers_.empty() || n == 1) {
+  int64_t helpers = static_cast<int64_t>(workers_.size());
+  if (max_threads > 0) helpers = std::min<int64_t>(helpers, max_threads - 1);
+  helpers = std::min(helpers, n - 1);  // the caller takes a task too
+  if (helpers <= 0) {
     for (int64_t i = 0; i < n; ++i) fn(ctx, i);
     return;
   }
@@ -92,10 +115,11 @@ void ThreadPool::ParallelFor(TaskFn fn, void* ctx, int64_t n) {
   job->fn = fn;
   job->ctx = ctx;
   job->n = n;
+  job->helpers_left = static_cast<int>(helpers);
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back(job);
-    queued_.store(jobs_.size(), std::memory_order_release);
+    CountOpen();
   }
   wake_.notify_all();
   Work(*job);
@@ -106,15 +130,10 @@ void ThreadPool::ParallelFor(TaskFn fn, void* ctx, int64_t n) {
   for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
     if (*it == job) {
       jobs_.erase(it);
-      queued_.store(jobs_.size(), std::memory_order_release);
+      CountOpen();
       break;
     }
   }
-}
-
-void ThreadPool::PopFront() {
-  jobs_.pop_front();
-  queued_.store(jobs_.size(), std::memory_order_release);
 }
 
 }  // namespace braid
@@ -146,5 +165,6 @@ extern "C" void* braid_thread_scratch(int64_t bytes) {
 }
 
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n) {
-  static_cast<braid::ThreadPool*>(pool)->ParallelFor(fn, ctx, n);
+  const auto& share = *static_cast<const braid::PoolShare*>(pool);
+  share.pool->ParallelFor(fn, ctx, n, share.max_threads);
 }

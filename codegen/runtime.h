@@ -1,6 +1,7 @@
 // The small runtime that JIT-compiled code calls: a thread pool and a parallel-for over task
-// indices. Several parallel-fors may run at once (concurrent Run calls on one compiled graph);
-// the calling thread always works on its own job, so progress never depends on the pool.
+// indices. Several parallel-fors may run at once (concurrent Run calls on one compiled graph, or
+// on several graphs sharing a braid::Runtime); the calling thread always works on its own job,
+// so progress never depends on the pool.
 #ifndef BRAID_CODEGEN_RUNTIME_H_
 #define BRAID_CODEGEN_RUNTIME_H_
 
@@ -34,28 +35,34 @@ class ThreadPool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
   // Runs fn(ctx, i) for every i in [0, n), on the pool and the calling thread; returns when all
-  // are done.
-  void ParallelFor(TaskFn fn, void* ctx, int64_t n);
+  // are done. `max_threads` > 0 caps how many threads (the caller included) work on this call,
+  // so that one graph of several sharing the pool uses only its share; 0: all of them.
+  void ParallelFor(TaskFn fn, void* ctx, int64_t n, int max_threads = 0);
 
  private:
   struct Job {
     TaskFn fn;
     void* ctx;
     int64_t n;
+    int helpers_left = 0;  // pool threads that may still join (mu_ held)
     std::atomic<int64_t> next{0};
     std::atomic<int64_t> done{0};
   };
   static void Work(Job& job);
   void WorkerLoop();
-  // Removes the first job (mu_ held).
-  void PopFront();
+  // The first job with unclaimed tasks and room for another helper, or null; drops the jobs
+  // whose every task is claimed (mu_ held).
+  std::shared_ptr<Job> NextJob();
+  // Recounts open_ after jobs_ changed (mu_ held).
+  void CountOpen();
 
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable finished_;
   std::deque<std::shared_ptr<Job>> jobs_;
-  // jobs_.size(), for idle threads to poll without taking mu_ (written with mu_ held).
-  std::atomic<size_t> queued_{0};
+  // How many queued jobs take another helper, for idle threads to poll without taking mu_
+  // (written with mu_ held).
+  std::atomic<size_t> open_{0};
   std::atomic<bool> stop_{false};  // written with mu_ held; read by spinning workers without it
   const std::chrono::microseconds spin_;
   std::vector<std::thread> workers_;
@@ -73,7 +80,16 @@ extern "C" void braid_free_tile(void* tile);
 // the thread exits). Callers keep `bytes` small (the GEMM template: a few MiB at most).
 extern "C" void* braid_thread_scratch(int64_t bytes);
 
-// Called by generated code; `pool` is the ThreadPool* the entry function received.
+namespace braid {
+// What a generated entry function receives as its `pool` argument and passes on to
+// braid_parallel_for: the (shared) pool and how many of its threads one run may use.
+struct PoolShare {
+  ThreadPool* pool;
+  int max_threads;  // the caller included; 0: all
+};
+}  // namespace braid
+
+// Called by generated code; `pool` is the braid::PoolShare* the entry function received.
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n);
 
 #endif  // BRAID_CODEGEN_RUNTIME_H_

@@ -1,5 +1,9 @@
-// Host ISA detection through LLVM; cache sizes from sysfs.
+// Host ISA detection through LLVM; cache sizes from CPUID (sysfs where CPUID says nothing).
 #include "codegen/target.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <fstream>
 #include <string>
@@ -45,13 +49,45 @@ std::string ReadLine(const std::string& path) {
   return std::string(absl::StripAsciiWhitespace(line));
 }
 
-}  // namespace
-
-std::string CacheSizes::ToString() const {
-  return absl::StrCat("L1d ", l1d_bytes >> 10, " KiB, L2 ", l2_bytes >> 10, " KiB (", source, ")");
+// L1d and L2 from the CPU's deterministic cache parameters: CPUID leaf 4 (Intel), else leaf
+// 0x8000001D (AMD with topology extensions), else AMD's legacy leaves 0x80000005/6. Zero where
+// the CPU does not say. On the project's AMD VMs /sys/devices/system/cpu/cpu0/cache is missing,
+// which is why CPUID comes first.
+CacheSizes CpuidCacheSizes() {
+  CacheSizes caches;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  auto walk = [&](unsigned leaf) {
+    for (unsigned index = 0; index < 16; ++index) {
+      __cpuid_count(leaf, index, a, b, c, d);
+      const unsigned type = a & 31;  // 0: no more caches, 1: data, 2: instruction, 3: unified
+      if (type == 0) break;
+      const unsigned level = (a >> 5) & 7;
+      const int64_t ways = ((b >> 22) & 0x3ff) + 1, partitions = ((b >> 12) & 0x3ff) + 1;
+      const int64_t line = (b & 0xfff) + 1, sets = int64_t{c} + 1;
+      const int64_t bytes = ways * partitions * line * sets;
+      if (level == 1 && type == 1) caches.l1d_bytes = bytes;
+      if (level == 2 && type != 2) caches.l2_bytes = bytes;
+    }
+  };
+  const unsigned max_leaf = __get_cpuid_max(0, nullptr);
+  const unsigned max_extended = __get_cpuid_max(0x80000000, nullptr);
+  if (max_leaf >= 4) walk(4);
+  if ((caches.l1d_bytes == 0 || caches.l2_bytes == 0) && max_extended >= 0x8000001D) walk(0x8000001D);
+  if (caches.l1d_bytes == 0 && max_extended >= 0x80000005) {
+    __cpuid(0x80000005, a, b, c, d);
+    caches.l1d_bytes = int64_t{c >> 24} << 10;  // ECX[31:24]: L1d KiB (AMD; 0 on Intel)
+  }
+  if (caches.l2_bytes == 0 && max_extended >= 0x80000006) {
+    __cpuid(0x80000006, a, b, c, d);
+    caches.l2_bytes = int64_t{c >> 16} << 10;  // ECX[31:16]: L2 KiB
+  }
+#endif
+  return caches;
 }
 
-CacheSizes HostCacheSizes() {
+// The same from /sys/devices/system/cpu/cpu0/cache; zero where it is missing.
+CacheSizes SysfsCacheSizes() {
   CacheSizes caches;
   for (int index = 0; index < 16; ++index) {
     const std::string dir = absl::StrCat("/sys/devices/system/cpu/cpu0/cache/index", index, "/");
@@ -62,12 +98,27 @@ CacheSizes HostCacheSizes() {
     if (level == "1" && type == "Data") caches.l1d_bytes = size;
     if (level == "2" && (type == "Unified" || type == "Data")) caches.l2_bytes = size;
   }
+  return caches;
+}
+
+}  // namespace
+
+std::string CacheSizes::ToString() const {
+  return absl::StrCat("L1d ", l1d_bytes >> 10, " KiB, L2 ", l2_bytes >> 10, " KiB (", source, ")");
+}
+
+CacheSizes HostCacheSizes() {
+  CacheSizes caches = CpuidCacheSizes();
+  if (caches.l1d_bytes > 0 && caches.l2_bytes > 0) {
+    caches.source = "cpuid";
+    return caches;
+  }
+  caches = SysfsCacheSizes();
   if (caches.l1d_bytes > 0 && caches.l2_bytes > 0) {
     caches.source = "sysfs";
-  } else {
-    caches = CacheSizes{32 << 10, 1 << 20, "assumed: sysfs has no L1d/L2 sizes"};
+    return caches;
   }
-  return caches;
+  return CacheSizes{32 << 10, 1 << 20, "assumed: neither CPUID nor sysfs gives L1d/L2 sizes"};
 }
 
 absl::StatusOr<CacheSizes> ParseCacheSizes(const std::string& text) {

@@ -19,8 +19,8 @@ enum class Isa { kAuto, kAvx2, kAvx512 };
 struct CacheSizes {
   int64_t l1d_bytes = 0;
   int64_t l2_bytes = 0;
-  std::string source;  // "sysfs", "--caches", or why neither
-  std::string ToString() const;  // e.g. "L1d 48 KiB, L2 2048 KiB (sysfs)"
+  std::string source;  // "cpuid", "sysfs", "--caches", or "assumed: <why>"
+  std::string ToString() const;  // e.g. "L1d 48 KiB, L2 2048 KiB (cpuid)"
 };
 
 struct TargetInfo {
@@ -35,8 +35,9 @@ struct TargetInfo {
 
 absl::StatusOr<Isa> ParseIsa(const std::string& name);  // auto | avx2 | avx512
 
-// CPU 0's level-1 data and level-2 caches from /sys/devices/system/cpu/cpu0/cache. Where they
-// cannot be read, a common small configuration (32 KiB, 1 MiB), saying so in `source`.
+// The level-1 data and level-2 caches of the core this runs on, from CPUID (leaf 4 on Intel,
+// 0x8000001D or 0x80000005/6 on AMD), else from /sys/devices/system/cpu/cpu0/cache. Where
+// neither says, a common small configuration (32 KiB, 1 MiB), saying so in `source`.
 CacheSizes HostCacheSizes();
 // "L1D,L2" sizes with an optional K or M suffix (powers of 1024), e.g. "48K,2M", each from
 // 4 KiB to 1 GiB.

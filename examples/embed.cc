@@ -51,12 +51,15 @@ int main(int argc, char** argv) {
       {"wu", Random({kIntermediate, kHidden}, 0.02f, rng)},
       {"wd", Random({kHidden, kIntermediate}, 0.02f, rng)},
   };
+  // No runtime given: the graph shares the process's braid::Runtime (pool and JIT) with any
+  // other graph compiled the same way.
   auto compiled = braid::CompiledGraph::Compile(**graph, {}, weights);
   if (!compiled.ok()) return Fail(compiled.status());
   std::cout << "compiled @llama_mlp for " << (*compiled)->target().IsaName() << " in "
             << (*compiled)->compile_ms() << " ms (+" << (*compiled)->prepack_ms()
             << " ms prepacking " << (*compiled)->prepacked_bytes() / (1 << 20) << " MiB of weights), "
-            << (*compiled)->schedule().kernels.size() << " kernels\n";
+            << (*compiled)->schedule().kernels.size() << " kernels, runs on "
+            << (*compiled)->threads() << " threads\n";
 
   braid::Tensor input = Random({m, kHidden}, 1.0f, rng);
   const braid::DimBindings dims = {{"M", m}};

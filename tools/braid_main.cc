@@ -44,16 +44,17 @@ ABSL_FLAG(bool, bench, false,
           "than later ones, up to twice as long), then the run against this machine's "
           "FMA peak and read bandwidth, measured on the spot with as many threads, and each "
           "GEMM kernel's tile configuration with the reason it was chosen.");
-ABSL_FLAG(int32_t, threads, 0, "Threads for compiled code (0: the hardware's concurrency).");
+ABSL_FLAG(int32_t, threads, 0,
+          "Threads of the runtime that compiles and runs the graphs (0: the hardware's concurrency).");
 ABSL_FLAG(int32_t, spin_us, 200,
-          "How long idle threads of the compiled code's pool (and a run waiting for them) poll "
+          "How long idle threads of the runtime's pool (and a run waiting for them) poll "
           "before they sleep, in microseconds; 0 never busy-waits (slower hand-offs between "
           "small runs, no CPU burnt while idle).");
 ABSL_FLAG(std::string, isa, "auto",
           "Vector ISA for compiled kernels: auto (the host's best), avx2 or avx512.");
 ABSL_FLAG(std::string, caches, "",
           "Block the GEMMs for these per-core cache sizes, L1D,L2 (e.g. 48K,2M), instead of "
-          "the host's from /sys/devices/system/cpu/cpu0/cache (the K block fills at most 2/3 "
+          "the host's, read from the CPU (CPUID) (the K block fills at most 2/3 "
           "of the L1d, a group's tile buffer at most half the L2). Results are the same; "
           "speed and --bench's tile lines change.");
 ABSL_FLAG(std::string, emit, "ir",
@@ -167,13 +168,25 @@ absl::Status EmitSchedules(const Module& module, absl::string_view emit) {
   return absl::OkStatus();
 }
 
+// The driver's one runtime, shared by every graph it compiles: --threads pool threads that
+// poll --spin-us before they sleep.
+absl::StatusOr<std::shared_ptr<Runtime>> DriverRuntime() {
+  static const auto* const runtime = [] {
+    Runtime::Options options;
+    options.threads = absl::GetFlag(FLAGS_threads);
+    options.spin_us = absl::GetFlag(FLAGS_spin_us);
+    return new absl::StatusOr<std::shared_ptr<Runtime>>(Runtime::Create(options));
+  }();
+  return *runtime;
+}
+
 absl::StatusOr<CompileOptions> CompileFlags() {
   CompileOptions options;
   BRAID_ASSIGN_OR_RETURN(options.isa, ParseIsa(absl::GetFlag(FLAGS_isa)));
-  options.threads = absl::GetFlag(FLAGS_threads);
-  if (options.threads < 0) return DriverError("--threads must be >= 0");
-  options.spin_us = absl::GetFlag(FLAGS_spin_us);
-  if (options.spin_us < 0 || options.spin_us > 1000000) return DriverError("--spin-us must be in [0, 1000000]");
+  if (absl::GetFlag(FLAGS_threads) < 0) return DriverError("--threads must be >= 0");
+  const int spin_us = absl::GetFlag(FLAGS_spin_us);
+  if (spin_us < 0 || spin_us > 1000000) return DriverError("--spin-us must be in [0, 1000000]");
+  BRAID_ASSIGN_OR_RETURN(options.runtime, DriverRuntime());
   options.fuse_epilogues = options.fuse_pointwise = absl::GetFlag(FLAGS_fusion);
   if (!absl::GetFlag(FLAGS_caches).empty()) {
     auto caches = ParseCacheSizes(absl::GetFlag(FLAGS_caches));

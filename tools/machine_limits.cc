@@ -17,6 +17,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The sum of v's lanes. Not _mm512_reduce_add_ps: GCC 12's version extracts halves from an
+// _mm256_undefined_pd() and warns (-Wuninitialized) in every optimised build.
+__attribute__((target("avx512f"))) float LaneSum(__m512 v) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float sum = 0;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
 // 16 independent chains of 16-lane FMAs: enough to cover FMA latency x throughput on every
 // AVX-512 core we know of. Written out (no array) so the chains live in registers; the empty
 // asm keeps the compiler from folding the loop. Returns a value derived from the chains.
@@ -49,7 +59,7 @@ __attribute__((target("avx512f"))) float FmaLoop(int64_t iterations) {
   const __m512 s1 = _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7));
   const __m512 s2 = _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11));
   const __m512 s3 = _mm512_add_ps(_mm512_add_ps(c12, c13), _mm512_add_ps(c14, c15));
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  return LaneSum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
 // Sums data[0, n) as kStreams contiguous parts read side by side: one sequential stream per
@@ -75,7 +85,7 @@ __attribute__((target("avx512f"))) float SumRange(const float* data, int64_t n) 
     a2 = _mm512_add_ps(a2, SumLine(data + 2 * part + i));
     a3 = _mm512_add_ps(a3, SumLine(data + 3 * part + i));
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  return LaneSum(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
 // Runs `work(thread)` on `threads` threads at once; returns the wall seconds of the slowest.

@@ -18,6 +18,7 @@
 #include "benchmark/benchmark.h"
 #include "codegen/gemm_block.h"
 #include "codegen/jit.h"
+#include "codegen/shared_runtime.h"
 #include "codegen/packing.h"
 #include "tools/machine_limits.h"
 
@@ -42,7 +43,9 @@ const Compiled& Block() {
     auto* c = new Compiled;
     auto target = SelectTarget(Isa::kAuto);
     if (!target.ok()) return c;
-    auto jit = Jit::Create(*target);
+    auto runtime = Runtime::Default();
+    if (!runtime.ok()) return c;
+    auto jit = Jit::Create((*runtime)->lljit(), *target);
     if (!jit.ok()) return c;
     c->jit = std::move(*jit);
     llvm::LLVMContext context;

@@ -35,6 +35,10 @@ TEST(CacheSizesTest, HostSizesArePlausible) {
   EXPECT_GE(host.l1d_bytes, 4096);
   EXPECT_GE(host.l2_bytes, host.l1d_bytes);
   EXPECT_FALSE(host.source.empty());
+#if defined(__x86_64__)
+  // Every x86-64 CPU braid runs on (AVX2 and later) describes its caches through CPUID.
+  EXPECT_EQ(host.source, "cpuid");
+#endif
 }
 
 TEST(CacheBlockingTest, KBlockFillsAtMostTwoThirdsOfL1d) {

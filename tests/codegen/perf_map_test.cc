@@ -55,7 +55,9 @@ std::string MapLine(const std::string& name) {
 void CompileAndRun(const std::string& name, uint64_t* address) {
   auto target = SelectTarget(Isa::kAuto);
   ASSERT_TRUE(target.ok()) << target.status();
-  auto jit = Jit::Create(*target);
+  auto lljit = CreateSharedLljit();  // the perf map writer is attached when the LLJIT is made
+  ASSERT_TRUE(lljit.ok()) << lljit.status();
+  auto jit = Jit::Create(**lljit, *target);
   ASSERT_TRUE(jit.ok()) << jit.status();
   llvm::LLVMContext context;
   auto module = AddOneModule(context, name);

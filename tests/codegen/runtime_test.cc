@@ -1,11 +1,14 @@
 // The runtime generated code calls (codegen/runtime.h): the thread pool's ParallelFor runs every
 // task exactly once whether its workers are spinning or asleep, from one caller or several at
-// once, and braid_thread_scratch hands out aligned per-thread buffers.
+// once, at most on as many threads as a call may use, and braid_thread_scratch hands out aligned
+// per-thread buffers.
 #include "codegen/runtime.h"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -49,16 +52,17 @@ TEST(ThreadPoolTest, WakesSleepingAndSpinningWorkers) {
   }
 }
 
-// `callers` threads each run `rounds` ParallelFors of `tasks` tasks on `pool`; returns how many
-// tasks did not run exactly once.
-int RunConcurrently(ThreadPool& pool, int callers, int rounds, int tasks) {
+// `callers` threads each run `rounds` ParallelFors of `tasks` tasks on `pool` (caller c on at
+// most max_threads(c) threads); returns how many tasks did not run exactly once.
+int RunConcurrently(ThreadPool& pool, int callers, int rounds, int tasks, int (*max_threads)(int) = nullptr) {
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int c = 0; c < callers; ++c) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, c] {
+      const int limit = max_threads == nullptr ? 0 : max_threads(c);
       for (int round = 0; round < rounds; ++round) {
         Counts counts(tasks);
-        pool.ParallelFor(CountTask, &counts, tasks);
+        pool.ParallelFor(CountTask, &counts, tasks, limit);
         for (const auto& r : counts.runs) failures += r.load() != 1;
       }
     });
@@ -98,6 +102,37 @@ TEST(ThreadPoolTest, NoSpinBudget) {
   }
   ThreadPool shared(3, std::chrono::microseconds(0));
   EXPECT_EQ(RunConcurrently(shared, 3, 30, 19), 0);
+}
+
+// Which threads ran the tasks of one call.
+struct Workers {
+  std::mutex mu;
+  std::set<std::thread::id> ids;
+};
+
+void RecordTask(void* ctx, int64_t) {
+  auto& workers = *static_cast<Workers*>(ctx);
+  // Long enough that idle workers would join if they were allowed to.
+  std::this_thread::sleep_for(std::chrono::microseconds(200));
+  std::lock_guard<std::mutex> lock(workers.mu);
+  workers.ids.insert(std::this_thread::get_id());
+}
+
+// A call capped at k threads (the share of one graph on a shared pool) runs on at most k.
+TEST(ThreadPoolTest, MaxThreadsCapsOneCall) {
+  ThreadPool pool(4);
+  for (int cap : {1, 2, 3}) {
+    Workers workers;
+    pool.ParallelFor(RecordTask, &workers, 40, cap);
+    EXPECT_LE(static_cast<int>(workers.ids.size()), cap);
+    if (cap == 1) {
+      EXPECT_EQ(workers.ids.count(std::this_thread::get_id()), 1u);
+    }
+  }
+  // Capped and uncapped callers at once: the workers skip full jobs for open ones.
+  EXPECT_EQ(RunConcurrently(pool, 4, 30, 23, [](int c) { return c % 2 == 0 ? 2 : 0; }), 0);
+  ThreadPool sleepy(3, std::chrono::microseconds(0));
+  EXPECT_EQ(RunConcurrently(sleepy, 3, 30, 17, [](int c) { return c + 1; }), 0);
 }
 
 TEST(ThreadScratchTest, AlignedGrowsAndIsPerThread) {
