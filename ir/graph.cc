@@ -52,6 +52,36 @@ Value* Graph::AddParam(std::string name, TensorType type, bool is_const, SourceL
   return params_.back();
 }
 
+void Node::set_operand(int i, Value* v) {
+  BRAID_CHECK(graph_ != nullptr, "set_operand on a node outside a graph");
+  graph_->SetOperand(this, i, v);
+}
+
+void Graph::AddUse(Node* user, Value* value) { value->users_.push_back(user); }
+
+void Graph::DropUse(Node* user, Value* value) {
+  std::vector<Node*>& users = value->users_;
+  auto it = std::find(users.begin(), users.end(), user);
+  BRAID_CHECK(it != users.end(), "use-list out of date");
+  users.erase(it);
+}
+
+void Graph::Renumber() const {
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->position_ = i;
+  positions_valid_ = true;
+}
+
+size_t Graph::Position(const Node* node) const {
+  BRAID_CHECK(node->graph_ == this && !node->removed_, "Position: node is not in this graph");
+  if (!positions_valid_) Renumber();
+  return node->position_;
+}
+
+size_t Graph::IndexOf(const Node* node) const {
+  BRAID_CHECK(node->graph_ == this && !node->removed_, "node is not in this graph");
+  return Position(node);
+}
+
 Node* Graph::AddNode(OpKind op, std::vector<Value*> operands, Attributes attrs,
                      std::string result_name, Type result_type, SourceLoc loc) {
   return InsertNode(nullptr, op, std::move(operands), std::move(attrs), std::move(result_name),
@@ -67,6 +97,7 @@ Node* Graph::InsertNode(Node* before, OpKind op, std::vector<Value*> operands, A
   value->type_ = std::move(result_type);
   value->def_ = node.get();
   value->loc_ = loc;
+  node->graph_ = this;
   node->op_ = op;
   node->operands_ = std::move(operands);
   node->attrs_ = std::move(attrs);
@@ -74,36 +105,60 @@ Node* Graph::InsertNode(Node* before, OpKind op, std::vector<Value*> operands, A
   node->result_ = value.get();
   values_.push_back(std::move(value));
   Node* raw = node.get();
-  auto pos = nodes_.end();
-  if (before != nullptr) {
-    pos = std::find_if(nodes_.begin(), nodes_.end(),
-                       [&](const std::unique_ptr<Node>& n) { return n.get() == before; });
-    BRAID_CHECK(pos != nodes_.end(), "InsertNode: `before` is not in this graph");
+  for (Value* operand : raw->operands_) AddUse(raw, operand);
+  if (before == nullptr) {
+    raw->position_ = nodes_.size();
+    nodes_.push_back(std::move(node));
+  } else {
+    const size_t index = IndexOf(before);
+    nodes_.insert(nodes_.begin() + index, std::move(node));
+    positions_valid_ = false;
   }
-  nodes_.insert(pos, std::move(node));
+  if (listener_ != nullptr) listener_->NodeInserted(raw);
   return raw;
 }
 
 void Graph::RemoveNode(Node* node) {
-  auto pos = std::find_if(nodes_.begin(), nodes_.end(),
-                          [&](const std::unique_ptr<Node>& n) { return n.get() == node; });
-  BRAID_CHECK(pos != nodes_.end(), "RemoveNode: node is not in this graph");
+  const size_t index = IndexOf(node);
+  BRAID_CHECK(!node->result()->has_users(), "RemoveNode: the node's result is still read");
+  for (Value* operand : node->operands_) DropUse(node, operand);
   // The node and its Value stay owned (in removed_nodes_ / values_) so stale pointers held by
   // a pass never dangle.
   node->removed_ = true;
   names_.erase(node->result()->name());
-  removed_nodes_.push_back(std::move(*pos));
-  nodes_.erase(pos);
+  removed_nodes_.push_back(std::move(nodes_[index]));
+  nodes_.erase(nodes_.begin() + index);
+  if (index != nodes_.size()) positions_valid_ = false;
+  if (listener_ != nullptr) listener_->NodeRemoved(node);
+}
+
+void Graph::SetOperand(Node* node, int i, Value* value) {
+  BRAID_CHECK(node->graph_ == this, "SetOperand: node is not in this graph");
+  Value*& slot = node->operands_[i];
+  if (slot == value) return;
+  DropUse(node, slot);
+  slot = value;
+  AddUse(node, value);
+  if (listener_ != nullptr) listener_->OperandChanged(node);
 }
 
 void Graph::ReplaceAllUsesWith(Value* from, Value* to) {
-  for (auto& node : nodes_) {
-    for (Value*& operand : node->operands_) {
-      if (operand == from) operand = to;
-    }
-  }
   for (Value*& out : outputs_) {
     if (out == from) out = to;
+  }
+  if (from == to) return;
+  std::vector<Node*> users = std::move(from->users_);
+  from->users_.clear();
+  for (Node* user : users) {
+    // A node reading `from` twice is listed twice; its first entry moves both slots.
+    bool changed = false;
+    for (Value*& operand : user->operands_) {
+      if (operand != from) continue;
+      operand = to;
+      AddUse(user, to);
+      changed = true;
+    }
+    if (changed && listener_ != nullptr) listener_->OperandChanged(user);
   }
 }
 
@@ -159,6 +214,7 @@ absl::Status Graph::TopologicalSort() {
   sorted.reserve(n);
   for (size_t i : order) sorted.push_back(std::move(nodes_[i]));
   nodes_ = std::move(sorted);
+  positions_valid_ = false;
   return absl::OkStatus();
 }
 
@@ -168,6 +224,30 @@ std::string Graph::UniqueName(absl::string_view base) const {
     std::string candidate = absl::StrCat(base, ".", i);
     if (!names_.contains(candidate)) return candidate;
   }
+}
+
+std::unique_ptr<Graph> Graph::Clone() const {
+  auto copy = std::make_unique<Graph>(name_, source_);
+  copy->loc_ = loc_;
+  absl::flat_hash_map<const Value*, Value*> map;
+  for (const Value* p : params_) {
+    Value* q = copy->AddParam(p->name_, TensorType{}, p->is_const_, p->loc_);
+    q->type_ = p->type_;
+    map[p] = q;
+  }
+  for (const auto& node : nodes_) {
+    std::vector<Value*> operands;
+    operands.reserve(node->operands_.size());
+    for (const Value* v : node->operands_) operands.push_back(map.at(v));
+    const Value* result = node->result_;
+    Node* cloned = copy->AddNode(node->op_, std::move(operands), node->attrs_, result->name_,
+                                 result->type_, node->loc_);
+    cloned->result_->loc_ = result->loc_;
+    map[result] = cloned->result_;
+  }
+  for (const Value* out : outputs_) copy->outputs_.push_back(map.at(out));
+  copy->declared_output_types_ = declared_output_types_;
+  return copy;
 }
 
 absl::flat_hash_map<const Value*, std::vector<Node*>> Graph::ComputeUsers() const {

@@ -1,6 +1,7 @@
 // The SSA graph: `Value`s defined once (graph parameters or node results), `Node`s kept in
-// topological order, each remembering its source location. A `Module` is what one file holds:
-// several graphs sharing one source buffer.
+// topological order, each remembering its source location. The graph keeps every value's
+// use-list (the nodes reading it) up to date through all of its mutators, and can deep-copy
+// itself (`Clone`). A `Module` is what one file holds: several graphs sharing one source buffer.
 #ifndef BRAID_IR_GRAPH_H_
 #define BRAID_IR_GRAPH_H_
 
@@ -19,6 +20,7 @@
 
 namespace braid {
 
+class Graph;
 class Node;
 
 // Attribute values: an integer, an identifier, or a list of either (`[0, 0]`, `[linear, matmul]`).
@@ -36,6 +38,11 @@ class Value {
   bool is_param() const { return def_ == nullptr; }
   bool is_const() const { return is_const_; }  // a `const` parameter (weight)
   SourceLoc loc() const { return loc_; }
+  // The nodes reading this value, one entry per operand slot (a node reading it twice, as in
+  // `mul(%x, %x)`, appears twice), in the order the uses were made: deterministic, but not
+  // necessarily graph order. Graph outputs are not users. Kept up to date by `Graph`.
+  const std::vector<Node*>& users() const { return users_; }
+  bool has_users() const { return !users_.empty(); }
 
  private:
   friend class Graph;
@@ -44,6 +51,7 @@ class Value {
   Node* def_ = nullptr;
   bool is_const_ = false;
   SourceLoc loc_;
+  std::vector<Node*> users_;
 };
 
 class Node {
@@ -52,7 +60,8 @@ class Node {
   const OpInfo& info() const { return GetOpInfo(op_); }
   const std::vector<Value*>& operands() const { return operands_; }
   Value* operand(int i) const { return operands_[i]; }
-  void set_operand(int i, Value* v) { operands_[i] = v; }
+  // Goes through the owning graph, so use-lists stay right.
+  void set_operand(int i, Value* v);
   Value* result() const { return result_; }
   const Attributes& attrs() const { return attrs_; }
   Attributes& mutable_attrs() { return attrs_; }
@@ -67,12 +76,25 @@ class Node {
 
  private:
   friend class Graph;
+  Graph* graph_ = nullptr;
+  size_t position_ = 0;  // index in Graph::nodes() while the graph's numbering is valid
   OpKind op_ = OpKind::kAdd;
   std::vector<Value*> operands_;
   Value* result_ = nullptr;
   Attributes attrs_;
   SourceLoc loc_;
   bool removed_ = false;
+};
+
+// Told about every structural change of the graph it is attached to (a rewrite driver uses it
+// to know what to revisit). Callbacks run after the change.
+class GraphListener {
+ public:
+  virtual ~GraphListener() = default;
+  virtual void NodeInserted(Node* node) {}
+  virtual void NodeRemoved(Node* node) {}
+  // One of `user`'s operands now reads another value (set_operand, ReplaceAllUsesWith).
+  virtual void OperandChanged(Node* user) {}
 };
 
 class Graph {
@@ -95,9 +117,13 @@ class Graph {
   // Inserts a node just before `before` (or at the end when null).
   Node* InsertNode(Node* before, OpKind op, std::vector<Value*> operands, Attributes attrs,
                    std::string result_name, Type result_type, SourceLoc loc = {});
-  // Removes a node; its result must have no remaining uses. Its name becomes free again.
+  // Removes a node; its result must have no remaining uses (checked). Its name becomes free
+  // again. The node stays owned by the graph, so pointers passes hold do not dangle.
   void RemoveNode(Node* node);
+  // Every operand slot reading `from` reads `to` instead, and so does every graph output.
   void ReplaceAllUsesWith(Value* from, Value* to);
+  // Operand `i` of `node` reads `value` from now on.
+  void SetOperand(Node* node, int i, Value* value);
   // Moves every use of `old`'s result to `replacement`, removes `old`, and gives `replacement`
   // the old result's name, so the rest of the IR reads the same.
   void ReplaceNode(Node* old, Value* replacement);
@@ -111,6 +137,18 @@ class Graph {
   // A name not yet used by any value of this graph, derived from `base`.
   std::string UniqueName(absl::string_view base) const;
 
+  // A deep copy: parameters, nodes, names, types, attributes, locations, const-ness, outputs
+  // and declared output types; the source file is shared. Removed nodes are not copied.
+  std::unique_ptr<Graph> Clone() const;
+
+  // `node`'s index in nodes(). Amortised O(1): the numbering is recomputed (O(n)) on the first
+  // query after a mutation that moved nodes. Not safe to call concurrently.
+  size_t Position(const Node* node) const;
+
+  // At most one listener; null detaches. The graph does not own it.
+  void set_listener(GraphListener* listener) { listener_ = listener; }
+  GraphListener* listener() const { return listener_; }
+
   const std::vector<Value*>& params() const { return params_; }
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   const std::vector<Value*>& outputs() const { return outputs_; }
@@ -119,10 +157,17 @@ class Graph {
   const std::vector<Type>& declared_output_types() const { return declared_output_types_; }
   void set_declared_output_types(std::vector<Type> t) { declared_output_types_ = std::move(t); }
 
-  // Every node that reads each value, in node order.
+  // Every node that reads each value, in node order, each node once. O(n): prefer
+  // Value::users(), which is maintained incrementally.
   absl::flat_hash_map<const Value*, std::vector<Node*>> ComputeUsers() const;
 
  private:
+  void AddUse(Node* user, Value* value);
+  void DropUse(Node* user, Value* value);
+  // Index of `node` in nodes_ (checked to be there).
+  size_t IndexOf(const Node* node) const;
+  void Renumber() const;
+
   std::string name_;
   std::shared_ptr<const SourceFile> source_;
   SourceLoc loc_;
@@ -133,6 +178,8 @@ class Graph {
   std::vector<std::unique_ptr<Node>> removed_nodes_;
   std::vector<Value*> outputs_;
   std::vector<Type> declared_output_types_;
+  mutable bool positions_valid_ = true;
+  GraphListener* listener_ = nullptr;
 };
 
 // Everything one input file defines.
