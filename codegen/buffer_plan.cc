@@ -44,7 +44,7 @@ BufferPlan PlanBuffers(const Schedule& schedule) {
       plan.slot_value.push_back(nullptr);
       plan.gemms.push_back(spec);
     };
-    if (t->op() != OpKind::kGroupedGemm) {
+    if (!t->info().Has(kTraitMultiOutput)) {
       add_gemm(GemmSpec{t, 0, t->op(), t->operand(0), t->operand(1),
                         t->operands().size() == 3 ? t->operand(2) : nullptr, t->result(), -1});
       continue;
@@ -54,7 +54,7 @@ BufferPlan PlanBuffers(const Schedule& schedule) {
     const auto& weight = *t->IntListAttr("weight");
     const auto& bias = *t->IntListAttr("bias");
     for (const Node* n : kernel.nodes) {
-      if (n->op() != OpKind::kMultiOutput) continue;
+      if (!n->info().Has(kTraitProjection)) continue;
       const int g = static_cast<int>(*n->IntAttr("index"));
       // Two multi_outputs of one index would compute the GEMM twice; they read the same tile.
       bool seen = false;

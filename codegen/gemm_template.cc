@@ -383,7 +383,7 @@ void GemmTemplate::RenderClass(FunctionEmitter& f, const OutputClass& c, const T
     gemm_of[c.gemms[g]->result] = g;
     // Duplicate multi_outputs of the same GEMM read the same tile.
     for (const Node* node : kernel_.nodes) {
-      if (node->op() == OpKind::kMultiOutput && *node->IntAttr("index") == c.gemms[g]->index) {
+      if (node->info().Has(kTraitProjection) && *node->IntAttr("index") == c.gemms[g]->index) {
         gemm_of[node->result()] = g;
       }
     }

@@ -27,10 +27,10 @@ double Div(double a, double b) { return a / b; }
 double Maximum(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b); }
 
 OpInfo Unary(OpKind k, const char* name, double (*fn)(double)) {
-  return OpInfo{k, name, 1, 1, kTraitPointwise, {}, fn, nullptr};
+  return OpInfo{k, name, 1, 1, kTraitPointwise | kTraitUnary, {}, fn, nullptr};
 }
 OpInfo Binary(OpKind k, const char* name, double (*fn)(double, double)) {
-  return OpInfo{k, name, 2, 2, kTraitPointwise, {}, nullptr, fn};
+  return OpInfo{k, name, 2, 2, kTraitPointwise | kTraitBinary, {}, nullptr, fn};
 }
 
 // Indexed by OpKind; the order must match the enum (checked in GetOpInfo).

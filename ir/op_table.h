@@ -50,12 +50,19 @@ enum class OpKind : uint8_t {
   kMultiOutput,
 };
 
+// What kind of op it is. The passes, the scheduler and codegen classify ops by these traits,
+// never by listing op kinds.
 enum OpTrait : uint32_t {
-  kTraitPointwise = 1u << 0,    // elementwise; unary or binary with broadcasting
+  kTraitPointwise = 1u << 0,    // elementwise; fusible into loops and GEMM epilogues
   kTraitGemm = 1u << 1,         // a single GEMM (linear, matmul)
-  kTraitTemplate = 1u << 2,     // lowered to a GEMM template kernel
+  kTraitTemplate = 1u << 2,     // lowered to a GEMM template kernel (a grouped one if also
+                                // kTraitMultiOutput)
   kTraitMultiOutput = 1u << 3,  // result is a MultiOutputLayout
   kTraitProjection = 1u << 4,   // extracts one tensor from a MultiOutputLayout
+  kTraitUnary = 1u << 5,        // pointwise of one operand (OpInfo::unary is its meaning)
+  kTraitBinary = 1u << 6,       // pointwise of two broadcast operands (OpInfo::binary)
+  kTraitReduction = 1u << 7,    // reserved: reduces along dims (reduce_*, softmax); none yet
+  kTraitView = 1u << 8,         // reserved: aliases its operand's buffer (reshape, ...); none yet
 };
 
 inline constexpr int kVariadic = -1;

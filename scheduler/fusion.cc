@@ -17,7 +17,6 @@ class Scheduler {
   Scheduler(const Graph& graph, const ScheduleOptions& options) : graph_(graph), options_(options) {}
 
   Schedule Run() {
-    users_ = graph_.ComputeUsers();
     for (size_t i = 0; i < graph_.nodes().size(); ++i) position_[graph_.nodes()[i].get()] = i;
     LowerTemplates();  // lowering + phase 1
     for (const auto& node : graph_.nodes()) {
@@ -52,9 +51,7 @@ class Scheduler {
       if (producer >= 0 && producer != k) deps_[k].insert(producer);
     }
     // Templates placed in phase 1 may already read this node's value: they depend on k now.
-    auto it = users_.find(node.result());
-    if (it == users_.end()) return;
-    for (const Node* user : it->second) {
+    for (const Node* user : node.result()->users()) {
       auto placed = kernel_of_.find(user);
       if (placed != kernel_of_.end() && placed->second != k) deps_[placed->second].insert(k);
     }
@@ -81,22 +78,16 @@ class Scheduler {
                         kernel.nodes.front()->result()->name());
   }
 
-  // Lowering and phase 1: one kernel per GEMM template; multi_outputs join their template.
+  // Lowering and phase 1: one kernel per GEMM template (a multi-output template is a grouped
+  // GEMM); the projections (multi_output) join the template they read. The op table says which
+  // op is which.
   void LowerTemplates() {
     for (const auto& node : graph_.nodes()) {
-      switch (node->op()) {
-        case OpKind::kLinear:
-        case OpKind::kMatmul:
-          NewKernel(KernelKind::kGemm, *node);
-          break;
-        case OpKind::kGroupedGemm:
-          NewKernel(KernelKind::kGroupedGemm, *node);
-          break;
-        case OpKind::kMultiOutput:
-          Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
-          break;
-        default:
-          break;
+      const OpInfo& info = node->info();
+      if (info.Has(kTraitTemplate)) {
+        NewKernel(info.Has(kTraitMultiOutput) ? KernelKind::kGroupedGemm : KernelKind::kGemm, *node);
+      } else if (info.Has(kTraitProjection)) {
+        Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
       }
     }
   }
@@ -171,15 +162,11 @@ class Scheduler {
     }
     Schedule schedule;
     schedule.graph = &graph_;
-    const auto users = graph_.ComputeUsers();
     absl::flat_hash_set<const Value*> outputs(graph_.outputs().begin(), graph_.outputs().end());
     for (const auto& node : graph_.nodes()) {
       const Value* v = node->result();
       bool escapes = outputs.contains(v);
-      auto it = users.find(v);
-      if (it != users.end()) {
-        for (const Node* user : it->second) escapes |= kernel_of_.at(user) != kernel_of_.at(node.get());
-      }
+      for (const Node* user : v->users()) escapes |= kernel_of_.at(user) != kernel_of_.at(node.get());
       if (v->type().is_layout()) {
         BRAID_CHECK(!escapes, "a multi_output_layout value escapes its kernel");
         continue;
@@ -228,7 +215,6 @@ class Scheduler {
   std::vector<Kernel> kernels_;
   std::vector<std::set<int>> deps_;  // kernels each kernel reads from
   absl::flat_hash_map<const Node*, int> kernel_of_;
-  absl::flat_hash_map<const Value*, std::vector<Node*>> users_;
   absl::flat_hash_map<const Node*, size_t> position_;
 };
 
