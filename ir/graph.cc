@@ -2,6 +2,9 @@
 #include "ir/graph.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <system_error>
 #include <functional>
 #include <queue>
 
@@ -11,9 +14,45 @@
 
 namespace braid {
 
+std::string FloatToString(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  // The shortest round-trip form, fixed or scientific, whichever has fewer characters.
+  char buffer[400];
+  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), v);
+  BRAID_CHECK(error == std::errc(), "to_chars failed");
+  std::string text(buffer, end);
+  if (text.find_first_of(".e") != std::string::npos) return text;
+  // An integral fixed form needs ".0" to read back as a float, which may make the scientific
+  // form shorter: 17949557725681909760.0 vs 1.794955772568191e+19.
+  text += ".0";
+  auto [sci_end, sci_error] = std::to_chars(buffer, buffer + sizeof(buffer), v, std::chars_format::scientific);
+  BRAID_CHECK(sci_error == std::errc(), "to_chars failed");
+  std::string scientific(buffer, sci_end);
+  return scientific.size() < text.size() ? scientific : text;
+}
+
+AttrKind KindOf(const AttrValue& value) {
+  struct Kind {
+    AttrKind operator()(int64_t) const { return AttrKind::kInt; }
+    AttrKind operator()(const std::string&) const { return AttrKind::kIdent; }
+    AttrKind operator()(const std::vector<int64_t>&) const { return AttrKind::kIntList; }
+    AttrKind operator()(const std::vector<std::string>&) const { return AttrKind::kIdentList; }
+    AttrKind operator()(double) const { return AttrKind::kFloat; }
+    AttrKind operator()(const std::vector<double>&) const { return AttrKind::kFloatList; }
+  };
+  return std::visit(Kind{}, value);
+}
+
 std::string AttrValueToString(const AttrValue& value) {
   struct Printer {
     std::string operator()(int64_t v) const { return absl::StrCat(v); }
+    std::string operator()(double v) const { return FloatToString(v); }
+    std::string operator()(const std::vector<double>& v) const {
+      return absl::StrCat("[", absl::StrJoin(v, ", ", [](std::string* out, double d) {
+                            out->append(FloatToString(d));
+                          }), "]");
+    }
     std::string operator()(const std::string& v) const { return v; }
     std::string operator()(const std::vector<int64_t>& v) const {
       return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
@@ -38,6 +77,16 @@ const std::vector<int64_t>* Node::IntListAttr(const std::string& name) const {
 const std::vector<std::string>* Node::IdentListAttr(const std::string& name) const {
   auto it = attrs_.find(name);
   return it == attrs_.end() ? nullptr : std::get_if<std::vector<std::string>>(&it->second);
+}
+
+const double* Node::FloatAttr(const std::string& name) const {
+  auto it = attrs_.find(name);
+  return it == attrs_.end() ? nullptr : std::get_if<double>(&it->second);
+}
+
+const std::vector<double>* Node::FloatListAttr(const std::string& name) const {
+  auto it = attrs_.find(name);
+  return it == attrs_.end() ? nullptr : std::get_if<std::vector<double>>(&it->second);
 }
 
 Value* Graph::AddParam(std::string name, TensorType type, bool is_const, SourceLoc loc) {

@@ -23,11 +23,19 @@ namespace braid {
 class Graph;
 class Node;
 
-// Attribute values: an integer, an identifier, or a list of either (`[0, 0]`, `[linear, matmul]`).
-using AttrValue = std::variant<int64_t, std::string, std::vector<int64_t>, std::vector<std::string>>;
+// Attribute values: an integer, an identifier, a float (`1e-05`, `-0.5`, `2.0`), or a list of
+// one kind (`[0, 0]`, `[linear, matmul]`, `[0.5, 2.0]`). An empty list `[]` is an integer list.
+using AttrValue = std::variant<int64_t, std::string, std::vector<int64_t>, std::vector<std::string>,
+                               double, std::vector<double>>;
 // Ordered by name, so printing is canonical.
 using Attributes = std::map<std::string, AttrValue>;
 std::string AttrValueToString(const AttrValue& value);
+// The shortest text that reads back as exactly `v`, always with a '.' or an exponent so it
+// reads back as a float (`2.0`, `1e-05`, `-0.5`). Non-finite values print as `inf`, `-inf`,
+// `nan`, which the text format does not read (the parser makes only finite floats).
+std::string FloatToString(double v);
+// What kind of value it is, as the op table names kinds.
+AttrKind KindOf(const AttrValue& value);
 
 class Value {
  public:
@@ -73,6 +81,8 @@ class Node {
   const int64_t* IntAttr(const std::string& name) const;
   const std::vector<int64_t>* IntListAttr(const std::string& name) const;
   const std::vector<std::string>* IdentListAttr(const std::string& name) const;
+  const double* FloatAttr(const std::string& name) const;
+  const std::vector<double>* FloatListAttr(const std::string& name) const;
 
  private:
   friend class Graph;

@@ -67,14 +67,25 @@ enum OpTrait : uint32_t {
 
 inline constexpr int kVariadic = -1;
 
+// The kind of value an attribute holds. A float where an integer is required (or the other
+// way round) is an error: there is no implicit conversion.
+enum class AttrKind : uint8_t { kInt, kFloat, kIdent, kIntList, kFloatList, kIdentList };
+// "an integer", "a list of floats", ... (for error messages).
+const char* AttrKindName(AttrKind kind);
+
+struct AttrSpec {
+  const char* name;
+  AttrKind kind;
+};
+
 struct OpInfo {
   OpKind kind;
   const char* name;
   int min_operands;
   int max_operands;  // kVariadic: no upper bound
   uint32_t traits;
-  // Attribute names the op requires (and the only ones it accepts).
-  std::vector<const char*> attributes;
+  // The attributes the op requires (and the only ones it accepts), with their kinds.
+  std::vector<AttrSpec> attributes;
   // Reference scalar meaning for pointwise ops (exactly one is set for them), else null.
   double (*unary)(double) = nullptr;
   double (*binary)(double, double) = nullptr;
