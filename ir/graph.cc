@@ -115,20 +115,26 @@ void Graph::DropUse(Node* user, Value* value) {
   users.erase(it);
 }
 
-void Graph::Renumber() const {
-  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->position_ = i;
-  positions_valid_ = true;
+namespace {
+// The spacing of fresh order keys: 16 insertions between two neighbours before a renumbering.
+constexpr uint64_t kOrderGap = uint64_t{1} << 16;
+}  // namespace
+
+void Graph::Renumber() {
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->order_ = (i + 1) * kOrderGap;
 }
 
-size_t Graph::Position(const Node* node) const {
-  BRAID_CHECK(node->graph_ == this && !node->removed_, "Position: node is not in this graph");
-  if (!positions_valid_) Renumber();
-  return node->position_;
+uint64_t Graph::Order(const Node* node) const {
+  BRAID_CHECK(node->graph_ == this && !node->removed_, "Order: node is not in this graph");
+  return node->order_;
 }
 
 size_t Graph::IndexOf(const Node* node) const {
   BRAID_CHECK(node->graph_ == this && !node->removed_, "node is not in this graph");
-  return Position(node);
+  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), node->order_,
+                             [](const std::unique_ptr<Node>& n, uint64_t order) { return n->order_ < order; });
+  BRAID_CHECK(it != nodes_.end() && it->get() == node, "node order keys out of date");
+  return it - nodes_.begin();
 }
 
 Node* Graph::AddNode(OpKind op, std::vector<Value*> operands, Attributes attrs,
@@ -156,12 +162,17 @@ Node* Graph::InsertNode(Node* before, OpKind op, std::vector<Value*> operands, A
   Node* raw = node.get();
   for (Value* operand : raw->operands_) AddUse(raw, operand);
   if (before == nullptr) {
-    raw->position_ = nodes_.size();
+    raw->order_ = (nodes_.empty() ? 0 : nodes_.back()->order_) + kOrderGap;
     nodes_.push_back(std::move(node));
   } else {
-    const size_t index = IndexOf(before);
+    size_t index = IndexOf(before);
+    uint64_t low = index == 0 ? 0 : nodes_[index - 1]->order_;
+    if (before->order_ - low < 2) {
+      Renumber();
+      low = index == 0 ? 0 : nodes_[index - 1]->order_;
+    }
+    raw->order_ = low + (before->order_ - low) / 2;
     nodes_.insert(nodes_.begin() + index, std::move(node));
-    positions_valid_ = false;
   }
   if (listener_ != nullptr) listener_->NodeInserted(raw);
   return raw;
@@ -177,7 +188,6 @@ void Graph::RemoveNode(Node* node) {
   names_.erase(node->result()->name());
   removed_nodes_.push_back(std::move(nodes_[index]));
   nodes_.erase(nodes_.begin() + index);
-  if (index != nodes_.size()) positions_valid_ = false;
   if (listener_ != nullptr) listener_->NodeRemoved(node);
 }
 
@@ -263,7 +273,7 @@ absl::Status Graph::TopologicalSort() {
   sorted.reserve(n);
   for (size_t i : order) sorted.push_back(std::move(nodes_[i]));
   nodes_ = std::move(sorted);
-  positions_valid_ = false;
+  Renumber();
   return absl::OkStatus();
 }
 

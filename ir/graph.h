@@ -87,7 +87,7 @@ class Node {
  private:
   friend class Graph;
   Graph* graph_ = nullptr;
-  size_t position_ = 0;  // index in Graph::nodes() while the graph's numbering is valid
+  uint64_t order_ = 0;  // increases along Graph::nodes(), with gaps (see Graph::Order)
   OpKind op_ = OpKind::kAdd;
   std::vector<Value*> operands_;
   Value* result_ = nullptr;
@@ -151,9 +151,9 @@ class Graph {
   // and declared output types; the source file is shared. Removed nodes are not copied.
   std::unique_ptr<Graph> Clone() const;
 
-  // `node`'s index in nodes(). Amortised O(1): the numbering is recomputed (O(n)) on the first
-  // query after a mutation that moved nodes. Not safe to call concurrently.
-  size_t Position(const Node* node) const;
+  // A key that increases along nodes(): `a` comes before `b` iff Order(a) < Order(b). Not an
+  // index (keys have gaps, so inserting a node rarely renumbers the others). O(1).
+  uint64_t Order(const Node* node) const;
 
   // At most one listener; null detaches. The graph does not own it.
   void set_listener(GraphListener* listener) { listener_ = listener; }
@@ -174,9 +174,9 @@ class Graph {
  private:
   void AddUse(Node* user, Value* value);
   void DropUse(Node* user, Value* value);
-  // Index of `node` in nodes_ (checked to be there).
+  // Index of `node` in nodes_ (checked to be there); a binary search on the order keys.
   size_t IndexOf(const Node* node) const;
-  void Renumber() const;
+  void Renumber();
 
   std::string name_;
   std::shared_ptr<const SourceFile> source_;
@@ -188,7 +188,6 @@ class Graph {
   std::vector<std::unique_ptr<Node>> removed_nodes_;
   std::vector<Value*> outputs_;
   std::vector<Type> declared_output_types_;
-  mutable bool positions_valid_ = true;
   GraphListener* listener_ = nullptr;
 };
 

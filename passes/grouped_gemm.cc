@@ -20,15 +20,15 @@ std::string Names(const std::vector<Node*>& nodes) {
   });
 }
 
-// Nodes reachable from `from` through uses, up to (and including) position `limit`.
-absl::flat_hash_set<const Node*> Descendants(const Graph& graph, const Node* from, size_t limit) {
+// Nodes reachable from `from` through uses, up to (and including) order key `limit`.
+absl::flat_hash_set<const Node*> Descendants(const Graph& graph, const Node* from, uint64_t limit) {
   absl::flat_hash_set<const Node*> seen;
   std::deque<const Node*> work = {from};
   while (!work.empty()) {
     const Node* n = work.front();
     work.pop_front();
     for (const Node* user : n->result()->users()) {
-      if (graph.Position(user) <= limit && seen.insert(user).second) work.push_back(user);
+      if (graph.Order(user) <= limit && seen.insert(user).second) work.push_back(user);
     }
   }
   return seen;
@@ -38,7 +38,7 @@ absl::flat_hash_set<const Node*> Descendants(const Graph& graph, const Node* fro
 // depends on another. Explains every GEMM it leaves out.
 std::vector<Node*> IndependentPrefixGroup(const Graph& graph, const std::vector<Node*>& bucket,
                                           std::vector<std::string>& reasons) {
-  const size_t limit = graph.Position(bucket.back());
+  const uint64_t limit = graph.Order(bucket.back());
   std::vector<Node*> group;
   absl::flat_hash_map<const Node*, const Node*> reached_from;  // descendant -> group member
   for (Node* candidate : bucket) {
@@ -94,9 +94,9 @@ absl::StatusOr<bool> Rewrite(Graph& graph, const std::vector<Node*>& group) {
   // The grouped node sits where the first GEMM was, but later GEMMs' operands may be defined
   // after that point; then restore topological order (no cycle: the group is independent).
   // Otherwise the order is already topological and the stable sort would change nothing.
-  const size_t at = graph.Position(grouped);
+  const uint64_t at = graph.Order(grouped);
   bool in_order = true;
-  for (const Value* v : grouped->operands()) in_order &= v->is_param() || graph.Position(v->def()) < at;
+  for (const Value* v : grouped->operands()) in_order &= v->is_param() || graph.Order(v->def()) < at;
   if (in_order) return false;
   BRAID_RETURN_IF_ERROR(graph.TopologicalSort());
   return true;
@@ -125,7 +125,7 @@ class BucketQueue {
   void Reorder() {
     for (size_t i : heap_) {
       std::sort(buckets_[i].nodes.begin(), buckets_[i].nodes.end(), [&](const Node* a, const Node* b) {
-        return graph_.Position(a) < graph_.Position(b);
+        return graph_.Order(a) < graph_.Order(b);
       });
     }
     std::make_heap(heap_.begin(), heap_.end(), Later{this});
@@ -136,8 +136,8 @@ class BucketQueue {
   struct Later {
     const BucketQueue* q;
     bool operator()(size_t a, size_t b) const {
-      return q->graph_.Position(q->buckets_[a].nodes.front()) >
-             q->graph_.Position(q->buckets_[b].nodes.front());
+      return q->graph_.Order(q->buckets_[a].nodes.front()) >
+             q->graph_.Order(q->buckets_[b].nodes.front());
     }
   };
   const Graph& graph_;

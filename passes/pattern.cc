@@ -133,7 +133,7 @@ std::vector<Node*> NodesToRevisit(const Graph& graph, const std::vector<Node*>& 
     frontier = std::move(next);
   }
   std::sort(out.begin(), out.end(),
-            [&](const Node* a, const Node* b) { return graph.Position(a) < graph.Position(b); });
+            [&](const Node* a, const Node* b) { return graph.Order(a) < graph.Order(b); });
   return out;
 }
 

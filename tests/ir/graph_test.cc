@@ -53,6 +53,13 @@ Value* ValueNamed(const Graph& g, const std::string& name) {
   return n == nullptr ? nullptr : n->result();
 }
 
+size_t Index(const Graph& g, const Node* n) {
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    if (g.nodes()[i].get() == n) return i;
+  }
+  return g.nodes().size();
+}
+
 std::vector<std::string> UserNames(const Value* v) {
   std::vector<std::string> names;
   for (const Node* n : v->users()) names.push_back(n->result()->name());
@@ -60,13 +67,13 @@ std::vector<std::string> UserNames(const Value* v) {
 }
 
 // Every value's use-list holds exactly one entry per operand slot of a live node reading it,
-// and every node's position is its index.
+// and the order keys increase along the node list.
 void ExpectUseListsRight(const Graph& g) {
   std::map<const Value*, std::vector<const Node*>> expected;
   for (const Value* p : g.params()) expected[p];
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     const Node* n = g.nodes()[i].get();
-    EXPECT_EQ(g.Position(n), i);
+    if (i > 0) EXPECT_LT(g.Order(g.nodes()[i - 1].get()), g.Order(n));
     expected[n->result()];
     for (const Value* v : n->operands()) expected[v].push_back(n);
   }
@@ -92,7 +99,8 @@ TEST(GraphTest, UseListsAfterInsertAndSetOperand) {
   Node* s = NodeNamed(*g, "s");
   Node* r = g->InsertNode(s, OpKind::kRelu, {ValueNamed(*g, "g")}, {}, "r", ValueNamed(*g, "g")->type());
   ExpectUseListsRight(*g);
-  EXPECT_EQ(g->Position(r) + 1, g->Position(s));
+  EXPECT_EQ(Index(*g, r) + 1, Index(*g, s));
+  EXPECT_LT(g->Order(r), g->Order(s));
   EXPECT_THAT(UserNames(ValueNamed(*g, "g")), ElementsAre("s", "r"));  // order of use creation
   s->set_operand(0, r->result());  // through the graph
   ExpectUseListsRight(*g);
@@ -148,10 +156,27 @@ TEST(GraphTest, UseListsAndPositionsAfterTopologicalSort) {
   Node* first = g->nodes().front().get();
   Node* late = g->InsertNode(first, OpKind::kNeg, {ValueNamed(*g, "h")}, {}, "late",
                              ValueNamed(*g, "h")->type());
-  EXPECT_EQ(g->Position(late), 0u);
+  EXPECT_EQ(Index(*g, late), 0u);
   ASSERT_THAT(g->TopologicalSort(), IsOk());
   ExpectUseListsRight(*g);
-  EXPECT_EQ(g->Position(late), g->Position(NodeNamed(*g, "h")) + 1);
+  EXPECT_EQ(Index(*g, late), Index(*g, NodeNamed(*g, "h")) + 1);
+}
+
+TEST(GraphTest, ManyInsertionsAtOnePlaceKeepTheOrder) {
+  // Each insertion halves the gap in front of %s: this runs out of gap and renumbers.
+  auto g = Parse(kMlp);
+  Node* s = NodeNamed(*g, "s");
+  Node* before = s;
+  for (int i = 0; i < 100; ++i) {
+    before = g->InsertNode(before, OpKind::kRelu, {ValueNamed(*g, "g")}, {}, g->UniqueName("r"),
+                           ValueNamed(*g, "g")->type());
+  }
+  ExpectUseListsRight(*g);
+  EXPECT_EQ(Index(*g, before), 2u);  // after %g and %u, the last inserted comes first
+  EXPECT_EQ(Index(*g, s), 102u);
+  for (int i = 0; i < 50; ++i) g->RemoveNode(g->nodes()[2].get());
+  ExpectUseListsRight(*g);
+  EXPECT_EQ(Index(*g, s), 52u);
 }
 
 TEST(GraphTest, CloneIsADeepCopy) {
