@@ -51,12 +51,12 @@ BufferPlan PlanBuffers(const Schedule& schedule) {
       const GemmValues v = GemmValuesOf(*t, gemms[g]);
       return GemmSpec{t, g, v.kind, v.act, v.weight, v.bias, result, -1};
     };
-    if (t->op() != OpKind::kGroupedGemm) {
+    if (!t->info().Has(kTraitMultiOutput)) {
       add_gemm(spec_of(0, t->result()));
       continue;
     }
     for (const Node* n : kernel.nodes) {
-      if (n->op() != OpKind::kMultiOutput) continue;
+      if (!n->info().Has(kTraitProjection)) continue;
       const int g = static_cast<int>(*n->IntAttr("index"));
       // Two multi_outputs of one index would compute the GEMM twice; they read the same tile.
       bool seen = false;

@@ -9,8 +9,6 @@
 #include "codegen/graph_codegen.h"
 #include "ir/gemm.h"
 #include "ir/interpreter.h"
-#include "ir/parser.h"
-#include "ir/printer.h"
 #include "ir/status_macros.h"
 #include "ir/verifier.h"
 #include "llvm/IR/Verifier.h"
@@ -86,8 +84,7 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   std::unique_ptr<CompiledGraph> compiled(new CompiledGraph());
   compiled->options_ = options;
   // A private copy, so the caller's graph may change or go away.
-  BRAID_ASSIGN_OR_RETURN(compiled->module_,
-                         ParseModule(absl::StrCat("<compiled @", graph.name(), ">"), PrintGraph(graph)));
+  compiled->module_.graphs.push_back(graph.Clone());
   const Graph& g = compiled->graph();
   // Checking (and copying) the caller's constants is not compilation: timed apart.
   const auto checking = std::chrono::steady_clock::now();

@@ -271,7 +271,7 @@ void GemmTaskEmitter::BindEpilogue() {
     gemm_of[c_.gemms[g]->result] = g;
     // Duplicate multi_outputs of the same GEMM read the same tile.
     for (const Node* node : kernel_.nodes) {
-      if (node->op() == OpKind::kMultiOutput && *node->IntAttr("index") == c_.gemms[g]->index) {
+      if (node->info().Has(kTraitProjection) && *node->IntAttr("index") == c_.gemms[g]->index) {
         gemm_of[node->result()] = g;
       }
     }

@@ -67,6 +67,11 @@ llvm::Value* Erf(llvm::IRBuilder<>& b, llvm::Value* x) {
 }  // namespace
 
 llvm::Value* EmitPointwise(llvm::IRBuilder<>& b, OpKind op, llvm::ArrayRef<llvm::Value*> args) {
+  // Which ops are pointwise, and of how many operands, is the op table's to say; the switch
+  // below only spells out each one's math.
+  const OpInfo& info = GetOpInfo(op);
+  BRAID_CHECK(info.Has(kTraitPointwise), "EmitPointwise: not a pointwise op");
+  BRAID_CHECK(args.size() == (info.Has(kTraitBinary) ? 2u : 1u), "EmitPointwise: wrong operand count");
   llvm::Value* x = args[0];
   switch (op) {
     case OpKind::kRelu:
@@ -103,7 +108,7 @@ llvm::Value* EmitPointwise(llvm::IRBuilder<>& b, OpKind op, llvm::ArrayRef<llvm:
       // NaN-propagating, like torch.maximum and the interpreter.
       return b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, x, args[1]);
     default:
-      BRAID_CHECK(false, "EmitPointwise: not a pointwise op");
+      BRAID_CHECK(false, "EmitPointwise: a pointwise op of the table has no emitter");
       return nullptr;
   }
 }

@@ -2,6 +2,9 @@
 #include "ir/graph.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <system_error>
 #include <functional>
 #include <queue>
 
@@ -11,9 +14,45 @@
 
 namespace braid {
 
+std::string FloatToString(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  // The shortest round-trip form, fixed or scientific, whichever has fewer characters.
+  char buffer[400];
+  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), v);
+  BRAID_CHECK(error == std::errc(), "to_chars failed");
+  std::string text(buffer, end);
+  if (text.find_first_of(".e") != std::string::npos) return text;
+  // An integral fixed form needs ".0" to read back as a float, which may make the scientific
+  // form shorter: 17949557725681909760.0 vs 1.794955772568191e+19.
+  text += ".0";
+  auto [sci_end, sci_error] = std::to_chars(buffer, buffer + sizeof(buffer), v, std::chars_format::scientific);
+  BRAID_CHECK(sci_error == std::errc(), "to_chars failed");
+  std::string scientific(buffer, sci_end);
+  return scientific.size() < text.size() ? scientific : text;
+}
+
+AttrKind KindOf(const AttrValue& value) {
+  struct Kind {
+    AttrKind operator()(int64_t) const { return AttrKind::kInt; }
+    AttrKind operator()(const std::string&) const { return AttrKind::kIdent; }
+    AttrKind operator()(const std::vector<int64_t>&) const { return AttrKind::kIntList; }
+    AttrKind operator()(const std::vector<std::string>&) const { return AttrKind::kIdentList; }
+    AttrKind operator()(double) const { return AttrKind::kFloat; }
+    AttrKind operator()(const std::vector<double>&) const { return AttrKind::kFloatList; }
+  };
+  return std::visit(Kind{}, value);
+}
+
 std::string AttrValueToString(const AttrValue& value) {
   struct Printer {
     std::string operator()(int64_t v) const { return absl::StrCat(v); }
+    std::string operator()(double v) const { return FloatToString(v); }
+    std::string operator()(const std::vector<double>& v) const {
+      return absl::StrCat("[", absl::StrJoin(v, ", ", [](std::string* out, double d) {
+                            out->append(FloatToString(d));
+                          }), "]");
+    }
     std::string operator()(const std::string& v) const { return v; }
     std::string operator()(const std::vector<int64_t>& v) const {
       return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
@@ -40,6 +79,16 @@ const std::vector<std::string>* Node::IdentListAttr(const std::string& name) con
   return it == attrs_.end() ? nullptr : std::get_if<std::vector<std::string>>(&it->second);
 }
 
+const double* Node::FloatAttr(const std::string& name) const {
+  auto it = attrs_.find(name);
+  return it == attrs_.end() ? nullptr : std::get_if<double>(&it->second);
+}
+
+const std::vector<double>* Node::FloatListAttr(const std::string& name) const {
+  auto it = attrs_.find(name);
+  return it == attrs_.end() ? nullptr : std::get_if<std::vector<double>>(&it->second);
+}
+
 Value* Graph::AddParam(std::string name, TensorType type, bool is_const, SourceLoc loc) {
   auto value = std::make_unique<Value>();
   names_.insert(name);
@@ -50,6 +99,42 @@ Value* Graph::AddParam(std::string name, TensorType type, bool is_const, SourceL
   params_.push_back(value.get());
   values_.push_back(std::move(value));
   return params_.back();
+}
+
+void Node::set_operand(int i, Value* v) {
+  BRAID_CHECK(graph_ != nullptr, "set_operand on a node outside a graph");
+  graph_->SetOperand(this, i, v);
+}
+
+void Graph::AddUse(Node* user, Value* value) { value->users_.push_back(user); }
+
+void Graph::DropUse(Node* user, Value* value) {
+  std::vector<Node*>& users = value->users_;
+  auto it = std::find(users.begin(), users.end(), user);
+  BRAID_CHECK(it != users.end(), "use-list out of date");
+  users.erase(it);
+}
+
+namespace {
+// The spacing of fresh order keys: 16 insertions between two neighbours before a renumbering.
+constexpr uint64_t kOrderGap = uint64_t{1} << 16;
+}  // namespace
+
+void Graph::Renumber() {
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->order_ = (i + 1) * kOrderGap;
+}
+
+uint64_t Graph::Order(const Node* node) const {
+  BRAID_CHECK(node->graph_ == this && !node->removed_, "Order: node is not in this graph");
+  return node->order_;
+}
+
+size_t Graph::IndexOf(const Node* node) const {
+  BRAID_CHECK(node->graph_ == this && !node->removed_, "node is not in this graph");
+  auto it = std::lower_bound(nodes_.begin(), nodes_.end(), node->order_,
+                             [](const std::unique_ptr<Node>& n, uint64_t order) { return n->order_ < order; });
+  BRAID_CHECK(it != nodes_.end() && it->get() == node, "node order keys out of date");
+  return it - nodes_.begin();
 }
 
 Node* Graph::AddNode(OpKind op, std::vector<Value*> operands, Attributes attrs,
@@ -67,6 +152,7 @@ Node* Graph::InsertNode(Node* before, OpKind op, std::vector<Value*> operands, A
   value->type_ = std::move(result_type);
   value->def_ = node.get();
   value->loc_ = loc;
+  node->graph_ = this;
   node->op_ = op;
   node->operands_ = std::move(operands);
   node->attrs_ = std::move(attrs);
@@ -74,36 +160,64 @@ Node* Graph::InsertNode(Node* before, OpKind op, std::vector<Value*> operands, A
   node->result_ = value.get();
   values_.push_back(std::move(value));
   Node* raw = node.get();
-  auto pos = nodes_.end();
-  if (before != nullptr) {
-    pos = std::find_if(nodes_.begin(), nodes_.end(),
-                       [&](const std::unique_ptr<Node>& n) { return n.get() == before; });
-    BRAID_CHECK(pos != nodes_.end(), "InsertNode: `before` is not in this graph");
+  for (Value* operand : raw->operands_) AddUse(raw, operand);
+  if (before == nullptr) {
+    raw->order_ = (nodes_.empty() ? 0 : nodes_.back()->order_) + kOrderGap;
+    nodes_.push_back(std::move(node));
+  } else {
+    size_t index = IndexOf(before);
+    uint64_t low = index == 0 ? 0 : nodes_[index - 1]->order_;
+    if (before->order_ - low < 2) {
+      Renumber();
+      low = index == 0 ? 0 : nodes_[index - 1]->order_;
+    }
+    raw->order_ = low + (before->order_ - low) / 2;
+    nodes_.insert(nodes_.begin() + index, std::move(node));
   }
-  nodes_.insert(pos, std::move(node));
+  if (listener_ != nullptr) listener_->NodeInserted(raw);
   return raw;
 }
 
 void Graph::RemoveNode(Node* node) {
-  auto pos = std::find_if(nodes_.begin(), nodes_.end(),
-                          [&](const std::unique_ptr<Node>& n) { return n.get() == node; });
-  BRAID_CHECK(pos != nodes_.end(), "RemoveNode: node is not in this graph");
+  const size_t index = IndexOf(node);
+  BRAID_CHECK(!node->result()->has_users(), "RemoveNode: the node's result is still read");
+  for (Value* operand : node->operands_) DropUse(node, operand);
   // The node and its Value stay owned (in removed_nodes_ / values_) so stale pointers held by
   // a pass never dangle.
   node->removed_ = true;
   names_.erase(node->result()->name());
-  removed_nodes_.push_back(std::move(*pos));
-  nodes_.erase(pos);
+  removed_nodes_.push_back(std::move(nodes_[index]));
+  nodes_.erase(nodes_.begin() + index);
+  if (listener_ != nullptr) listener_->NodeRemoved(node);
+}
+
+void Graph::SetOperand(Node* node, int i, Value* value) {
+  BRAID_CHECK(node->graph_ == this, "SetOperand: node is not in this graph");
+  Value*& slot = node->operands_[i];
+  if (slot == value) return;
+  DropUse(node, slot);
+  slot = value;
+  AddUse(node, value);
+  if (listener_ != nullptr) listener_->OperandChanged(node);
 }
 
 void Graph::ReplaceAllUsesWith(Value* from, Value* to) {
-  for (auto& node : nodes_) {
-    for (Value*& operand : node->operands_) {
-      if (operand == from) operand = to;
-    }
-  }
   for (Value*& out : outputs_) {
     if (out == from) out = to;
+  }
+  if (from == to) return;
+  std::vector<Node*> users = std::move(from->users_);
+  from->users_.clear();
+  for (Node* user : users) {
+    // A node reading `from` twice is listed twice; its first entry moves both slots.
+    bool changed = false;
+    for (Value*& operand : user->operands_) {
+      if (operand != from) continue;
+      operand = to;
+      AddUse(user, to);
+      changed = true;
+    }
+    if (changed && listener_ != nullptr) listener_->OperandChanged(user);
   }
 }
 
@@ -159,6 +273,7 @@ absl::Status Graph::TopologicalSort() {
   sorted.reserve(n);
   for (size_t i : order) sorted.push_back(std::move(nodes_[i]));
   nodes_ = std::move(sorted);
+  Renumber();
   return absl::OkStatus();
 }
 
@@ -168,6 +283,30 @@ std::string Graph::UniqueName(absl::string_view base) const {
     std::string candidate = absl::StrCat(base, ".", i);
     if (!names_.contains(candidate)) return candidate;
   }
+}
+
+std::unique_ptr<Graph> Graph::Clone() const {
+  auto copy = std::make_unique<Graph>(name_, source_);
+  copy->loc_ = loc_;
+  absl::flat_hash_map<const Value*, Value*> map;
+  for (const Value* p : params_) {
+    Value* q = copy->AddParam(p->name_, TensorType{}, p->is_const_, p->loc_);
+    q->type_ = p->type_;
+    map[p] = q;
+  }
+  for (const auto& node : nodes_) {
+    std::vector<Value*> operands;
+    operands.reserve(node->operands_.size());
+    for (const Value* v : node->operands_) operands.push_back(map.at(v));
+    const Value* result = node->result_;
+    Node* cloned = copy->AddNode(node->op_, std::move(operands), node->attrs_, result->name_,
+                                 result->type_, node->loc_);
+    cloned->result_->loc_ = result->loc_;
+    map[result] = cloned->result_;
+  }
+  for (const Value* out : outputs_) copy->outputs_.push_back(map.at(out));
+  copy->declared_output_types_ = declared_output_types_;
+  return copy;
 }
 
 absl::flat_hash_map<const Value*, std::vector<Node*>> Graph::ComputeUsers() const {

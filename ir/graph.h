@@ -1,6 +1,7 @@
 // The SSA graph: `Value`s defined once (graph parameters or node results), `Node`s kept in
-// topological order, each remembering its source location. A `Module` is what one file holds:
-// several graphs sharing one source buffer.
+// topological order, each remembering its source location. The graph keeps every value's
+// use-list (the nodes reading it) up to date through all of its mutators, and can deep-copy
+// itself (`Clone`). A `Module` is what one file holds: several graphs sharing one source buffer.
 #ifndef BRAID_IR_GRAPH_H_
 #define BRAID_IR_GRAPH_H_
 
@@ -19,13 +20,22 @@
 
 namespace braid {
 
+class Graph;
 class Node;
 
-// Attribute values: an integer, an identifier, or a list of either (`[0, 0]`, `[linear, matmul]`).
-using AttrValue = std::variant<int64_t, std::string, std::vector<int64_t>, std::vector<std::string>>;
+// Attribute values: an integer, an identifier, a float (`1e-05`, `-0.5`, `2.0`), or a list of
+// one kind (`[0, 0]`, `[linear, matmul]`, `[0.5, 2.0]`). An empty list `[]` is an integer list.
+using AttrValue = std::variant<int64_t, std::string, std::vector<int64_t>, std::vector<std::string>,
+                               double, std::vector<double>>;
 // Ordered by name, so printing is canonical.
 using Attributes = std::map<std::string, AttrValue>;
 std::string AttrValueToString(const AttrValue& value);
+// The shortest text that reads back as exactly `v`, always with a '.' or an exponent so it
+// reads back as a float (`2.0`, `1e-05`, `-0.5`). Non-finite values print as `inf`, `-inf`,
+// `nan`, which the text format does not read (the parser makes only finite floats).
+std::string FloatToString(double v);
+// What kind of value it is, as the op table names kinds.
+AttrKind KindOf(const AttrValue& value);
 
 class Value {
  public:
@@ -36,6 +46,11 @@ class Value {
   bool is_param() const { return def_ == nullptr; }
   bool is_const() const { return is_const_; }  // a `const` parameter (weight)
   SourceLoc loc() const { return loc_; }
+  // The nodes reading this value, one entry per operand slot (a node reading it twice, as in
+  // `mul(%x, %x)`, appears twice), in the order the uses were made: deterministic, but not
+  // necessarily graph order. Graph outputs are not users. Kept up to date by `Graph`.
+  const std::vector<Node*>& users() const { return users_; }
+  bool has_users() const { return !users_.empty(); }
 
  private:
   friend class Graph;
@@ -44,6 +59,7 @@ class Value {
   Node* def_ = nullptr;
   bool is_const_ = false;
   SourceLoc loc_;
+  std::vector<Node*> users_;
 };
 
 class Node {
@@ -52,7 +68,8 @@ class Node {
   const OpInfo& info() const { return GetOpInfo(op_); }
   const std::vector<Value*>& operands() const { return operands_; }
   Value* operand(int i) const { return operands_[i]; }
-  void set_operand(int i, Value* v) { operands_[i] = v; }
+  // Goes through the owning graph, so use-lists stay right.
+  void set_operand(int i, Value* v);
   Value* result() const { return result_; }
   const Attributes& attrs() const { return attrs_; }
   Attributes& mutable_attrs() { return attrs_; }
@@ -64,15 +81,30 @@ class Node {
   const int64_t* IntAttr(const std::string& name) const;
   const std::vector<int64_t>* IntListAttr(const std::string& name) const;
   const std::vector<std::string>* IdentListAttr(const std::string& name) const;
+  const double* FloatAttr(const std::string& name) const;
+  const std::vector<double>* FloatListAttr(const std::string& name) const;
 
  private:
   friend class Graph;
+  Graph* graph_ = nullptr;
+  uint64_t order_ = 0;  // increases along Graph::nodes(), with gaps (see Graph::Order)
   OpKind op_ = OpKind::kAdd;
   std::vector<Value*> operands_;
   Value* result_ = nullptr;
   Attributes attrs_;
   SourceLoc loc_;
   bool removed_ = false;
+};
+
+// Told about every structural change of the graph it is attached to (a rewrite driver uses it
+// to know what to revisit). Callbacks run after the change.
+class GraphListener {
+ public:
+  virtual ~GraphListener() = default;
+  virtual void NodeInserted(Node* node) {}
+  virtual void NodeRemoved(Node* node) {}
+  // One of `user`'s operands now reads another value (set_operand, ReplaceAllUsesWith).
+  virtual void OperandChanged(Node* user) {}
 };
 
 class Graph {
@@ -95,9 +127,13 @@ class Graph {
   // Inserts a node just before `before` (or at the end when null).
   Node* InsertNode(Node* before, OpKind op, std::vector<Value*> operands, Attributes attrs,
                    std::string result_name, Type result_type, SourceLoc loc = {});
-  // Removes a node; its result must have no remaining uses. Its name becomes free again.
+  // Removes a node; its result must have no remaining uses (checked). Its name becomes free
+  // again. The node stays owned by the graph, so pointers passes hold do not dangle.
   void RemoveNode(Node* node);
+  // Every operand slot reading `from` reads `to` instead, and so does every graph output.
   void ReplaceAllUsesWith(Value* from, Value* to);
+  // Operand `i` of `node` reads `value` from now on.
+  void SetOperand(Node* node, int i, Value* value);
   // Moves every use of `old`'s result to `replacement`, removes `old`, and gives `replacement`
   // the old result's name, so the rest of the IR reads the same.
   void ReplaceNode(Node* old, Value* replacement);
@@ -111,6 +147,18 @@ class Graph {
   // A name not yet used by any value of this graph, derived from `base`.
   std::string UniqueName(absl::string_view base) const;
 
+  // A deep copy: parameters, nodes, names, types, attributes, locations, const-ness, outputs
+  // and declared output types; the source file is shared. Removed nodes are not copied.
+  std::unique_ptr<Graph> Clone() const;
+
+  // A key that increases along nodes(): `a` comes before `b` iff Order(a) < Order(b). Not an
+  // index (keys have gaps, so inserting a node rarely renumbers the others). O(1).
+  uint64_t Order(const Node* node) const;
+
+  // At most one listener; null detaches. The graph does not own it.
+  void set_listener(GraphListener* listener) { listener_ = listener; }
+  GraphListener* listener() const { return listener_; }
+
   const std::vector<Value*>& params() const { return params_; }
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   const std::vector<Value*>& outputs() const { return outputs_; }
@@ -119,10 +167,17 @@ class Graph {
   const std::vector<Type>& declared_output_types() const { return declared_output_types_; }
   void set_declared_output_types(std::vector<Type> t) { declared_output_types_ = std::move(t); }
 
-  // Every node that reads each value, in node order.
+  // Every node that reads each value, in node order, each node once. O(n): prefer
+  // Value::users(), which is maintained incrementally.
   absl::flat_hash_map<const Value*, std::vector<Node*>> ComputeUsers() const;
 
  private:
+  void AddUse(Node* user, Value* value);
+  void DropUse(Node* user, Value* value);
+  // Index of `node` in nodes_ (checked to be there); a binary search on the order keys.
+  size_t IndexOf(const Node* node) const;
+  void Renumber();
+
   std::string name_;
   std::shared_ptr<const SourceFile> source_;
   SourceLoc loc_;
@@ -133,6 +188,7 @@ class Graph {
   std::vector<std::unique_ptr<Node>> removed_nodes_;
   std::vector<Value*> outputs_;
   std::vector<Type> declared_output_types_;
+  GraphListener* listener_ = nullptr;
 };
 
 // Everything one input file defines.

@@ -2,6 +2,8 @@
 #include "ir/lexer.h"
 
 #include <cctype>
+#include <charconv>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -29,6 +31,7 @@ const char* TokenKindName(TokenKind kind) {
     case TokenKind::kValueName: return "value name (%name)";
     case TokenKind::kGraphName: return "graph name (@name)";
     case TokenKind::kInt: return "integer";
+    case TokenKind::kFloat: return "float";
     case TokenKind::kLParen: return "'('";
     case TokenKind::kRParen: return "')'";
     case TokenKind::kLBracket: return "'['";
@@ -111,20 +114,56 @@ absl::StatusOr<Token> Lexer::Next() {
     if (pos_ >= text_.size() || !std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
       return LocatedError(file_, tok.loc, "expected a digit after '-'");
     }
+    auto digit_at = [&](size_t i) {
+      return i < text_.size() && std::isdigit(static_cast<unsigned char>(text_[i]));
+    };
     int64_t value = 0;
-    while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) {
+    bool too_large = false;
+    while (digit_at(pos_)) {
       int digit = text_[pos_] - '0';
-      if (__builtin_mul_overflow(value, 10, &value) || __builtin_add_overflow(value, digit, &value)) {
-        return LocatedError(file_, tok.loc, "integer literal is too large");
-      }
+      too_large |= __builtin_mul_overflow(value, 10, &value) || __builtin_add_overflow(value, digit, &value);
       ++pos_;
     }
-    if (pos_ < text_.size() && IsIdentStart(text_[pos_])) {
+    // A float: digits, then a fraction ('.' and digits) and/or an exponent ('e', an optional
+    // sign, digits).
+    bool is_float = false;
+    if (pos_ < text_.size() && text_[pos_] == '.') {
+      ++pos_;
+      if (!digit_at(pos_)) return ErrorHere("expected a digit after '.' in a number");
+      while (digit_at(pos_)) ++pos_;
+      is_float = true;
+    }
+    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+      size_t exponent = pos_ + 1;
+      if (exponent < text_.size() && (text_[exponent] == '+' || text_[exponent] == '-')) ++exponent;
+      if (digit_at(exponent)) {
+        pos_ = exponent;
+        while (digit_at(pos_)) ++pos_;
+        is_float = true;
+      }
+    }
+    if (pos_ < text_.size() && (IsIdentStart(text_[pos_]) || text_[pos_] == '.')) {
       return ErrorHere(absl::StrCat("unexpected ", DescribeChar(text_[pos_]), " in a number"));
     }
+    tok.text = text_.substr(begin, pos_ - begin);
+    if (is_float) {
+      // from_chars reads exactly this text (the scan above is a subset of its syntax), rounds
+      // correctly and ignores the locale, so the printer's shortest form reads back the same.
+      tok.kind = TokenKind::kFloat;
+      const char* first = text_.data() + begin;
+      const char* last = text_.data() + pos_;
+      auto [end, error] = std::from_chars(first, last, tok.float_value);
+      if (error == std::errc::result_out_of_range) {
+        return LocatedError(file_, tok.loc, "float literal is out of range");
+      }
+      if (error != std::errc() || end != last) {
+        return LocatedError(file_, tok.loc, "malformed float literal");
+      }
+      return tok;
+    }
+    if (too_large) return LocatedError(file_, tok.loc, "integer literal is too large");
     tok.kind = TokenKind::kInt;
     tok.int_value = negative ? -value : value;
-    tok.text = text_.substr(begin, pos_ - begin);
     return tok;
   }
   if (IsIdentStart(c)) {

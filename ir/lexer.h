@@ -17,6 +17,7 @@ enum class TokenKind {
   kValueName,   // %x   (text holds "x")
   kGraphName,   // @mlp (text holds "mlp")
   kInt,         // 42, -1
+  kFloat,       // 1.5, -0.5, 1e-5, 2.0 (a '.' or an exponent makes a number a float)
   kLParen,
   kRParen,
   kLBracket,
@@ -36,6 +37,7 @@ struct Token {
   TokenKind kind = TokenKind::kEof;
   std::string text;
   int64_t int_value = 0;
+  double float_value = 0;
   SourceLoc loc;
 };
 

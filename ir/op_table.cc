@@ -27,10 +27,10 @@ double Div(double a, double b) { return a / b; }
 double Maximum(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b); }
 
 OpInfo Unary(OpKind k, const char* name, double (*fn)(double)) {
-  return OpInfo{k, name, 1, 1, kTraitPointwise, {}, fn, nullptr};
+  return OpInfo{k, name, 1, 1, kTraitPointwise | kTraitUnary, {}, fn, nullptr};
 }
 OpInfo Binary(OpKind k, const char* name, double (*fn)(double, double)) {
-  return OpInfo{k, name, 2, 2, kTraitPointwise, {}, nullptr, fn};
+  return OpInfo{k, name, 2, 2, kTraitPointwise | kTraitBinary, {}, nullptr, fn};
 }
 
 // Indexed by OpKind; the order must match the enum (checked in GetOpInfo).
@@ -56,13 +56,28 @@ const std::vector<OpInfo>& Table() {
        2,
        kVariadic,
        kTraitTemplate | kTraitMultiOutput,
-       {"act", "bias", "kind", "weight"}},
-      {OpKind::kMultiOutput, "multi_output", 1, 1, kTraitProjection, {"index"}},
+       {{"act", AttrKind::kIntList},
+        {"bias", AttrKind::kIntList},
+        {"kind", AttrKind::kIdentList},
+        {"weight", AttrKind::kIntList}}},
+      {OpKind::kMultiOutput, "multi_output", 1, 1, kTraitProjection, {{"index", AttrKind::kInt}}},
   };
   return *table;
 }
 
 }  // namespace
+
+const char* AttrKindName(AttrKind kind) {
+  switch (kind) {
+    case AttrKind::kInt: return "an integer";
+    case AttrKind::kFloat: return "a float";
+    case AttrKind::kIdent: return "an identifier";
+    case AttrKind::kIntList: return "a list of integers";
+    case AttrKind::kFloatList: return "a list of floats";
+    case AttrKind::kIdentList: return "a list of identifiers";
+  }
+  return "?";
+}
 
 const OpInfo& GetOpInfo(OpKind kind) {
   const OpInfo& info = Table()[static_cast<size_t>(kind)];

@@ -50,15 +50,33 @@ enum class OpKind : uint8_t {
   kMultiOutput,
 };
 
+// What kind of op it is. The passes, the scheduler and codegen classify ops by these traits,
+// never by listing op kinds.
 enum OpTrait : uint32_t {
-  kTraitPointwise = 1u << 0,    // elementwise; unary or binary with broadcasting
+  kTraitPointwise = 1u << 0,    // elementwise; fusible into loops and GEMM epilogues
   kTraitGemm = 1u << 1,         // a single GEMM (linear, matmul)
-  kTraitTemplate = 1u << 2,     // lowered to a GEMM template kernel
+  kTraitTemplate = 1u << 2,     // lowered to a GEMM template kernel (a grouped one if also
+                                // kTraitMultiOutput)
   kTraitMultiOutput = 1u << 3,  // result is a MultiOutputLayout
   kTraitProjection = 1u << 4,   // extracts one tensor from a MultiOutputLayout
+  kTraitUnary = 1u << 5,        // pointwise of one operand (OpInfo::unary is its meaning)
+  kTraitBinary = 1u << 6,       // pointwise of two broadcast operands (OpInfo::binary)
+  kTraitReduction = 1u << 7,    // reserved: reduces along dims (reduce_*, softmax); none yet
+  kTraitView = 1u << 8,         // reserved: aliases its operand's buffer (reshape, ...); none yet
 };
 
 inline constexpr int kVariadic = -1;
+
+// The kind of value an attribute holds. A float where an integer is required (or the other
+// way round) is an error: there is no implicit conversion.
+enum class AttrKind : uint8_t { kInt, kFloat, kIdent, kIntList, kFloatList, kIdentList };
+// "an integer", "a list of floats", ... (for error messages).
+const char* AttrKindName(AttrKind kind);
+
+struct AttrSpec {
+  const char* name;
+  AttrKind kind;
+};
 
 struct OpInfo {
   OpKind kind;
@@ -66,8 +84,8 @@ struct OpInfo {
   int min_operands;
   int max_operands;  // kVariadic: no upper bound
   uint32_t traits;
-  // Attribute names the op requires (and the only ones it accepts).
-  std::vector<const char*> attributes;
+  // The attributes the op requires (and the only ones it accepts), with their kinds.
+  std::vector<AttrSpec> attributes;
   // Reference scalar meaning for pointwise ops (exactly one is set for them), else null.
   double (*unary)(double) = nullptr;
   double (*binary)(double, double) = nullptr;

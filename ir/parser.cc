@@ -19,6 +19,7 @@ class Parser {
       : file_(std::move(file)), lexer_(file_.get()) {}
 
   absl::StatusOr<Module> ParseModule();
+  absl::StatusOr<Attributes> ParseAttributeDict();
 
  private:
   absl::Status Advance() {
@@ -64,6 +65,14 @@ class Parser {
   // Names visible in the graph being parsed.
   absl::flat_hash_map<std::string, Value*> scope_;
 };
+
+absl::StatusOr<Attributes> Parser::ParseAttributeDict() {
+  BRAID_RETURN_IF_ERROR(Advance());
+  if (!At(TokenKind::kLBrace)) return Unexpected("'{'");
+  BRAID_ASSIGN_OR_RETURN(Attributes attrs, ParseAttributes());
+  if (!At(TokenKind::kEof)) return Unexpected("end of input after '}'");
+  return attrs;
+}
 
 absl::StatusOr<Module> Parser::ParseModule() {
   Module module;
@@ -231,23 +240,30 @@ absl::StatusOr<Attributes> Parser::ParseAttributes() {
     if (At(TokenKind::kInt)) {
       value = tok_.int_value;
       BRAID_RETURN_IF_ERROR(Advance());
+    } else if (At(TokenKind::kFloat)) {
+      value = tok_.float_value;
+      BRAID_RETURN_IF_ERROR(Advance());
     } else if (At(TokenKind::kIdent)) {
       value = tok_.text;
       BRAID_RETURN_IF_ERROR(Advance());
     } else if (At(TokenKind::kLBracket)) {
       BRAID_RETURN_IF_ERROR(Advance());
       std::vector<int64_t> ints;
+      std::vector<double> floats;
       std::vector<std::string> idents;
       bool first = true;
       while (!At(TokenKind::kRBracket)) {
         if (!first) BRAID_RETURN_IF_ERROR(Expect(TokenKind::kComma, "',' or ']'"));
-        if (At(TokenKind::kInt) && idents.empty()) {
+        const bool others = !first;
+        if (At(TokenKind::kInt) && (first || !ints.empty())) {
           ints.push_back(tok_.int_value);
-        } else if (At(TokenKind::kIdent) && ints.empty()) {
+        } else if (At(TokenKind::kFloat) && (first || !floats.empty())) {
+          floats.push_back(tok_.float_value);
+        } else if (At(TokenKind::kIdent) && (first || !idents.empty())) {
           idents.push_back(tok_.text);
         } else {
-          return Unexpected(first ? "an integer or an identifier"
-                                  : "a list element of the same kind as the first");
+          return Unexpected(others ? "a list element of the same kind as the first"
+                                   : "an integer, a float or an identifier");
         }
         first = false;
         BRAID_RETURN_IF_ERROR(Advance());
@@ -255,11 +271,13 @@ absl::StatusOr<Attributes> Parser::ParseAttributes() {
       BRAID_RETURN_IF_ERROR(Advance());
       if (!idents.empty()) {
         value = std::move(idents);
+      } else if (!floats.empty()) {
+        value = std::move(floats);
       } else {
         value = std::move(ints);
       }
     } else {
-      return Unexpected("an attribute value (integer, identifier or list)");
+      return Unexpected("an attribute value (integer, float, identifier or list)");
     }
     if (!attrs.emplace(name.text, std::move(value)).second) {
       return Error(name.loc, absl::StrCat("attribute '", name.text, "' is given twice"));
@@ -334,6 +352,11 @@ std::vector<std::string> SplitInputFile(const std::string& text) {
 absl::StatusOr<Module> ParseModule(absl::string_view filename, std::string text) {
   Parser parser(std::make_shared<const SourceFile>(std::string(filename), std::move(text)));
   return parser.ParseModule();
+}
+
+absl::StatusOr<Attributes> ParseAttributeDict(absl::string_view filename, std::string text) {
+  Parser parser(std::make_shared<const SourceFile>(std::string(filename), std::move(text)));
+  return parser.ParseAttributeDict();
 }
 
 }  // namespace braid

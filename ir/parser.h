@@ -6,7 +6,8 @@
 //                '{' stmt* 'return' %v (',' %v)* '}'
 //   param     := %name ':' ['const'] tensor
 //   stmt      := %name '=' op '(' [%v (',' %v)*] ')' ['{' [attr (',' attr)*] '}'] [':' type]
-//   attr      := ident '=' (int | ident | '[' [(int | ident) (',' ...)*] ']')
+//   attr      := ident '=' (int | float | ident | '[' [elements of one kind, ','-separated] ']')
+//   float     := ['-'] digits ('.' digits [exponent] | exponent)   exponent := ('e'|'E') ['+'|'-'] digits
 //   type      := tensor | 'multi_output_layout' '(' tensor (',' tensor)* ')'
 //   tensor    := dtype '[' [dim (',' dim)*] ']'       dim := int | ident
 //
@@ -25,6 +26,10 @@ namespace braid {
 
 // Parses `text`; `filename` names it in error messages.
 absl::StatusOr<Module> ParseModule(absl::string_view filename, std::string text);
+
+// An attribute dictionary alone, `{eps = 1e-05, index = 0}` (the syntax a node's attributes
+// use), for tests and tools: no op table checks.
+absl::StatusOr<Attributes> ParseAttributeDict(absl::string_view filename, std::string text);
 
 // `--split-input-file`: the chunks of `text` between lines that read `// -----`. Each chunk
 // keeps the whole file's line numbers (the other chunks' lines are blank), so errors point

@@ -11,17 +11,19 @@ void AppendValueName(std::string* out, const Value* v) { absl::StrAppend(out, "%
 
 }  // namespace
 
+std::string PrintAttributes(const Attributes& attrs) {
+  return absl::StrCat("{",
+                      absl::StrJoin(attrs, ", ",
+                                    [](std::string* o, const auto& kv) {
+                                      absl::StrAppend(o, kv.first, " = ", AttrValueToString(kv.second));
+                                    }),
+                      "}");
+}
+
 std::string PrintNode(const Node& node) {
   std::string out = absl::StrCat("%", node.result()->name(), " = ", node.info().name, "(",
                                  absl::StrJoin(node.operands(), ", ", AppendValueName), ")");
-  if (!node.attrs().empty()) {
-    absl::StrAppend(&out, " {",
-                    absl::StrJoin(node.attrs(), ", ",
-                                  [](std::string* o, const auto& kv) {
-                                    absl::StrAppend(o, kv.first, " = ", AttrValueToString(kv.second));
-                                  }),
-                    "}");
-  }
+  if (!node.attrs().empty()) absl::StrAppend(&out, " ", PrintAttributes(node.attrs()));
   absl::StrAppend(&out, " : ", node.result()->type().ToString());
   return out;
 }

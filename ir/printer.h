@@ -14,6 +14,8 @@ std::string PrintGraph(const Graph& graph);
 std::string PrintModule(const Module& module);
 // One node as it appears in a graph body, without indentation or newline.
 std::string PrintNode(const Node& node);
+// `{name = value, ...}`, sorted by name; floats in their shortest exact form.
+std::string PrintAttributes(const Attributes& attrs);
 
 }  // namespace braid
 

@@ -1,6 +1,7 @@
 // Result-type inference for every op in the op table.
 #include "ir/type_inference.h"
 
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -141,16 +142,27 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
     return Error(absl::StrCat("'", info.name, "' takes ", expected, " operand",
                               expected == "1" ? "" : "s", ", got ", n));
   }
-  // Attributes: exactly the names the table lists.
-  std::set<std::string> wanted(info.attributes.begin(), info.attributes.end());
+  // Attributes: exactly the names the table lists, each of its kind. An empty list `[]`
+  // (read as an integer list) is a list of any kind.
+  std::map<std::string, AttrKind> wanted;
+  for (const AttrSpec& spec : info.attributes) wanted.emplace(spec.name, spec.kind);
   for (const auto& [name, value] : attrs) {
     if (!wanted.count(name)) {
       return Error(absl::StrCat("'", info.name, "' has no attribute '", name, "'"));
     }
   }
-  for (const std::string& name : wanted) {
-    if (!attrs.count(name)) {
+  for (const auto& [name, kind] : wanted) {
+    auto it = attrs.find(name);
+    if (it == attrs.end()) {
       return Error(absl::StrCat("'", info.name, "' requires attribute '", name, "'"));
+    }
+    const AttrKind given = KindOf(it->second);
+    const auto* ints = std::get_if<std::vector<int64_t>>(&it->second);
+    const bool empty_list = ints != nullptr && ints->empty() &&
+                            (kind == AttrKind::kFloatList || kind == AttrKind::kIdentList);
+    if (given != kind && !empty_list) {
+      return Error(absl::StrCat("attribute '", name, "' must be ", AttrKindName(kind), ", not ",
+                                AttrKindName(given)));
     }
   }
   if (op == OpKind::kGroupedGemm) return InferGroupedGemm(operands, attrs);

@@ -1,6 +1,7 @@
 // The grouped-GEMM pass.
 #include "passes/grouped_gemm.h"
 
+#include <algorithm>
 #include <deque>
 
 #include "absl/container/flat_hash_map.h"
@@ -19,19 +20,15 @@ std::string Names(const std::vector<Node*>& nodes) {
   });
 }
 
-// Nodes reachable from `from` through uses, up to (and including) position `limit`.
-absl::flat_hash_set<const Node*> Descendants(
-    const Node* from, size_t limit, const absl::flat_hash_map<const Node*, size_t>& position,
-    const absl::flat_hash_map<const Value*, std::vector<Node*>>& users) {
+// Nodes reachable from `from` through uses, up to (and including) order key `limit`.
+absl::flat_hash_set<const Node*> Descendants(const Graph& graph, const Node* from, uint64_t limit) {
   absl::flat_hash_set<const Node*> seen;
   std::deque<const Node*> work = {from};
   while (!work.empty()) {
     const Node* n = work.front();
     work.pop_front();
-    auto it = users.find(n->result());
-    if (it == users.end()) continue;
-    for (const Node* user : it->second) {
-      if (position.at(user) <= limit && seen.insert(user).second) work.push_back(user);
+    for (const Node* user : n->result()->users()) {
+      if (graph.Order(user) <= limit && seen.insert(user).second) work.push_back(user);
     }
   }
   return seen;
@@ -41,10 +38,7 @@ absl::flat_hash_set<const Node*> Descendants(
 // depends on another. Explains every GEMM it leaves out.
 std::vector<Node*> IndependentPrefixGroup(const Graph& graph, const std::vector<Node*>& bucket,
                                           std::vector<std::string>& reasons) {
-  absl::flat_hash_map<const Node*, size_t> position;
-  for (size_t i = 0; i < graph.nodes().size(); ++i) position[graph.nodes()[i].get()] = i;
-  const auto users = graph.ComputeUsers();
-  const size_t limit = position.at(bucket.back());
+  const uint64_t limit = graph.Order(bucket.back());
   std::vector<Node*> group;
   absl::flat_hash_map<const Node*, const Node*> reached_from;  // descendant -> group member
   for (Node* candidate : bucket) {
@@ -56,13 +50,14 @@ std::vector<Node*> IndependentPrefixGroup(const Graph& graph, const std::vector<
       continue;
     }
     group.push_back(candidate);
-    for (const Node* d : Descendants(candidate, limit, position, users)) reached_from.emplace(d, candidate);
+    for (const Node* d : Descendants(graph, candidate, limit)) reached_from.emplace(d, candidate);
   }
   return group;
 }
 
-// Replaces `group` (in graph order) by one grouped_gemm and a multi_output per GEMM.
-absl::Status Rewrite(Graph& graph, const std::vector<Node*>& group) {
+// Replaces `group` (in graph order) by one grouped_gemm and a multi_output per GEMM. True if
+// the graph had to be re-sorted (the other nodes' relative order may have changed).
+absl::StatusOr<bool> Rewrite(Graph& graph, const std::vector<Node*>& group) {
   std::vector<Value*> operands;
   absl::flat_hash_map<const Value*, int64_t> operand_index;
   auto index_of = [&](Value* v) {
@@ -96,10 +91,59 @@ absl::Status Rewrite(Graph& graph, const std::vector<Node*>& group) {
                                        Type::Tensor(layout[i]), group[i]->loc()));
   }
   for (size_t i = 0; i < group.size(); ++i) graph.ReplaceNode(group[i], outputs[i]->result());
-  // The grouped node sits where the first GEMM was, but later GEMMs' weights may be defined
-  // after that point; restore topological order (no cycle: the group is independent).
-  return graph.TopologicalSort();
+  // The grouped node sits where the first GEMM was, but later GEMMs' operands may be defined
+  // after that point; then restore topological order (no cycle: the group is independent).
+  // Otherwise the order is already topological and the stable sort would change nothing.
+  const uint64_t at = graph.Order(grouped);
+  bool in_order = true;
+  for (const Value* v : grouped->operands()) in_order &= v->is_param() || graph.Order(v->def()) < at;
+  if (in_order) return false;
+  BRAID_RETURN_IF_ERROR(graph.TopologicalSort());
+  return true;
 }
+
+// The buckets still to look at, the one whose first GEMM comes first in the graph on top:
+// the order in which matching the whole graph again would list them.
+class BucketQueue {
+ public:
+  BucketQueue(const Graph& graph, std::vector<MultiOutputMatch>& buckets)
+      : graph_(graph), buckets_(buckets) {
+    for (size_t i = 0; i < buckets_.size(); ++i) Push(i);
+  }
+  bool empty() const { return heap_.empty(); }
+  void Push(size_t i) {
+    heap_.push_back(i);
+    std::push_heap(heap_.begin(), heap_.end(), Later{this});
+  }
+  size_t Pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), Later{this});
+    size_t i = heap_.back();
+    heap_.pop_back();
+    return i;
+  }
+  // After the graph was re-sorted: members back in graph order, and the heap rebuilt.
+  void Reorder() {
+    for (size_t i : heap_) {
+      std::sort(buckets_[i].nodes.begin(), buckets_[i].nodes.end(), [&](const Node* a, const Node* b) {
+        return graph_.Order(a) < graph_.Order(b);
+      });
+    }
+    std::make_heap(heap_.begin(), heap_.end(), Later{this});
+  }
+
+ private:
+  // Heap order: true if bucket a's first GEMM comes after bucket b's.
+  struct Later {
+    const BucketQueue* q;
+    bool operator()(size_t a, size_t b) const {
+      return q->graph_.Order(q->buckets_[a].nodes.front()) >
+             q->graph_.Order(q->buckets_[b].nodes.front());
+    }
+  };
+  const Graph& graph_;
+  std::vector<MultiOutputMatch>& buckets_;
+  std::vector<size_t> heap_;
+};
 
 }  // namespace
 
@@ -113,31 +157,40 @@ absl::StatusOr<bool> GroupedGemm::Run(Graph& graph) {
                                  return "activations of type " + m["act"]->type().ToString();
                                }}
           : SiblingsSharing(gemm, "act");
-  // Rounds re-match, so the same reason may come up again; say each once.
+  // A bucket is looked at again after each group it forms; say each reason once.
   absl::flat_hash_set<std::string> said;
   auto explain = [&](const std::string& reason) {
     if (debug() && said.insert(reason).second) *debug() << "  " << reason << "\n";
   };
   bool changed = false;
-  // Each round groups at most one bucket, then re-matches; GEMMs left out for a dependence
-  // can group with each other in a later round. Every round removes at least one GEMM.
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (const MultiOutputMatch& bucket : MatchMultiOutput(graph, siblings)) {
-      if (bucket.nodes.size() < 2) {
-        explain(absl::StrCat(bucket.key, ": only one GEMM reads it (", Names(bucket.nodes),
-                             "); nothing to group"));
-        continue;
-      }
-      std::vector<std::string> reasons;
-      std::vector<Node*> group = IndependentPrefixGroup(graph, bucket.nodes, reasons);
-      for (const std::string& reason : reasons) explain(reason);
-      if (group.size() < 2) continue;
-      explain(absl::StrCat(bucket.key, ": grouping ", Names(group)));
-      BRAID_RETURN_IF_ERROR(Rewrite(graph, group));
-      changed = progress = true;
-      break;
+  // The GEMMs are matched once. Buckets are taken in graph order of their first GEMM; one that
+  // cannot group now never can (grouping only adds dependences and never adds GEMMs), so it is
+  // dropped. After a group, the bucket's left-out GEMMs (each depending on a grouped one) go
+  // back in the queue and may group with each other. Each bucket is looked at once per group
+  // it forms, plus once.
+  std::vector<MultiOutputMatch> buckets = MatchMultiOutput(graph, siblings);
+  BucketQueue queue(graph, buckets);
+  while (!queue.empty()) {
+    const size_t i = queue.Pop();
+    MultiOutputMatch& bucket = buckets[i];
+    if (bucket.nodes.size() < 2) {
+      explain(absl::StrCat(bucket.key, ": only one GEMM reads it (", Names(bucket.nodes),
+                           "); nothing to group"));
+      continue;
     }
+    std::vector<std::string> reasons;
+    std::vector<Node*> group = IndependentPrefixGroup(graph, bucket.nodes, reasons);
+    for (const std::string& reason : reasons) explain(reason);
+    if (group.size() < 2) continue;
+    explain(absl::StrCat(bucket.key, ": grouping ", Names(group)));
+    BRAID_ASSIGN_OR_RETURN(bool reordered, Rewrite(graph, group));
+    changed = true;
+    bucket.nodes.erase(std::remove_if(bucket.nodes.begin(), bucket.nodes.end(),
+                                      [](const Node* n) { return n->is_removed(); }),
+                       bucket.nodes.end());
+    bucket.matches.clear();  // not used past matching
+    if (!bucket.nodes.empty()) queue.Push(i);
+    if (reordered) queue.Reorder();
   }
   return changed;
 }

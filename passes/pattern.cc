@@ -1,7 +1,10 @@
 // The pattern matcher.
 #include "passes/pattern.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "ir/status_macros.h"
 
 namespace braid {
@@ -99,16 +102,71 @@ bool Pattern::MatchImpl(Value* value, PatternMatch& match) const {
   return true;
 }
 
+namespace {
+
+// Collects the nodes a rewrite inserted or whose operands it changed: the places where a
+// pattern may newly match.
+class ChangeLog : public GraphListener {
+ public:
+  void NodeInserted(Node* node) override { touched.push_back(node); }
+  void OperandChanged(Node* user) override { touched.push_back(user); }
+  std::vector<Node*> touched;
+};
+
+// The live nodes whose match may have changed: each touched node and its users up to
+// `depth - 1` levels up (a pattern of depth d looks that far below its root), in graph order.
+std::vector<Node*> NodesToRevisit(const Graph& graph, const std::vector<Node*>& touched, int depth) {
+  absl::flat_hash_set<Node*> seen;
+  std::vector<Node*> frontier;
+  for (Node* n : touched) {
+    if (!n->is_removed() && seen.insert(n).second) frontier.push_back(n);
+  }
+  std::vector<Node*> out = frontier;
+  for (int level = 1; level < depth && !frontier.empty(); ++level) {
+    std::vector<Node*> next;
+    for (const Node* n : frontier) {
+      for (Node* user : n->result()->users()) {
+        if (seen.insert(user).second) next.push_back(user);
+      }
+    }
+    out.insert(out.end(), next.begin(), next.end());
+    frontier = std::move(next);
+  }
+  std::sort(out.begin(), out.end(),
+            [&](const Node* a, const Node* b) { return graph.Order(a) < graph.Order(b); });
+  return out;
+}
+
+}  // namespace
+
+int Pattern::depth() const {
+  int below = 0;
+  for (const Pattern& operand : operands_) below = std::max(below, operand.depth());
+  return below + 1;
+}
+
 absl::StatusOr<bool> ApplyRewriteRules(Graph& graph, const std::vector<RewriteRule>& rules,
                                        std::ostream* debug) {
+  int depth = 1;
+  for (const RewriteRule& rule : rules) depth = std::max(depth, rule.pattern.depth());
+  ChangeLog log;
+  GraphListener* previous = graph.listener();
+  graph.set_listener(&log);
+  struct Restore {
+    Graph& graph;
+    GraphListener* previous;
+    ~Restore() { graph.set_listener(previous); }
+  } restore{graph, previous};
+
   bool changed_any = false;
-  const size_t max_sweeps = graph.nodes().size() + 1;
-  for (size_t sweep = 0; sweep < max_sweeps; ++sweep) {
-    bool changed = false;
-    // Snapshot: rewrites insert and remove nodes while we walk.
-    std::vector<Node*> nodes;
-    for (const auto& n : graph.nodes()) nodes.push_back(n.get());
-    for (Node* node : nodes) {
+  const size_t max_rounds = graph.nodes().size() + 1;
+  // Round 1 visits every node in graph order; later rounds only the nodes a firing touched
+  // (and their users within the patterns' depth), again in graph order.
+  std::vector<Node*> work;
+  for (const auto& n : graph.nodes()) work.push_back(n.get());
+  for (size_t round = 0; round < max_rounds && !work.empty(); ++round) {
+    log.touched.clear();
+    for (Node* node : work) {
       for (const RewriteRule& rule : rules) {
         if (node->is_removed()) break;
         PatternMatch match;
@@ -117,11 +175,10 @@ absl::StatusOr<bool> ApplyRewriteRules(Graph& graph, const std::vector<RewriteRu
         if (fired && debug != nullptr) {
           *debug << "  " << rule.name << " fired at %" << node->result()->name() << "\n";
         }
-        changed |= fired;
+        changed_any |= fired;
       }
     }
-    changed_any |= changed;
-    if (!changed) break;
+    work = NodesToRevisit(graph, log.touched, depth);
   }
   return changed_any;
 }

@@ -54,6 +54,8 @@ class Pattern {
 
   // Matches `value`, adding captures to `match` (left unchanged on failure).
   bool Match(Value* value, PatternMatch& match) const;
+  // Levels of nodes the pattern looks at, counting its root as 1 (mul(x, sigmoid(x)) is 3).
+  int depth() const;
 
  private:
   enum class Kind { kAny, kOp, kTraits, kSame };
@@ -78,8 +80,14 @@ struct RewriteRule {
   std::function<absl::StatusOr<bool>(Graph&, Node& root, const PatternMatch&)> rewrite;
 };
 
-// Applies `rules` to every node in graph order, repeating sweeps until none fires (at most one
-// sweep per node, so it terminates). Notes each firing on `debug` when non-null.
+// Applies `rules` to every node in graph order, then, round by round, to the nodes a firing
+// touched (inserted or re-pointed by the rewrite, plus their users within the patterns' depth),
+// in graph order, until none fires (at most one round per node, so it terminates). Each node is
+// visited a bounded number of times; there are no whole-graph rescans. Contract: a rule's match
+// and decision depend only on the root and what its pattern looks at below it, and a rewrite
+// changes the graph through Graph's mutators (which tell the driver what they touched). The
+// result is what sweeping the whole graph until no rule fires would give. Notes each firing on
+// `debug` when non-null.
 absl::StatusOr<bool> ApplyRewriteRules(Graph& graph, const std::vector<RewriteRule>& rules,
                                        std::ostream* debug);
 

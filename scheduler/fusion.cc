@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "ir/status_macros.h"
 
@@ -17,7 +18,6 @@ class Scheduler {
   Scheduler(const Graph& graph, const ScheduleOptions& options) : graph_(graph), options_(options) {}
 
   Schedule Run() {
-    users_ = graph_.ComputeUsers();
     for (size_t i = 0; i < graph_.nodes().size(); ++i) position_[graph_.nodes()[i].get()] = i;
     LowerTemplates();  // lowering + phase 1
     for (const auto& node : graph_.nodes()) {
@@ -38,6 +38,7 @@ class Scheduler {
   int NewKernel(KernelKind kind, const Node& first) {
     kernels_.push_back(Kernel{kind, {}, {}, {}, {}});
     deps_.emplace_back();
+    readers_.emplace_back();
     const int k = static_cast<int>(kernels_.size()) - 1;
     Join(k, first, /*epilogue=*/false);
     return k;
@@ -49,28 +50,41 @@ class Scheduler {
     kernel_of_[&node] = k;
     for (const Value* v : node.operands()) {
       int producer = KernelOf(v);
-      if (producer >= 0 && producer != k) deps_[k].insert(producer);
+      if (producer >= 0 && producer != k) AddDep(k, producer);
     }
     // Templates placed in phase 1 may already read this node's value: they depend on k now.
-    auto it = users_.find(node.result());
-    if (it == users_.end()) return;
-    for (const Node* user : it->second) {
+    for (const Node* user : node.result()->users()) {
       auto placed = kernel_of_.find(user);
-      if (placed != kernel_of_.end() && placed->second != k) deps_[placed->second].insert(k);
+      if (placed != kernel_of_.end() && placed->second != k) AddDep(placed->second, k);
     }
   }
 
-  // Does kernel `a` read, directly or transitively, a value of kernel `b`?
+  // Kernel `reader` reads a value of kernel `producer`.
+  void AddDep(int reader, int producer) {
+    deps_[reader].insert(producer);
+    readers_[producer].insert(reader);
+  }
+
+  // Does kernel `a` (!= b) read, directly or transitively, a value of kernel `b`? Searches
+  // from both ends, a level at a time on the smaller frontier, so the cost is about that of
+  // the smaller side: in a stack of layers, a late kernel has few readers yet and an early
+  // one few dependences, where a one-sided search would walk every earlier layer.
   bool DependsOn(int a, int b) const {
-    std::vector<int> work = {a};
-    std::set<int> seen = {a};
-    while (!work.empty()) {
-      int k = work.back();
-      work.pop_back();
-      for (int d : deps_[k]) {
-        if (d == b) return true;
-        if (seen.insert(d).second) work.push_back(d);
+    std::vector<int> forward = {a}, backward = {b};
+    absl::flat_hash_set<int> reaches_from_a = {a}, reaches_b = {b};
+    while (!forward.empty() && !backward.empty()) {
+      const bool go_forward = forward.size() <= backward.size();
+      std::vector<int>& frontier = go_forward ? forward : backward;
+      absl::flat_hash_set<int>& mine = go_forward ? reaches_from_a : reaches_b;
+      const absl::flat_hash_set<int>& theirs = go_forward ? reaches_b : reaches_from_a;
+      std::vector<int> next;
+      for (int k : frontier) {
+        for (int d : go_forward ? deps_[k] : readers_[k]) {
+          if (theirs.contains(d)) return true;
+          if (mine.insert(d).second) next.push_back(d);
+        }
       }
+      frontier = std::move(next);
     }
     return false;
   }
@@ -81,22 +95,16 @@ class Scheduler {
                         kernel.nodes.front()->result()->name());
   }
 
-  // Lowering and phase 1: one kernel per GEMM template; multi_outputs join their template.
+  // Lowering and phase 1: one kernel per GEMM template (a multi-output template is a grouped
+  // GEMM); the projections (multi_output) join the template they read. The op table says which
+  // op is which.
   void LowerTemplates() {
     for (const auto& node : graph_.nodes()) {
-      switch (node->op()) {
-        case OpKind::kLinear:
-        case OpKind::kMatmul:
-          NewKernel(KernelKind::kGemm, *node);
-          break;
-        case OpKind::kGroupedGemm:
-          NewKernel(KernelKind::kGroupedGemm, *node);
-          break;
-        case OpKind::kMultiOutput:
-          Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
-          break;
-        default:
-          break;
+      const OpInfo& info = node->info();
+      if (info.Has(kTraitTemplate)) {
+        NewKernel(info.Has(kTraitMultiOutput) ? KernelKind::kGroupedGemm : KernelKind::kGemm, *node);
+      } else if (info.Has(kTraitProjection)) {
+        Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
       }
     }
   }
@@ -171,15 +179,11 @@ class Scheduler {
     }
     Schedule schedule;
     schedule.graph = &graph_;
-    const auto users = graph_.ComputeUsers();
     absl::flat_hash_set<const Value*> outputs(graph_.outputs().begin(), graph_.outputs().end());
     for (const auto& node : graph_.nodes()) {
       const Value* v = node->result();
       bool escapes = outputs.contains(v);
-      auto it = users.find(v);
-      if (it != users.end()) {
-        for (const Node* user : it->second) escapes |= kernel_of_.at(user) != kernel_of_.at(node.get());
-      }
+      for (const Node* user : v->users()) escapes |= kernel_of_.at(user) != kernel_of_.at(node.get());
       if (v->type().is_layout()) {
         BRAID_CHECK(!escapes, "a multi_output_layout value escapes its kernel");
         continue;
@@ -226,9 +230,9 @@ class Scheduler {
   const Graph& graph_;
   const ScheduleOptions& options_;
   std::vector<Kernel> kernels_;
-  std::vector<std::set<int>> deps_;  // kernels each kernel reads from
+  std::vector<std::set<int>> deps_;     // kernels each kernel reads from
+  std::vector<std::set<int>> readers_;  // kernels reading from each kernel (while placing)
   absl::flat_hash_map<const Node*, int> kernel_of_;
-  absl::flat_hash_map<const Value*, std::vector<Node*>> users_;
   absl::flat_hash_map<const Node*, size_t> position_;
 };
 
