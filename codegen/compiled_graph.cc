@@ -42,7 +42,7 @@ bool NeededUnpacked(const Graph& g, const Value* param) {
   for (const Value* out : g.outputs()) {
     if (out == param) return true;
   }
-  for (const auto& node : g.nodes()) {
+  for (const Node* node : param->users()) {
     for (size_t i = 0; i < node->operands().size(); ++i) {
       if (node->operand(i) == param && !IsOnlyGemmWeight(*node, static_cast<int>(i))) return true;
     }
