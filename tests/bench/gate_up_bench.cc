@@ -141,7 +141,7 @@ CaseState& GetCase(Workload workload, const Shape& s, int64_t m) {
   if (!out.ok()) Die(out.status());
   cs->braid_out = std::move(*out);
   for (auto& [name, peer] : cs->peers) {
-    std::copy(cs->x.f32_values().begin(), cs->x.f32_values().end(), peer->input());
+    std::copy(cs->x.f32(), cs->x.f32() + cs->x.size(), peer->input());
     peer->Run(2);
     Comparison c = CompareOutputs(cs->braid_out, {Tensor::F32(cs->braid_out[0].shape(), peer->output())});
     if (!c.ok) cs->disagreement[name] = c.first_mismatch;
