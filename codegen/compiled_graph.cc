@@ -88,6 +88,18 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   const Graph& g = compiled->graph();
   // Checking (and copying) the caller's constants is not compilation: timed apart.
   const auto checking = std::chrono::steady_clock::now();
+  // Codegen is f32-only so far: other dtypes and conversions run in the interpreter.
+  for (const auto& node : g.nodes()) {
+    if (node->op() == OpKind::kConvert) {
+      return GraphError(g, node->loc(), "convert cannot be compiled yet (the interpreter runs it: --interpret)");
+    }
+    for (const TensorType& t : node->result()->type().layout()) {
+      if (t.dtype != DType::kF32) {
+        return GraphError(g, node->loc(), absl::StrCat("only f32 graphs can be compiled so far; %",
+                                                       node->result()->name(), " is ", t.ToString()));
+      }
+    }
+  }
   for (const Value* p : g.params()) {
     if (p->type().tensor().dtype != DType::kF32) {
       return GraphError(g, p->loc(), "only f32 graphs can be compiled so far");

@@ -141,7 +141,15 @@ absl::Status CheckMemoryBudget(const Graph& graph, const DimBindings& dims, int6
 absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node,
                                                      const OperandLookup& lookup) {
   const OpInfo& info = node.info();
-  auto in = [&](int i) -> const Tensor& { return lookup(node.operand(i), 0); };
+  // Every op computes in f32 (GEMMs accumulate in double): narrower operands are widened
+  // exactly first, and each result is rounded to its declared dtype at the end.
+  std::deque<Tensor> widened;
+  auto in = [&](int i) -> const Tensor& {
+    const Tensor& t = lookup(node.operand(i), 0);
+    if (t.dtype() == DType::kF32) return t;
+    widened.push_back(ConvertTensor(t, DType::kF32));
+    return widened.back();
+  };
   std::vector<Tensor> out;
   switch (node.op()) {
     case OpKind::kLinear:
@@ -158,7 +166,10 @@ absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node,
       }
       break;
     case OpKind::kMultiOutput:
-      out.push_back(lookup(node.operand(0), static_cast<int>(*node.IntAttr("index"))));
+      // A projection: the part as it is (already of its dtype).
+      return std::vector<Tensor>{lookup(node.operand(0), static_cast<int>(*node.IntAttr("index")))};
+    case OpKind::kConvert:
+      out.push_back(in(0));
       break;
     default:
       BRAID_CHECK(info.Has(kTraitPointwise), "interpreter: op without semantics");
@@ -171,6 +182,10 @@ absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node,
       }
       break;
   }
+  const auto& types = node.result()->type().layout();
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].dtype() != types[i].dtype) out[i] = ConvertTensor(out[i], types[i].dtype);
+  }
   return out;
 }
 
@@ -180,11 +195,6 @@ absl::Status ValidateInputs(const Graph& graph, const std::vector<Tensor>& input
     return absl::InvalidArgumentError(absl::StrCat("@", graph.name(), " takes ",
                                                    graph.params().size(), " inputs, got ",
                                                    inputs.size()));
-  }
-  for (const Value* p : graph.params()) {
-    if (p->type().tensor().dtype != DType::kF32) {
-      return LocError(graph, p->loc(), "only f32 graphs can be executed so far");
-    }
   }
   BRAID_ASSIGN_OR_RETURN(auto param_shapes, BindParamShapes(graph, dims));
   for (size_t i = 0; i < inputs.size(); ++i) {

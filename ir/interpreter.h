@@ -1,5 +1,10 @@
 // The reference interpreter: it defines what every op means. Simple loops, accumulation in
 // double, no cleverness — it is the oracle every compiled result is compared against.
+//
+// Dtypes: every op computes in f32 — operands of a narrower dtype (bf16, f16) are widened
+// exactly first — and its result is rounded to the op's declared dtype (to nearest even). GEMMs
+// accumulate in double and round once. `convert` is exactly that rounding (or an exact widening:
+// i8/i32 -> f32 and bf16/f16 -> f32 are exact).
 #ifndef BRAID_IR_INTERPRETER_H_
 #define BRAID_IR_INTERPRETER_H_
 

@@ -51,6 +51,9 @@ const std::vector<OpInfo>& Table() {
       Binary(OpKind::kMul, "mul", Mul),
       Binary(OpKind::kDiv, "div", Div),
       Binary(OpKind::kMaximum, "maximum", Maximum),
+      // convert(x) {to = dtype}: x's values in another dtype (type_inference.cc and the
+      // interpreter define which conversions exist and how they round).
+      {OpKind::kConvert, "convert", 1, 1, kTraitPointwise | kTraitUnary, {{"to", AttrKind::kIdent}}},
       {OpKind::kGroupedGemm,
        "grouped_gemm",
        2,

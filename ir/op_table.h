@@ -10,6 +10,8 @@
 //   relu silu gelu gelu_tanh sigmoid tanh exp neg (x)   -> same type as x
 //   add sub mul div maximum (a, b)        -> NumPy broadcast of a and b (equal dims or a
 //                                            literal 1; symbols must match by name)
+//   convert(x) {to = T}                   -> x's shape in dtype T (a float dtype; narrowing rounds
+//                                            to nearest even, widening is exact)
 //
 //   grouped_gemm(operands...) {kind = [k0, ..., kG-1], act = [a0, ...], weight = [w0, ...],
 //                              bias = [b0, ...]} : multi_output_layout(T0, ..., TG-1)
@@ -46,6 +48,7 @@ enum class OpKind : uint8_t {
   kMul,
   kDiv,
   kMaximum,
+  kConvert,
   kGroupedGemm,
   kMultiOutput,
 };

@@ -312,6 +312,10 @@ absl::Status Parser::ParseStatement(Graph& graph) {
   if (At(TokenKind::kColon)) {
     BRAID_RETURN_IF_ERROR(Advance());
     BRAID_ASSIGN_OR_RETURN(type, ParseType());
+    // `convert(%x) : bf16[...]` may leave its target to the written type.
+    if (info->kind == OpKind::kConvert && !attrs.count("to") && !type.is_layout()) {
+      attrs["to"] = std::string(DTypeName(type.tensor().dtype));
+    }
   } else {
     std::vector<const Type*> operand_types;
     for (Value* v : operands) operand_types.push_back(&v->type());

@@ -2,8 +2,11 @@
 #include "ir/tensor.h"
 
 #include <cstdlib>
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
+#include "ir/scalar_convert.h"
 #include "ir/status_macros.h"
 
 namespace braid {
@@ -67,6 +70,34 @@ float* Tensor::f32() {
 const float* Tensor::f32() const {
   BRAID_CHECK(dtype_ == DType::kF32, "f32 access to a tensor of another dtype");
   return reinterpret_cast<const float*>(bytes_.get());
+}
+
+Tensor ConvertTensor(const Tensor& t, DType dtype) {
+  Tensor out(dtype, t.shape());
+  const int64_t n = t.size();
+  void* dst = out.raw_data();
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = static_cast<float>(LoadAsDouble(t.dtype(), t.raw_data(), i));
+    switch (dtype) {
+      case DType::kF32:
+        static_cast<float*>(dst)[i] = v;
+        break;
+      case DType::kBF16:
+        static_cast<uint16_t*>(dst)[i] = F32ToBf16(v);
+        break;
+      case DType::kF16:
+        static_cast<uint16_t*>(dst)[i] = F32ToF16(v);
+        break;
+      case DType::kI8:
+        static_cast<int8_t*>(dst)[i] = static_cast<int8_t>(std::isnan(v) ? 0 : std::clamp(std::nearbyint(v), -128.0f, 127.0f));
+        break;
+      case DType::kI32:
+        static_cast<int32_t*>(dst)[i] = static_cast<int32_t>(
+            std::isnan(v) ? 0.0 : std::clamp<double>(std::nearbyint(v), -2147483648.0, 2147483647.0));
+        break;
+    }
+  }
+  return out;
 }
 
 std::vector<TensorView> ViewsOf(const std::vector<Tensor>& tensors) {

@@ -77,6 +77,11 @@ class Tensor {
   std::unique_ptr<uint8_t[], Free> bytes_;
 };
 
+// `t`'s values in `dtype`: each element read exactly, rounded to f32, then (for bf16/f16) to
+// nearest even; to an integer dtype, rounded to nearest even and saturated. The interpreter's
+// `convert`, and how it widens narrow operands and rounds results.
+Tensor ConvertTensor(const Tensor& t, DType dtype);
+
 // Views of each tensor, in order.
 std::vector<TensorView> ViewsOf(const std::vector<Tensor>& tensors);
 

@@ -23,9 +23,32 @@ absl::StatusOr<const TensorType*> AsTensor(const Type* t, int index) {
 
 absl::Status SameDType(const TensorType& a, const TensorType& b) {
   if (a.dtype != b.dtype) {
-    return Error(absl::StrCat("dtype mismatch: ", a.ToString(), " vs ", b.ToString()));
+    return Error(absl::StrCat("dtype mismatch: ", a.ToString(), " vs ", b.ToString(),
+                              " (state the conversion with convert)"));
   }
   return absl::OkStatus();
+}
+
+bool IsFloat(DType dtype) {
+  return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16;
+}
+
+// convert(x) {to = dtype}: to a floating-point dtype from any dtype (narrowing rounds to nearest
+// even; widening and integers to f32 are exact). Converting to an integer dtype is
+// quantization, which needs scales: not a convert.
+absl::StatusOr<Type> InferConvert(const TensorType& x, const Attributes& attrs) {
+  const std::string& to_name = std::get<std::string>(attrs.at("to"));
+  const std::optional<DType> to = ParseDType(to_name);
+  if (!to.has_value()) {
+    return Error(absl::StrCat("'", to_name, "' is not a dtype (expected f32, bf16, f16, i8 or i32)"));
+  }
+  if (!IsFloat(*to)) {
+    return Error(absl::StrCat("convert to ", to_name, " is not defined: converting to an integer "
+                              "type is quantization, which needs scales"));
+  }
+  TensorType out = x;
+  out.dtype = *to;
+  return Type::Tensor(std::move(out));
 }
 
 // grouped_gemm: validates the index lists and infers one tensor type per GEMM.
@@ -107,6 +130,10 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
 absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const TensorType& w,
                                          const TensorType* bias) {
   BRAID_RETURN_IF_ERROR(SameDType(x, w));
+  if (!IsFloat(x.dtype)) {
+    return Error(absl::StrCat("GEMMs compute on floating-point tensors, got ", x.ToString(),
+                              "; convert the operands to f32 (or bf16/f16) first"));
+  }
   if (x.rank() < 1) return Error(absl::StrCat("the input must have rank >= 1, got ", x.ToString()));
   if (w.rank() != 2) return Error(absl::StrCat("the weight must have rank 2, got ", w.ToString()));
   const Dim& k = x.shape.back();
@@ -190,6 +217,13 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
     return Type::Tensor(std::move(t));
   }
   BRAID_CHECK(info.Has(kTraitPointwise), "op without an inference rule");
+  if (op == OpKind::kConvert) return InferConvert(*tensors[0], attrs);
+  for (const TensorType* t : tensors) {
+    if (!IsFloat(t->dtype)) {
+      return Error(absl::StrCat("'", info.name, "' computes on floating-point tensors, got ", t->ToString(),
+                                "; convert it to f32 first"));
+    }
+  }
   if (n == 1) return Type::Tensor(*tensors[0]);
   BRAID_RETURN_IF_ERROR(SameDType(*tensors[0], *tensors[1]));
   BRAID_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(tensors[0]->shape, tensors[1]->shape));

@@ -167,7 +167,7 @@ TEST(InterpreterTest, ReportsRunTimeErrors) {
   EXPECT_THAT(RunText(text, {T({1, 4}, std::vector<float>(4))}, {{"M", int64_t{1} << 40}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than")));
   EXPECT_THAT(RunText("graph @g(%x: bf16[2]) { return %x }", {T({2}, {1, 2})}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("only f32 graphs can be executed")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("t.ir:1:10: error: input %x is f32 but the graph expects bf16[2]")));
 }
 
 }  // namespace
