@@ -56,6 +56,27 @@ absl::Status GraphError(const Graph& g, SourceLoc loc, const std::string& msg) {
 
 }  // namespace
 
+absl::Status CheckCompilable(const Graph& g) {
+  // Nodes first: a conversion is the more useful thing to point at.
+  for (const auto& node : g.nodes()) {
+    if (node->op() == OpKind::kConvert) {
+      return GraphError(g, node->loc(), "convert cannot be compiled yet (the interpreter runs it: --interpret)");
+    }
+    for (const TensorType& t : node->result()->type().layout()) {
+      if (t.dtype != DType::kF32) {
+        return GraphError(g, node->loc(), absl::StrCat("only f32 graphs can be compiled so far; %",
+                                                       node->result()->name(), " is ", t.ToString()));
+      }
+    }
+  }
+  for (const Value* p : g.params()) {
+    if (p->type().tensor().dtype != DType::kF32) {
+      return GraphError(g, p->loc(), "only f32 graphs can be compiled so far");
+    }
+  }
+  return absl::OkStatus();
+}
+
 SplitViews SplitByConstness(const Graph& graph, const std::vector<TensorView>& all) {
   SplitViews split;
   for (size_t i = 0; i < graph.params().size() && i < all.size(); ++i) {
@@ -88,22 +109,8 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   const Graph& g = compiled->graph();
   // Checking (and copying) the caller's constants is not compilation: timed apart.
   const auto checking = std::chrono::steady_clock::now();
-  // Codegen is f32-only so far: other dtypes and conversions run in the interpreter.
-  for (const auto& node : g.nodes()) {
-    if (node->op() == OpKind::kConvert) {
-      return GraphError(g, node->loc(), "convert cannot be compiled yet (the interpreter runs it: --interpret)");
-    }
-    for (const TensorType& t : node->result()->type().layout()) {
-      if (t.dtype != DType::kF32) {
-        return GraphError(g, node->loc(), absl::StrCat("only f32 graphs can be compiled so far; %",
-                                                       node->result()->name(), " is ", t.ToString()));
-      }
-    }
-  }
+  BRAID_RETURN_IF_ERROR(CheckCompilable(g));
   for (const Value* p : g.params()) {
-    if (p->type().tensor().dtype != DType::kF32) {
-      return GraphError(g, p->loc(), "only f32 graphs can be compiled so far");
-    }
     if (!p->is_const()) continue;
     auto it = constants.find(p->name());
     if (it == constants.end()) {

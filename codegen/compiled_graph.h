@@ -47,6 +47,10 @@ struct CompileOptions {
   int64_t max_run_bytes = int64_t{16} << 30;  // all buffers of one Run, checked before allocating
 };
 
+// OK if codegen takes every value and op of `graph`: f32 values only, no `convert` so far (the
+// interpreter runs the rest); else a located error saying what it does not take.
+absl::Status CheckCompilable(const Graph& graph);
+
 // One view per parameter, split into what Compile takes (constants, by name) and what Run
 // takes (the other parameters, in order).
 struct SplitViews {

@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "codegen/compiled_graph.h"
 #include "gtest/gtest.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
@@ -24,18 +25,10 @@ std::string Read(const std::string& path) {
   return s.str();
 }
 
-// What the compiler takes so far: f32 values only, no conversions.
+// What the compiler takes so far (CheckCompilable: f32 values only, no conversions).
 bool AllF32(const Module& module) {
   for (const auto& g : module.graphs) {
-    for (const Value* p : g->params()) {
-      if (p->type().tensor().dtype != DType::kF32) return false;
-    }
-    for (const auto& node : g->nodes()) {
-      if (node->op() == OpKind::kConvert) return false;
-      for (const TensorType& t : node->result()->type().layout()) {
-        if (t.dtype != DType::kF32) return false;
-      }
-    }
+    if (!CheckCompilable(*g).ok()) return false;
   }
   return true;
 }
