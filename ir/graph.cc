@@ -64,31 +64,6 @@ std::string AttrValueToString(const AttrValue& value) {
   return std::visit(Printer{}, value);
 }
 
-const int64_t* Node::IntAttr(const std::string& name) const {
-  auto it = attrs_.find(name);
-  return it == attrs_.end() ? nullptr : std::get_if<int64_t>(&it->second);
-}
-
-const std::vector<int64_t>* Node::IntListAttr(const std::string& name) const {
-  auto it = attrs_.find(name);
-  return it == attrs_.end() ? nullptr : std::get_if<std::vector<int64_t>>(&it->second);
-}
-
-const std::vector<std::string>* Node::IdentListAttr(const std::string& name) const {
-  auto it = attrs_.find(name);
-  return it == attrs_.end() ? nullptr : std::get_if<std::vector<std::string>>(&it->second);
-}
-
-const double* Node::FloatAttr(const std::string& name) const {
-  auto it = attrs_.find(name);
-  return it == attrs_.end() ? nullptr : std::get_if<double>(&it->second);
-}
-
-const std::vector<double>* Node::FloatListAttr(const std::string& name) const {
-  auto it = attrs_.find(name);
-  return it == attrs_.end() ? nullptr : std::get_if<std::vector<double>>(&it->second);
-}
-
 Value* Graph::AddParam(std::string name, TensorType type, bool is_const, SourceLoc loc) {
   auto value = std::make_unique<Value>();
   names_.insert(name);
@@ -307,18 +282,6 @@ std::unique_ptr<Graph> Graph::Clone() const {
   for (const Value* out : outputs_) copy->outputs_.push_back(map.at(out));
   copy->declared_output_types_ = declared_output_types_;
   return copy;
-}
-
-absl::flat_hash_map<const Value*, std::vector<Node*>> Graph::ComputeUsers() const {
-  absl::flat_hash_map<const Value*, std::vector<Node*>> users;
-  for (const auto& node : nodes_) {
-    for (Value* operand : node->operands()) {
-      std::vector<Node*>& list = users[operand];
-      // A node reading a value twice (mul(%x, %x)) is one user.
-      if (list.empty() || list.back() != node.get()) list.push_back(node.get());
-    }
-  }
-  return users;
 }
 
 }  // namespace braid

@@ -78,14 +78,26 @@ class Node {
   bool is_removed() const { return removed_; }
 
   // Typed attribute access; null if absent or of another kind.
-  const int64_t* IntAttr(const std::string& name) const;
-  const std::vector<int64_t>* IntListAttr(const std::string& name) const;
-  const std::vector<std::string>* IdentListAttr(const std::string& name) const;
-  const double* FloatAttr(const std::string& name) const;
-  const std::vector<double>* FloatListAttr(const std::string& name) const;
+  const int64_t* IntAttr(const std::string& name) const { return Attr<int64_t>(name); }
+  const std::vector<int64_t>* IntListAttr(const std::string& name) const {
+    return Attr<std::vector<int64_t>>(name);
+  }
+  const std::vector<std::string>* IdentListAttr(const std::string& name) const {
+    return Attr<std::vector<std::string>>(name);
+  }
+  const double* FloatAttr(const std::string& name) const { return Attr<double>(name); }
+  const std::vector<double>* FloatListAttr(const std::string& name) const {
+    return Attr<std::vector<double>>(name);
+  }
 
  private:
   friend class Graph;
+  template <typename T>
+  const T* Attr(const std::string& name) const {
+    auto it = attrs_.find(name);
+    return it == attrs_.end() ? nullptr : std::get_if<T>(&it->second);
+  }
+
   Graph* graph_ = nullptr;
   uint64_t order_ = 0;  // increases along Graph::nodes(), with gaps (see Graph::Order)
   OpKind op_ = OpKind::kAdd;
@@ -166,10 +178,6 @@ class Graph {
   // Result types written after `->` in the text (empty if not written; printed from outputs).
   const std::vector<Type>& declared_output_types() const { return declared_output_types_; }
   void set_declared_output_types(std::vector<Type> t) { declared_output_types_ = std::move(t); }
-
-  // Every node that reads each value, in node order, each node once. O(n): prefer
-  // Value::users(), which is maintained incrementally.
-  absl::flat_hash_map<const Value*, std::vector<Node*>> ComputeUsers() const;
 
  private:
   void AddUse(Node* user, Value* value);
