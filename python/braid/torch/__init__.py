@@ -1,0 +1,236 @@
+"""braid.torch: braid as a PyTorch compiler backend.
+
+    model = torch.compile(model, backend="braid")      # Dynamo; or backend=braid.torch.backend
+    model = braid.torch.compile(model, example_inputs) # torch.fx, without Dynamo
+    print(braid.torch.explain(model, x))               # what braid compiled, grouped and fused
+
+The FX graph is cut into regions braid takes (GEMMs — `linear`, `mm`/`addmm` of a transposed
+weight — and the pointwise ops around them: silu, gelu, relu, sigmoid, tanh, exp, neg, add,
+sub, mul, div, maximum; float32) by torch.fx's capability-based partitioner; everything else
+stays PyTorch, node by node. Each region with a GEMM is compiled by braid: sibling GEMMs that
+read one activation are grouped, their pointwise epilogues fused. Parameters become braid
+constants, prepacked once from their storage. Dynamic sizes (Dynamo's SymInts) become braid
+symbolic dims: one compiled region serves every batch and sequence length.
+
+Inference only: while autograd records and an operand requires grad, a region runs in PyTorch
+(use torch.no_grad() or torch.inference_mode()).
+"""
+import operator
+
+import torch
+from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
+from torch.fx.passes.operator_support import OperatorSupportBase
+from torch.fx.passes.shape_prop import ShapeProp
+
+from braid.torch._kernel import BraidRegion, RegionReport
+from braid.torch._lower import (_ADDMM, _LINEAR, _MM, _is_transpose_2d, fake_value,
+                                unsupported_reason)
+from braid.torch._report import Explanation, GraphReport
+
+__all__ = ["backend", "compile", "explain", "Explanation"]
+
+_collectors = []  # lists of GraphReports, one per explain() call in progress
+_graphs_compiled = 0
+
+
+def _new_report():
+    global _graphs_compiled
+    report = GraphReport(_graphs_compiled)
+    _graphs_compiled += 1
+    for collector in _collectors:
+        collector.append(report)
+    return report
+
+
+class _BraidSupport(OperatorSupportBase):
+    """The nodes braid's regions take: supported GEMMs (with the transposes that feed them a
+    weight) and the supported pointwise ops downstream of them — epilogue chains, which braid
+    fuses. A pointwise op that reads no GEMM result stays in PyTorch: braid would run it as a
+    loop of its own, no faster, and taking it would let the partitioner tie unrelated GEMMs
+    (V with rotary embeddings rather than with Q and K)."""
+
+    def __init__(self, gm, report):
+        super().__init__()
+        self.taken = set()
+        for node in gm.graph.nodes:
+            if node.op in ("placeholder", "output", "get_attr"):
+                continue  # the partition's boundary, not its ops
+            reason = unsupported_reason(node)
+            if reason is not None:
+                report.left_to_pytorch[node.name] = reason
+            elif _is_gemm(node) or _is_transpose_2d(node):
+                self.taken.add(node)
+            elif any(isinstance(a, torch.fx.Node) and a in self.taken and not _is_transpose_2d(a)
+                     for a in node.all_input_nodes):
+                self.taken.add(node)
+            else:
+                report.left_to_pytorch[node.name] = "reads no GEMM result (not an epilogue)"
+
+    def is_node_supported(self, submodules, node):
+        return node in self.taken
+
+
+def _is_gemm(node):
+    return node.op == "call_function" and node.target in (_LINEAR | _MM | _ADDMM)
+
+
+def _constant_of(gm, node, example_inputs, placeholder_index):
+    """The weight tensor `node` stands for, if it is one braid may bind at compile time: a
+    parameter (Dynamo lifts them to placeholders) or a get_attr of one."""
+    if node.op == "placeholder":
+        i = placeholder_index.get(node)
+        value = example_inputs[i] if i is not None and i < len(example_inputs) else None
+        return value if isinstance(value, torch.nn.Parameter) else None
+    if node.op == "get_attr":
+        value = operator.attrgetter(node.target)(gm)
+        return value if isinstance(value, torch.Tensor) else None
+    return None
+
+
+def _compile_graph_module(gm, example_inputs, report):
+    if not any(fake_value(n) is not None for n in gm.graph.nodes if n.op != "output"):
+        ShapeProp(gm).propagate(*example_inputs)
+    report.fx_nodes = sum(1 for n in gm.graph.nodes if n.op in ("call_function", "call_method",
+                                                               "call_module"))
+    partitioner = CapabilityBasedPartitioner(gm, _BraidSupport(gm, report),
+                                             allows_single_node_partition=True)
+    partitions = partitioner.propose_partitions()
+    kept = []
+    for partition in partitions:
+        names = sorted(n.name for n in partition.nodes)
+        if any(_is_gemm(n) for n in partition.nodes):
+            kept.append(partition)
+        else:
+            for name in names:
+                report.left_to_pytorch[name] = "no GEMM in its region (PyTorch runs it as well)"
+    if not kept:
+        return gm
+    fused = partitioner.fuse_partitions(kept)
+    placeholder_index = {n: i for i, n in enumerate(
+        n for n in fused.graph.nodes if n.op == "placeholder")}
+    for node in list(fused.graph.nodes):
+        if node.op != "call_module" or not node.target.startswith("fused_"):
+            continue
+        submodule = getattr(fused, node.target)
+        constants = {}
+        for pos, arg in enumerate(node.args):
+            if isinstance(arg, torch.fx.Node):
+                value = _constant_of(fused, arg, example_inputs, placeholder_index)
+                if value is not None:
+                    constants[pos] = value
+        fx_nodes = [n.name for n in submodule.graph.nodes
+                    if n.op not in ("placeholder", "output")]
+        region_report = RegionReport(f"braid_{node.target}", fx_nodes)
+        report.regions.append(region_report)
+        setattr(fused, node.target,
+                BraidRegion(f"braid_{node.target}", submodule, constants, region_report))
+    fused.recompile()
+    return fused
+
+
+def backend(gm, example_inputs, **kwargs):
+    """The torch.compile backend (also registered as "braid"): returns a callable running the
+    regions braid takes with braid and the rest with PyTorch. Never fails the model: if anything
+    goes wrong while compiling, the graph runs in PyTorch and explain() says why."""
+    report = _new_report()
+    try:
+        return _compile_graph_module(gm, list(example_inputs), report).forward
+    except Exception as e:  # noqa: BLE001 — an unforeseen graph must not break the user's model
+        report.error = f"{type(e).__name__}: {e}"
+        return gm.forward
+
+
+def compile(module, example_inputs, dynamic=True):
+    """Compiles an nn.Module with torch.fx (no Dynamo): symbolic_trace, shapes from
+    `example_inputs`, then the same partitioning as `backend`. With `dynamic`, every dim of the
+    inputs but the last (batch, sequence) is a symbol: one compilation serves all their sizes;
+    else the example inputs' shapes are the only ones accepted."""
+    gm = torch.fx.symbolic_trace(module)
+    gm = _functional_modules(gm)
+    example_inputs = list(example_inputs)
+    if dynamic:
+        _propagate_symbolic_shapes(gm, example_inputs)
+    report = _new_report()
+    module = _compile_graph_module(gm, list(example_inputs), report)
+    module.braid_report = report  # explain(module) reads it
+    return module
+
+
+def _propagate_symbolic_shapes(gm, example_inputs):
+    """Records fake values with symbolic leading dims on every node (meta["val"])."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.experimental.symbolic_shapes import (DimDynamic, ShapeEnv,
+                                                       StatelessSymbolicContext)
+    from torch.fx.passes.fake_tensor_prop import FakeTensorProp
+
+    mode = FakeTensorMode(shape_env=ShapeEnv(specialize_zero_one=False, duck_shape=False),
+                          allow_non_fake_inputs=True)  # parameters (get_attr) stay real
+    fakes = []
+    for t in example_inputs:
+        if isinstance(t, torch.Tensor):
+            sizes = [DimDynamic.DYNAMIC] * (t.dim() - 1) + [DimDynamic.STATIC] * min(t.dim(), 1)
+            t = mode.from_tensor(t, symbolic_context=StatelessSymbolicContext(
+                dynamic_sizes=sizes))
+        fakes.append(t)
+    with mode:
+        FakeTensorProp(gm, mode).propagate_dont_convert_inputs(*fakes)
+
+
+_MODULE_FUNCTIONS = {
+    torch.nn.SiLU: torch.nn.functional.silu,
+    torch.nn.ReLU: torch.nn.functional.relu,
+    torch.nn.Sigmoid: torch.sigmoid,
+    torch.nn.Tanh: torch.tanh,
+}
+
+
+def _functional_modules(gm):
+    """Rewrites call_module nodes of nn.Linear and activations as the functions they call, so
+    the partitioner sees their weights (get_attr) and ops."""
+    modules = dict(gm.named_modules())
+    for node in list(gm.graph.nodes):
+        if node.op != "call_module":
+            continue
+        module = modules[node.target]
+        with gm.graph.inserting_before(node):
+            if type(module) is torch.nn.Linear:
+                weight = gm.graph.get_attr(node.target + ".weight")
+                bias = gm.graph.get_attr(node.target + ".bias") if module.bias is not None \
+                    else None
+                replacement = gm.graph.call_function(torch.nn.functional.linear,
+                                                     (node.args[0], weight, bias))
+            elif type(module) is torch.nn.GELU:
+                replacement = gm.graph.call_function(
+                    torch.nn.functional.gelu, (node.args[0],),
+                    {"approximate": module.approximate})
+            elif type(module) in _MODULE_FUNCTIONS:
+                replacement = gm.graph.call_function(_MODULE_FUNCTIONS[type(module)],
+                                                     (node.args[0],))
+            else:
+                continue
+        node.replace_all_uses_with(replacement)
+        gm.graph.erase_node(node)
+    gm.recompile()
+    return gm
+
+
+def explain(model, *args, **kwargs):
+    """Compiles `model` with torch.compile(backend=braid), runs it once on `args` under
+    torch.no_grad(), and returns what happened (for a module from braid.torch.compile, what
+    happened when it was compiled): per Dynamo graph, the regions braid compiled
+    (its graph, which GEMMs it grouped, its kernels with their fused epilogues), and each FX
+    node left to PyTorch with the reason."""
+    if isinstance(getattr(model, "braid_report", None), GraphReport):
+        return Explanation([model.braid_report])  # made by braid.torch.compile: nothing to run
+    reports = []
+    def explaining_backend(gm, example_inputs):  # a backend of its own: Dynamo compiles afresh
+        return backend(gm, example_inputs)
+
+    compiled = torch.compile(model, backend=explaining_backend)
+    _collectors.append(reports)
+    try:
+        with torch.no_grad():
+            compiled(*args, **kwargs)
+    finally:
+        _collectors.remove(reports)
+    return Explanation(reports)
