@@ -82,6 +82,29 @@ py::tuple TypeObject(const TensorType& type) {
   return py::make_tuple(std::string(DTypeName(type.dtype)), py::tuple(shape));
 }
 
+// How `run_tensors` reads and makes framework tensors without linking the framework: the
+// dtype objects it accepts (by identity, e.g. torch.float32 for "f32") and a function
+// empty(shape, dtype=...) that allocates an output. Set once by braid's Python layer.
+struct TensorFactory {
+  py::object empty;
+  std::map<DType, py::object> dtypes;
+};
+TensorFactory& Factory() {
+  static auto* factory = new TensorFactory();  // leaked: Python objects outlive no interpreter
+  return *factory;
+}
+
+void SetTensorFactory(py::object empty, const std::map<std::string, py::object>& dtypes) {
+  TensorFactory& factory = Factory();
+  factory.empty = std::move(empty);
+  factory.dtypes.clear();
+  for (const auto& [name, object] : dtypes) {
+    std::optional<DType> dtype = ParseDType(name);
+    if (!dtype) throw Error("unknown dtype '" + name + "'");
+    factory.dtypes[*dtype] = object;
+  }
+}
+
 // A compiled graph that Python may close while another thread still runs it.
 class PyCompiledGraph {
  public:
@@ -169,6 +192,54 @@ class PyCompiledGraph {
     ThrowIfError(status);
   }
 
+  // The fast path for torch tensors (braid.torch calls it once per region call): reads each
+  // input's data_ptr(), shape and dtype, binds the dims, allocates the outputs with the
+  // factory's empty(), runs without the GIL and returns the outputs. The inputs must be CPU
+  // and contiguous (the caller checks); dtypes and shapes are checked here.
+  py::list RunTensors(const py::list& inputs) const {
+    std::shared_ptr<CompiledGraph> graph = Get();
+    const TensorFactory& factory = Factory();
+    if (!factory.empty) throw Error("run_tensors: no tensor factory set");
+    std::vector<TensorView> in;
+    std::vector<std::vector<int64_t>> shapes;
+    in.reserve(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      py::handle tensor = inputs[i];
+      py::object dtype_object = tensor.attr("dtype");
+      DType dtype = DType::kF32;
+      bool known = false;
+      for (const auto& [d, object] : factory.dtypes) {
+        if (object.ptr() == dtype_object.ptr()) dtype = d, known = true;
+      }
+      if (!known) throw Error("input " + std::to_string(i) + ": dtype " +
+                              py::str(dtype_object).cast<std::string>() + " is not one braid knows");
+      shapes.push_back(tensor.attr("shape").cast<std::vector<int64_t>>());
+      uintptr_t address = tensor.attr("data_ptr")().cast<uintptr_t>();
+      in.push_back(TensorView{dtype, shapes.back(), reinterpret_cast<void*>(address == 0 ? 1 : address)});
+    }
+    DimBindings dims = BindDims(shapes);
+    py::list results;
+    std::vector<TensorView> out;
+    const std::vector<Value*>& graph_outputs = graph->graph().outputs();
+    for (const Value* value : graph_outputs) {
+      const TensorType& type = value->type().tensor();
+      std::vector<int64_t> shape = ValueOrThrow(BindShape(type.shape, dims));
+      auto it = factory.dtypes.find(type.dtype);
+      if (it == factory.dtypes.end()) throw Error("no framework dtype for an output");
+      py::object tensor = factory.empty(py::tuple(py::cast(shape)), py::arg("dtype") = it->second);
+      uintptr_t address = tensor.attr("data_ptr")().cast<uintptr_t>();
+      out.push_back(TensorView{type.dtype, shape, reinterpret_cast<void*>(address == 0 ? 1 : address)});
+      results.append(std::move(tensor));
+    }
+    absl::Status status;
+    {
+      py::gil_scoped_release release;
+      status = graph->RunInto(in, dims, out);
+    }
+    ThrowIfError(status);
+    return results;
+  }
+
   std::string GraphText() const { return PrintGraph(Get()->graph()); }
   std::string ScheduleText(const DimBindings& dims) const {
     return PrintSchedule(Get()->schedule(), dims);
@@ -206,6 +277,35 @@ class PyCompiledGraph {
   std::shared_ptr<CompiledGraph> compiled_;
 };
 
+// The runtime (pool + JIT) that graphs compiled from Python use. Python's default spins not at
+// all: between braid calls PyTorch runs its own kernels, and a pool thread polling for work
+// would take a core from them. `configure` replaces it for graphs compiled afterwards.
+std::mutex runtime_mutex;
+std::shared_ptr<Runtime> python_runtime;
+Runtime::Options python_runtime_options = [] {
+  Runtime::Options options;
+  options.spin_us = 0;
+  return options;
+}();
+
+std::shared_ptr<Runtime> PythonRuntime() {
+  std::lock_guard<std::mutex> lock(runtime_mutex);
+  if (!python_runtime) python_runtime = ValueOrThrow(Runtime::Create(python_runtime_options));
+  return python_runtime;
+}
+
+void Configure(int threads, int spin_us) {
+  if (threads < 0 || threads > 1024) throw Error("threads must be in 0..1024 (0: the hardware's)");
+  if (spin_us < 0 || spin_us > 1000000) throw Error("spin_us must be in 0..1000000");
+  Runtime::Options options;
+  options.threads = threads;
+  options.spin_us = spin_us;
+  std::shared_ptr<Runtime> runtime = ValueOrThrow(Runtime::Create(options));
+  std::lock_guard<std::mutex> lock(runtime_mutex);
+  python_runtime_options = options;
+  python_runtime = std::move(runtime);
+}
+
 std::unique_ptr<PyCompiledGraph> CompileText(const std::string& text,
                                              const std::map<std::string, TensorTuple>& constants,
                                              const std::string& filename, bool optimize,
@@ -216,6 +316,7 @@ std::unique_ptr<PyCompiledGraph> CompileText(const std::string& text,
   options.isa = ValueOrThrow(ParseIsa(isa));
   if (threads < 0) throw Error("threads must be >= 0 (0: the runtime's pool)");
   options.threads = threads;
+  options.runtime = PythonRuntime();
 
   std::unique_ptr<CompiledGraph> compiled;
   absl::Status status;
@@ -279,6 +380,7 @@ PYBIND11_MODULE(_braid, m) {
       .def("output_shapes", &PyCompiledGraph::OutputShapes, py::arg("dims"))
       .def("run_into", &PyCompiledGraph::RunInto, py::arg("inputs"), py::arg("outputs"),
            py::arg("dims"))
+      .def("run_tensors", &PyCompiledGraph::RunTensors, py::arg("inputs"))
       .def("graph_text", &PyCompiledGraph::GraphText)
       .def("schedule_text", &PyCompiledGraph::ScheduleText, py::arg("dims"))
       .def_property_readonly("tile_choices", &PyCompiledGraph::TileChoices)
@@ -290,6 +392,8 @@ PYBIND11_MODULE(_braid, m) {
       .def_property_readonly("closed", &PyCompiledGraph::closed)
       .def("close", &PyCompiledGraph::Close);
 
+  m.def("set_tensor_factory", &braid::SetTensorFactory, py::arg("empty"), py::arg("dtypes"));
+  m.def("configure", &braid::Configure, py::arg("threads") = 0, py::arg("spin_us") = 0);
   m.def("compile", &braid::CompileText, py::arg("text"), py::arg("constants"),
         py::arg("filename") = "<python>", py::arg("optimize") = true, py::arg("isa") = "auto",
         py::arg("threads") = 0);

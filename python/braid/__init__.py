@@ -8,7 +8,7 @@
 Every failure is a `braid.Error` (a ValueError) with braid's message.
 """
 from braid._braid import Error
-from braid._api import CompiledGraph, compile, interpret
+from braid._api import CompiledGraph, compile, configure, interpret
 
-__all__ = ["CompiledGraph", "Error", "compile", "interpret"]
+__all__ = ["CompiledGraph", "Error", "compile", "configure", "interpret"]
 __version__ = "0.1.0"

@@ -12,6 +12,15 @@ def _default_threads():
     return torch.get_num_threads() if torch is not None else 0
 
 
+def configure(threads=0, spin_us=0):
+    """Gives graphs compiled from now on a new thread pool: `threads` threads (the calling one
+    included; 0: one per hardware thread) whose idle threads poll for work `spin_us`
+    microseconds before sleeping. The default spins not at all, so that braid's idle threads
+    never take a core from PyTorch's kernels between braid calls; a program that calls braid
+    back to back may trade that for a faster hand-off. Graphs compiled earlier keep their pool."""
+    _braid.configure(threads=threads, spin_us=spin_us)
+
+
 def compile(source, constants=None, *, optimize=True, isa="auto", threads=None, filename=None):
     """Compiles one graph of braid's textual IR (a str, or an os.PathLike to read).
 

@@ -12,7 +12,13 @@ in-place update) is recompiled before the call, never read stale.
 import torch
 
 import braid
+from braid import _braid
 from braid.torch._lower import Unsupported, lower_region
+
+# run_tensors allocates outputs with torch.empty and accepts these dtypes (by identity).
+_braid.set_tensor_factory(torch.empty, {"f32": torch.float32, "bf16": torch.bfloat16,
+                                        "f16": torch.float16, "i8": torch.int8,
+                                        "i32": torch.int32})
 
 
 class RegionReport:
@@ -66,6 +72,7 @@ class BraidRegion(torch.nn.Module):
             for name, value in region.scalars.items():
                 bound[name] = torch.tensor([value], dtype=torch.float32)
             self.compiled = braid.compile(region.text, bound)
+            self._run_tensors = self.compiled._compiled.run_tensors
             self.region = region
             self.watched = [(pos, constants[pos], _version(constants[pos]))
                             for pos in region.constants.values()]
@@ -97,14 +104,15 @@ class BraidRegion(torch.nn.Module):
                 if self.compiled is None:
                     return self._fall_back(f"recompile failed: {self.report.error}", args)
                 break
-        inputs = []
-        for i in self.region.inputs:
-            tensor = args[i]
+        inputs = [args[i] for i in self.region.inputs]
+        for j, tensor in enumerate(inputs):
+            if not tensor.is_cpu:
+                return self._fall_back(f"a {tensor.device.type} input (braid runs on the CPU)",
+                                       args)
             if not tensor.is_contiguous():
                 self.report.copies += 1
-                tensor = tensor.contiguous()
-            inputs.append(tensor)
-        outputs = self.compiled.run(*inputs)
+                inputs[j] = tensor.contiguous()
+        outputs = self._run_tensors(inputs)  # checks dtypes and shapes; allocates the outputs
         return tuple(outputs) if self._returns_tuple else outputs[0]
 
 
