@@ -175,6 +175,21 @@ def _classify(node):
     raise Unsupported(f"{node.name}: {_target_name(node)} is not an op braid has")
 
 
+def _short_name(fx_name):
+    """Dynamo's placeholder names spell the attribute path of a parameter
+    (l_self_modules_mlp_modules_up_proj_parameters_weight_); keep the path, drop the noise."""
+    name = fx_name
+    for noise in ("_modules_", "_parameters_", "_buffers_"):
+        name = name.replace(noise, "_")
+    for prefix in ("l_self_", "l_args_0_", "l_"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    if name.startswith("model_"):
+        name = name[len("model_"):]
+    return name.strip("_") or fx_name
+
+
 class Region:
     """One partition lowered to braid: its IR text and how to call it."""
 
@@ -196,7 +211,7 @@ def lower_region(name, graph, is_constant):
     for i, node in enumerate(placeholders):
         if not node.users:
             continue
-        braid_name = f"p{i}_{node.name}"
+        braid_name = f"p{i}_{_short_name(node.name)}"
         names[node] = braid_name
         if is_constant(i):
             constants[braid_name] = i
