@@ -146,3 +146,22 @@ def test_non_contiguous_input_is_copied_and_said():
     x = torch.randn(64, 4).T
     _close(compiled(x), model(x))
     assert braid.torch.explain(compiled).regions[0].copies == 1
+
+
+@torch.no_grad()
+def test_aten_graph_from_make_fx():
+    # What AOT-style tracing hands a backend: aten.t + aten.mm / aten.addmm, weights as
+    # constants of the graph.
+    from torch.fx.experimental.proxy_tensor import make_fx
+    wg, wu, b = torch.randn(96, 64), torch.randn(96, 64), torch.randn(96)
+
+    def f(x):
+        return F.silu(F.linear(x, wg)) * F.linear(x, wu, b)
+
+    x = torch.randn(8, 64)
+    gm = make_fx(f)(x)
+    targets = {n.target for n in gm.graph.nodes if n.op == "call_function"}
+    assert torch.ops.aten.mm.default in targets and torch.ops.aten.addmm.default in targets
+    compiled = braid.torch.compile(gm, [x], dynamic=False)
+    _close(compiled(x), f(x))
+    assert len(braid.torch.explain(compiled).grouped) == 1

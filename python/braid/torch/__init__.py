@@ -144,12 +144,15 @@ def backend(gm, example_inputs, **kwargs):
 
 
 def compile(module, example_inputs, dynamic=True):
-    """Compiles an nn.Module with torch.fx (no Dynamo): symbolic_trace, shapes from
+    """Compiles an nn.Module (or an FX GraphModule, e.g. from make_fx) with torch.fx, no
+    Dynamo: symbolic_trace, shapes from
     `example_inputs`, then the same partitioning as `backend`. With `dynamic`, every dim of the
     inputs but the last (batch, sequence) is a symbol: one compilation serves all their sizes;
     else the example inputs' shapes are the only ones accepted."""
-    gm = torch.fx.symbolic_trace(module)
-    gm = _functional_modules(gm)
+    if isinstance(module, torch.fx.GraphModule):
+        gm = module  # already a graph (e.g. aten from make_fx): taken as it is
+    else:
+        gm = _functional_modules(torch.fx.symbolic_trace(module))
     example_inputs = list(example_inputs)
     if dynamic:
         _propagate_symbolic_shapes(gm, example_inputs)

@@ -35,6 +35,7 @@ class RegionReport:
         self.fallbacks = {}          # reason -> calls that ran in PyTorch instead
         self.copies = 0              # non-contiguous inputs copied before a call
         self.recompiles = 0
+        self.prepacked_bytes = 0     # braid's copy of the weights, packed for its GEMMs
 
 
 def _grouped_gemms(graph_text):
@@ -80,6 +81,7 @@ class BraidRegion(torch.nn.Module):
             self.report.error = None
             self.report.braid_graph = self.compiled.graph_text()
             self.report.schedule = self.compiled.schedule_text()
+            self.report.prepacked_bytes = self.compiled.prepacked_bytes
             self.report.grouped = [g for g in _grouped_gemms(self.report.braid_graph)]
         except (Unsupported, braid.Error) as e:
             self.report.compiled = False
