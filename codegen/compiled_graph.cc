@@ -21,9 +21,9 @@ namespace {
 struct PackJob {
   OpKind kind;
   PanelFormat format;
-  const float* w;
+  const void* w;  // of format.dtype
   int64_t k, n;
-  float* out;
+  void* out;
 };
 
 double MsSince(std::chrono::steady_clock::time_point start) {
@@ -60,19 +60,26 @@ absl::Status CheckCompilable(const Graph& g) {
   // Nodes first: a conversion is the more useful thing to point at.
   for (const auto& node : g.nodes()) {
     if (node->op() == OpKind::kConvert) {
-      return GraphError(g, node->loc(), "convert cannot be compiled yet (the interpreter runs it: --interpret)");
+      return GraphError(g, node->loc(),
+                        "convert cannot be compiled yet, except a bf16 weight's that --O folds into "
+                        "its GEMM (the interpreter runs it: --interpret)");
     }
     for (const TensorType& t : node->result()->type().layout()) {
       if (t.dtype != DType::kF32) {
-        return GraphError(g, node->loc(), absl::StrCat("only f32 graphs can be compiled so far; %",
+        return GraphError(g, node->loc(), absl::StrCat("only f32 values can be compiled so far; %",
                                                        node->result()->name(), " is ", t.ToString()));
       }
     }
   }
+  // Parameters: f32, or a constant bf16 weight that only GEMMs read (packed in bf16).
   for (const Value* p : g.params()) {
-    if (p->type().tensor().dtype != DType::kF32) {
-      return GraphError(g, p->loc(), "only f32 graphs can be compiled so far");
-    }
+    const DType dtype = p->type().tensor().dtype;
+    if (dtype == DType::kF32) continue;
+    if (dtype == DType::kBF16 && p->is_const() && !NeededUnpacked(g, p)) continue;
+    return GraphError(g, p->loc(),
+                      absl::StrCat("only f32 values can be compiled so far (and bf16 constants that only "
+                                   "GEMMs read as weights); %",
+                                   p->name(), " is ", p->type().tensor().ToString()));
   }
   return absl::OkStatus();
 }
@@ -199,12 +206,18 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     const int64_t k = GemmWeightK(spec.kind, w.shape);
     const int64_t n = GemmWeightN(spec.kind, w.shape);
     const PanelFormat& format = compiled->panel_format_[i];
-    AlignedBuffer packed(format.PackedElements(k, n));
-    PackJob job{spec.kind, format, w.data_as<const float>(), k, n, packed.data()};
+    BRAID_CHECK(w.dtype == format.dtype, "a constant weight packs into panels of its own dtype");
+    AlignedBuffer packed((format.PackedBytes(k, n) + 3) / 4);
+    PackJob job{spec.kind, format, w.data, k, n, packed.data()};
     runtime.pool().ParallelFor(
         [](void* ctx, int64_t p) {
           const auto& j = *static_cast<const PackJob*>(ctx);
-          PackPanel(j.kind, j.format, j.w, j.k, j.n, p, j.out);
+          if (j.format.dtype == DType::kF32) {
+            PackPanel(j.kind, j.format, static_cast<const float*>(j.w), j.k, j.n, p, static_cast<float*>(j.out));
+          } else {
+            PackPanel16(j.kind, j.format, static_cast<const uint16_t*>(j.w), j.k, j.n, p,
+                        static_cast<uint16_t*>(j.out));
+          }
         },
         &job, format.Panels(n), threads);
     compiled->prepacked_bytes_ += packed.size() * 4;
@@ -369,7 +382,7 @@ absl::Status CompiledGraph::Execute(const std::vector<TensorView>& inputs, const
     if (packed_.count(spec.packed_slot)) continue;
     BRAID_ASSIGN_OR_RETURN(auto shape, BindShape(spec.weight->type().tensor().shape, dims));
     const int64_t k = GemmWeightK(spec.kind, shape), n = GemmWeightN(spec.kind, shape);
-    const int64_t floats = panel_format_[i].PackedElements(k, n);
+    const int64_t floats = (panel_format_[i].PackedBytes(k, n) + 3) / 4;
     BRAID_RETURN_IF_ERROR(budget(floats));
     to_allocate.push_back({spec.packed_slot, floats});
   }

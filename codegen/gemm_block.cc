@@ -41,6 +41,22 @@ int StreamsPerCall(int rows, int nv, int vector_width) {
   return streams;
 }
 
+// The element type of a packed weight panel: f32, or bf16 held as i16 bits.
+llvm::Type* WeightElementType(llvm::IRBuilder<>& b, DType weight) {
+  return weight == DType::kBF16 ? static_cast<llvm::Type*>(b.getInt16Ty()) : b.getFloatTy();
+}
+
+// `vw` weights at `address` as f32 lanes. bf16 widens exactly in registers: its bits are the
+// top half of the f32 with the same value (zero-extend, shift left 16, reinterpret), three
+// cheap vector ops per load on any AVX2 or AVX-512 host, and half the bytes from memory.
+llvm::Value* LoadWeightVector(llvm::IRBuilder<>& b, DType weight, int vw, llvm::Value* address) {
+  auto* vty = llvm::FixedVectorType::get(b.getFloatTy(), vw);
+  if (weight != DType::kBF16) return b.CreateAlignedLoad(vty, address, llvm::Align(vw * 4));
+  auto* bits = b.CreateAlignedLoad(llvm::FixedVectorType::get(b.getInt16Ty(), vw), address, llvm::Align(vw * 2));
+  llvm::Value* wide = b.CreateZExt(bits, llvm::FixedVectorType::get(b.getInt32Ty(), vw));
+  return b.CreateBitCast(b.CreateShl(wide, 16), vty);
+}
+
 // For each of `streams` panels s (the B panel at b_panel + s·b_stride, the tile at
 // tile + s·tile_stride; strides in floats, unused for one stream):
 // C_s[rows x nr] (row stride nr) += Apacked[0:kb, 0:rows] * B_s[0:kb, 0:nr], where the packed A
@@ -48,18 +64,19 @@ int StreamsPerCall(int rows, int nv, int vector_width) {
 // Step k also prefetches, into L2, a line (64 bytes) of each of `prefetch_streams`: line k, or
 // with `prefetch_shift` (an i64 s, or null), line k >> s at the steps k that are multiples of
 // 2^s only (a branch in the loop, which the predictor learns, rather than an unrolled copy).
-void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, int vw,
+void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, int vw, DType weight,
                      const std::vector<llvm::Value*>& prefetch_streams, llvm::Value* prefetch_shift,
                      llvm::Value* a_panel, llvm::Value* b_panel, llvm::Value* b_stride, llvm::Value* kb,
                      llvm::Value* tile, llvm::Value* tile_stride) {
   llvm::IRBuilder<>& b = f.b();
   llvm::Type* fty = b.getFloatTy();
+  llvm::Type* wty = WeightElementType(b, weight);
   auto* vty = llvm::FixedVectorType::get(fty, vw);
   const int nr = nv * vw;
   const llvm::Align valign(vw * 4);
   std::vector<llvm::Value*> b_panels, tiles;
   for (int s = 0; s < streams; ++s) {
-    b_panels.push_back(s == 0 ? b_panel : b.CreateInBoundsGEP(fty, b_panel, b.CreateMul(b_stride, f.I64(s))));
+    b_panels.push_back(s == 0 ? b_panel : b.CreateInBoundsGEP(wty, b_panel, b.CreateMul(b_stride, f.I64(s))));
     tiles.push_back(s == 0 ? tile : b.CreateInBoundsGEP(fty, tile, b.CreateMul(tile_stride, f.I64(s))));
   }
   // Accumulator (s, i, j): stream s, row i, vector j.
@@ -79,10 +96,10 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
       av.push_back(b.CreateVectorSplat(vw, b.CreateLoad(fty, b.CreateConstInBoundsGEP1_64(fty, a_row, i))));
     }
     for (int s = 0; s < streams; ++s) {
-      llvm::Value* b_row = b.CreateInBoundsGEP(fty, b_panels[s], b.CreateMul(k, f.I64(nr)));
+      llvm::Value* b_row = b.CreateInBoundsGEP(wty, b_panels[s], b.CreateMul(k, f.I64(nr)));
       std::vector<llvm::Value*> bv;
       for (int j = 0; j < nv; ++j) {
-        bv.push_back(b.CreateAlignedLoad(vty, b.CreateConstInBoundsGEP1_64(fty, b_row, j * vw), valign));
+        bv.push_back(LoadWeightVector(b, weight, vw, b.CreateConstInBoundsGEP1_64(wty, b_row, j * vw)));
       }
       for (int i = 0; i < rows; ++i) {
         for (int j = 0; j < nv; ++j) {
@@ -175,11 +192,11 @@ struct PrefetchPlan {
   std::vector<llvm::Value*> streams;
 };
 
-PrefetchPlan NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg, int nr, llvm::Value* ms,
-                                      llvm::Value* m_rows, llvm::Value* kb, llvm::Value* next_b,
-                                      llvm::Value* b_panel) {
+PrefetchPlan NextBlockPrefetchStreams(FunctionEmitter& f, const TileConfig& cfg, int nr, DType weight,
+                                      llvm::Value* ms, llvm::Value* m_rows, llvm::Value* kb,
+                                      llvm::Value* next_b, llvm::Value* b_panel) {
   llvm::IRBuilder<>& b = f.b();
-  const int lines_per_k = nr * 4 / 64;
+  const int lines_per_k = std::max<int>(1, nr * DTypeBytes(weight) / 64);
   llvm::Value* tile_index = b.CreateSDiv(ms, f.I64(cfg.mr));
   llvm::Value* tiles = f.CeilDiv(m_rows, cfg.mr);
   llvm::Value* full_tile = b.CreateICmpSGE(b.CreateSub(m_rows, ms), f.I64(cfg.mr));
@@ -259,19 +276,26 @@ void EmitFirstMatching(FunctionEmitter& f, const std::vector<int>& options,
 
 }  // namespace
 
-PanelFormat GemmPanelFormat(const TileConfig& cfg, int vector_width) {
-  return PanelFormat{DType::kF32, cfg.nv * vector_width, 1};
+PanelFormat GemmPanelFormat(const TileConfig& cfg, int vector_width, DType weight) {
+  return PanelFormat{weight, cfg.nv * vector_width, 1};
 }
+
+namespace {
+// Block functions exist per weight storage; f32's keep their historical names.
+std::string WeightSuffix(DType weight) {
+  return weight == DType::kF32 ? "" : absl::StrCat("_", DTypeName(weight));
+}
+}  // namespace
 
 std::string TileConfig::ToString(int vector_width) const {
   return absl::StrCat(mr, "x", nv * vector_width, " micro-kernel, mc=", mc, ", kc=", kc,
                       why.empty() ? "" : absl::StrCat(" (", why, ")"));
 }
 
-llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
+llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg, DType weight) {
   const int vw = mc.target.vector_width;
-  const int nr = GemmPanelFormat(cfg, vw).width;
-  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr);
+  const int nr = GemmPanelFormat(cfg, vw, weight).width;
+  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr, WeightSuffix(weight));
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
@@ -288,14 +312,14 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
     llvm::Value* a_panel = b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(ms, a_kc));
     llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, tile, b.CreateMul(ms, f.I64(nr)));
     llvm::Value* rows_left = b.CreateSub(m_rows, ms);
-    const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, ms, m_rows, kb, next_b, b_panel);
+    const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, weight, ms, m_rows, kb, next_b, b_panel);
     // Sparse, dense or no prefetches, then the smallest row variant that covers what is left.
     llvm::BasicBlock* join = llvm::BasicBlock::Create(f.ctx(), "uk.join", fn);
     llvm::BasicBlock* sparse = llvm::BasicBlock::Create(f.ctx(), "uk.sparse", fn);
     llvm::BasicBlock* other = llvm::BasicBlock::Create(f.ctx(), "uk.other", fn);
     b.CreateCondBr(prefetch.sparse, sparse, other);
     b.SetInsertPoint(sparse);
-    EmitMicroKernel(f, cfg.mr, 1, cfg.mr, cfg.nv, vw, {prefetch.sparse_stream}, prefetch.sparse_shift, a_panel, b_panel,
+    EmitMicroKernel(f, cfg.mr, 1, cfg.mr, cfg.nv, vw, weight, {prefetch.sparse_stream}, prefetch.sparse_shift, a_panel, b_panel,
                     nullptr, kb, tile_rows, nullptr);
     b.CreateBr(join);
     b.SetInsertPoint(other);
@@ -308,7 +332,7 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
       EmitFirstMatching(
           f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(rows_left, f.I64(rows)); },
           [&](int rows) {
-            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, streams, nullptr, a_panel, b_panel, nullptr, kb,
+            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, weight, streams, nullptr, a_panel, b_panel, nullptr, kb,
                             tile_rows, nullptr);
             b.CreateBr(join);
           });
@@ -319,11 +343,11 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg)
   return fn;
 }
 
-llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg) {
-  const int nr = GemmPanelFormat(cfg, mc.target.vector_width).width;
-  const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr);
+llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, DType weight) {
+  const int nr = GemmPanelFormat(cfg, mc.target.vector_width, weight).width;
+  const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr, WeightSuffix(weight));
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
-  llvm::Function* block = GemmTiledBlockFunction(mc, cfg);
+  llvm::Function* block = GemmTiledBlockFunction(mc, cfg, weight);
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
   llvm::IRBuilder<>& b = f.b();
@@ -335,22 +359,23 @@ llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg) {
   llvm::Value* m_rows = fn->getArg(4);
   llvm::Value* after = fn->getArg(5);
   llvm::Value* kc = fn->getArg(6);
+  llvm::Type* wty = WeightElementType(b, weight);
   f.For(f.I64(0), k, kc, "k0", [&](llvm::Value* k0) {
     llvm::Value* k_next = b.CreateAdd(k0, kc);
     // (No inbounds: past the panel's end this address is only compared away.)
-    llvm::Value* next = b.CreateSelect(b.CreateICmpSLT(k_next, k), b.CreateGEP(fty, b_panel, b.CreateMul(k_next, f.I64(nr))), after);
+    llvm::Value* next = b.CreateSelect(b.CreateICmpSLT(k_next, k), b.CreateGEP(wty, b_panel, b.CreateMul(k_next, f.I64(nr))), after);
     b.CreateCall(block, {b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(k0, f.I64(cfg.mr))),
-                         b.CreateInBoundsGEP(fty, b_panel, b.CreateMul(k0, f.I64(nr))), f.Min(kc, b.CreateSub(k, k0)),
+                         b.CreateInBoundsGEP(wty, b_panel, b.CreateMul(k0, f.I64(nr))), f.Min(kc, b.CreateSub(k, k0)),
                          tile, m_rows, next, k});
   });
   b.CreateRetVoid();
   return fn;
 }
 
-llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg) {
+llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg, DType weight) {
   const int vw = mc.target.vector_width;
-  const int nr = GemmPanelFormat(cfg, vw).width;
-  const std::string name = absl::StrCat("braid_gemm_streaming_", cfg.mr, "x", nr);
+  const int nr = GemmPanelFormat(cfg, vw, weight).width;
+  const std::string name = absl::StrCat("braid_gemm_streaming_", cfg.mr, "x", nr, WeightSuffix(weight));
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, false, true, false, false, false}, {0, 1, 4});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
@@ -379,7 +404,7 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
   b.CreateCondBr(b.CreateICmpSLT(p, panels), dispatch, exit);
   b.SetInsertPoint(dispatch);
   llvm::Value* left = b.CreateSub(panels, p);
-  llvm::Value* b_first = b.CreateInBoundsGEP(fty, b_panel, b.CreateMul(p, b_stride));
+  llvm::Value* b_first = b.CreateInBoundsGEP(WeightElementType(b, weight), b_panel, b.CreateMul(p, b_stride));
   llvm::Value* tile_first = b.CreateInBoundsGEP(fty, tile, b.CreateMul(p, tile_stride));
   b.SetInsertPoint(latch);
   llvm::PHINode* step = b.CreatePHI(b.getInt64Ty(), 8, "step");
@@ -394,7 +419,7 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
         EmitFirstMatching(
             f, counts, [&](int streams) { return b.CreateICmpSGE(left, f.I64(streams)); },
             [&](int streams) {
-              EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, {}, nullptr, a_packed, b_first, b_stride, kb,
+              EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, weight, {}, nullptr, a_packed, b_first, b_stride, kb,
                               tile_first, tile_stride);
               step->addIncoming(f.I64(streams), b.GetInsertBlock());
               b.CreateBr(latch);

@@ -120,7 +120,8 @@ void GemmTaskEmitter::EmitOperands() {
       acts_.push_back({spec.act, f_.Buffer(mc_.plan.value_slot.at(spec.act)), k, PackBuffer(f_, cfg_)});
       act = acts_.end() - 1;
     }
-    ops_.push_back({k, f_.Buffer(spec.packed_slot), static_cast<size_t>(act - acts_.begin())});
+    ops_.push_back({k, f_.Buffer(spec.packed_slot), static_cast<size_t>(act - acts_.begin()),
+                    spec.weight->type().tensor().dtype});
     k_max_ = b_.CreateSelect(b_.CreateICmpSGT(k, k_max_), k, k_max_);
   }
 }
@@ -163,7 +164,8 @@ llvm::Value* GemmTaskEmitter::WeightBlock(llvm::Value* panel, size_t g, llvm::Va
   // Computed without inbounds: the next block's address may lie past the weight, and is then
   // only prefetched, which never faults.
   llvm::Value* offset = b_.CreateMul(b_.CreateAdd(b_.CreateMul(panel, ops_[g].k), k_start), f_.I64(nr_));
-  return b_.CreateGEP(b_.getFloatTy(), ops_[g].packed, offset);
+  llvm::Type* element = ops_[g].weight == DType::kBF16 ? b_.getInt16Ty() : b_.getFloatTy();
+  return b_.CreateGEP(element, ops_[g].packed, offset);
 }
 
 void GemmTaskEmitter::IfKInRange(llvm::Value* k0, llvm::Value* k,
@@ -192,7 +194,7 @@ void GemmTaskEmitter::EmitPanelMajor() {
       // After a panel comes the next GEMM's (or, after the last GEMM, the next panel's).
       llvm::Value* after = g + 1 < gemms_ ? WeightBlock(panel, g + 1, f_.I64(0))
                                           : WeightBlock(b_.CreateAdd(panel, f_.I64(1)), 0, f_.I64(0));
-      b_.CreateCall(GemmPanelRunFunction(mc_, cfg_), {packed_act[ops_[g].act], WeightBlock(panel, g, f_.I64(0)),
+      b_.CreateCall(GemmPanelRunFunction(mc_, cfg_, ops_[g].weight), {packed_act[ops_[g].act], WeightBlock(panel, g, f_.I64(0)),
                                                       ops_[g].k, TileOf(pp, g), m_rows_, after, f_.I64(small_block_kc_)});
     }
   });
@@ -226,7 +228,7 @@ void GemmTaskEmitter::EmitStreaming(llvm::Value* k0) {
   for (size_t g = 0; g < gemms_; ++g) {
     const Operands& op = ops_[g];
     IfKInRange(k0, op.k, [&](llvm::Value* kb) {
-      b_.CreateCall(GemmStreamingBlockFunction(mc_, cfg_),
+      b_.CreateCall(GemmStreamingBlockFunction(mc_, cfg_, op.weight),
                     {acts_[op.act].packed, WeightBlock(first_panel_, g, k0), b_.CreateMul(op.k, f_.I64(nr_)), kb,
                      TileOf(f_.I64(0), g), b_.CreateMul(tile_floats_, f_.I64(gemms_)), m_rows_, task_panels_});
     });
@@ -249,7 +251,7 @@ void GemmTaskEmitter::EmitTiled(llvm::Value* k0) {
           next = b_.CreateSelect(last_panel, WeightBlock(first_panel_, 0, b_.CreateAdd(k0, kc_)),
                                  WeightBlock(b_.CreateAdd(panel, f_.I64(1)), 0, k0));
         }
-        b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_),
+        b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_, op.weight),
                       {acts_[op.act].packed, WeightBlock(panel, g, k0), kb, TileOf(pp, g), m_rows_, next, tiled_kc_});
       });
     }

@@ -58,6 +58,7 @@ class GemmTaskEmitter {
     llvm::Value* k;
     llvm::Value* packed;  // all panels of the packed weight
     size_t act;           // index into acts_
+    DType weight;         // the packed weight's storage (its block functions widen it)
   };
   struct Activation {
     const Value* value;

@@ -46,7 +46,9 @@ class GemmTemplate {
   llvm::Value* NumTasks(FunctionEmitter& f, const TileConfig& config) const;
 
   // The packed-weight format the micro-kernels of `config` read on this target.
-  PanelFormat Panel(const TileConfig& config) const { return GemmPanelFormat(config, mc_.target.vector_width); }
+  PanelFormat Panel(const TileConfig& config, DType weight = DType::kF32) const {
+    return GemmPanelFormat(config, mc_.target.vector_width, weight);
+  }
   int PanelWidth(const TileConfig& config) const { return Panel(config).width; }
 
   // The K block (a multiple of 32, at most kMaxKBlock, at least 32) whose block of a

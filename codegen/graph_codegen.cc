@@ -55,7 +55,7 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
       for (size_t g = 0; g < plan.gemms.size(); ++g) {
         const GemmSpec& spec = plan.gemms[g];
         if (spec.template_node != kernel.template_node()) continue;
-        out.panel_format[g] = tmpl->Panel(config);
+        out.panel_format[g] = tmpl->Panel(config, spec.weight->type().tensor().dtype);
         if (spec.weight->is_const()) continue;  // prepacked at compile time
         // A weight known only at run time (an input, or computed by an earlier kernel) is packed
         // here, after its producer ran.

@@ -117,6 +117,34 @@ void PackPanel(OpKind kind, const PanelFormat& format, const float* w, int64_t k
   }
 }
 
+void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int64_t k, int64_t n, int64_t p,
+                 uint16_t* out) {
+  BRAID_CHECK(DTypeBytes(format.dtype) == 2 && format.k_interleave == 1, "PackPanel16: a 16-bit packer");
+  const int nr = format.width;
+  const int64_t n0 = p * nr;
+  const int64_t width = std::min<int64_t>(nr, n - n0);
+  uint16_t* panel = out + p * format.PanelElements(k);
+  if (kind == OpKind::kMatmul) {
+    for (int64_t kk = 0; kk < k; ++kk) {
+      std::memcpy(panel + kk * nr, w + kk * n + n0, width * sizeof(uint16_t));
+      std::fill(panel + kk * nr + width, panel + (kk + 1) * nr, uint16_t{0});
+    }
+    return;
+  }
+  // w[N, K]: a transpose in blocks of 64 k by the panel's columns, so the rows read side by
+  // side (one per column) and the panel rows written stay in L1. Scalar: a bf16 weight is
+  // packed once, at compile time.
+  constexpr int64_t kBlock = 64;
+  for (int64_t k0 = 0; k0 < k; k0 += kBlock) {
+    const int64_t k1 = std::min(k, k0 + kBlock);
+    for (int64_t j = 0; j < width; ++j) {
+      const uint16_t* row = w + (n0 + j) * k;
+      for (int64_t kk = k0; kk < k1; ++kk) panel[kk * nr + j] = row[kk];
+    }
+    for (int64_t kk = k0; kk < k1; ++kk) std::fill(panel + kk * nr + width, panel + (kk + 1) * nr, uint16_t{0});
+  }
+}
+
 std::vector<int> MicroKernelRowVariants(int mr) {
   std::vector<int> variants;
   for (int r = 1; r < mr; r *= 2) variants.push_back(r);

@@ -1,6 +1,7 @@
 // Weight prepacking: a GEMM's weight rearranged into the micro-kernel's panels, so the inner
 // loop reads B with aligned, contiguous vector loads. The layout is a PanelFormat
-// (panel_format.h); this packer writes f32 panels (k_interleave 1). `linear` weights are
+// (panel_format.h); this packer writes f32 panels, or bf16 ones from a bf16 weight
+// (k_interleave 1). `linear` weights are
 // w[N, K] (transposed while packing); `matmul` weights are b[K, N].
 #ifndef BRAID_CODEGEN_PACKING_H_
 #define BRAID_CODEGEN_PACKING_H_
@@ -37,6 +38,10 @@ class AlignedBuffer {
 void PackPanel(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, int64_t p,
                float* out);
 void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, float* out);
+// The same for a 16-bit weight (bf16 bits) into 16-bit panels (format.dtype bf16): the weight
+// keeps its storage, half the bytes of f32 panels; the micro-kernels widen it as they load.
+void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int64_t k, int64_t n, int64_t p,
+                 uint16_t* out);
 
 // Row counts of the micro-kernel variants for micro-tiles of `mr` rows, ascending: powers of
 // two below mr, then mr. A micro-tile with r rows left runs the smallest variant >= r.

@@ -129,7 +129,12 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
 
 absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const TensorType& w,
                                          const TensorType* bias) {
-  BRAID_RETURN_IF_ERROR(SameDType(x, w));
+  // Weight storage: an f32 GEMM may keep its weight in bf16 or f16, widened exactly as it is
+  // read (what fold-weight-convert makes of `linear(%x, convert(%w_bf16))`). Otherwise the
+  // operands share a dtype.
+  const bool narrow_weight =
+      x.dtype == DType::kF32 && (w.dtype == DType::kBF16 || w.dtype == DType::kF16);
+  if (!narrow_weight) BRAID_RETURN_IF_ERROR(SameDType(x, w));
   if (!IsFloat(x.dtype)) {
     return Error(absl::StrCat("GEMMs compute on floating-point tensors, got ", x.ToString(),
                               "; convert the operands to f32 (or bf16/f16) first"));

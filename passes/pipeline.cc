@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "passes/dce.h"
 #include "passes/fold_silu.h"
+#include "passes/fold_weight_convert.h"
 #include "passes/grouped_gemm.h"
 #include "passes/pass_manager.h"
 
@@ -13,6 +14,7 @@ namespace braid {
 std::vector<std::pair<std::string, std::string>> ListPasses() {
   return {
       {"fold-silu", "mul(x, sigmoid(x)) -> silu(x)"},
+      {"fold-weight-convert", "linear(x, convert(w_bf16)) -> linear(x, w_bf16): weights stay in their storage dtype"},
       {"grouped-gemm", "group GEMMs that read one activation into grouped_gemm + multi_output"},
       {"dce", "remove nodes nothing reads"},
   };
@@ -21,6 +23,7 @@ std::vector<std::pair<std::string, std::string>> ListPasses() {
 absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
                                                  const PipelineOptions& options) {
   if (name == "fold-silu") return std::make_unique<FoldSilu>();
+  if (name == "fold-weight-convert") return std::make_unique<FoldWeightConvert>();
   if (name == "grouped-gemm") {
     return std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent});
   }
@@ -34,6 +37,7 @@ absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
 std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options) {
   std::vector<std::unique_ptr<Pass>> passes;
   passes.push_back(std::make_unique<FoldSilu>());
+  passes.push_back(std::make_unique<FoldWeightConvert>());
   passes.push_back(std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent}));
   passes.push_back(std::make_unique<DeadCodeElimination>());
   return passes;

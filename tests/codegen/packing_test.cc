@@ -75,5 +75,33 @@ TEST(PackWeightsTest, PanelsMatchDefinitionWithZeroPadding) {
   }
 }
 
+// The 16-bit packer (bf16 weights stay bf16) against the same definition; k crosses its 64-k
+// blocks.
+TEST(PackWeightsTest, SixteenBitPanelsMatchDefinitionWithZeroPadding) {
+  for (OpKind kind : {OpKind::kLinear, OpKind::kMatmul}) {
+    for (int nr : {16, 32, 64}) {
+      for (int64_t k : {1, 3, 63, 64, 65, 130}) {
+        for (int64_t n : {1, 5, 16, 17, 100}) {
+          std::vector<uint16_t> w(k * n);
+          for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<uint16_t>(i + 1);
+          const PanelFormat format{DType::kBF16, nr, 1};
+          std::vector<uint16_t> out(format.PackedElements(k, n), 0xFFFF);
+          for (int64_t p = 0; p < format.Panels(n); ++p) PackPanel16(kind, format, w.data(), k, n, p, out.data());
+          for (int64_t p = 0; p * nr < n; ++p) {
+            for (int64_t kk = 0; kk < k; ++kk) {
+              for (int j = 0; j < nr; ++j) {
+                const int64_t col = p * nr + j;
+                const uint16_t want = col >= n ? 0 : kind == OpKind::kLinear ? w[col * k + kk] : w[kk * n + col];
+                ASSERT_EQ(out[(p * k + kk) * nr + j], want)
+                    << "nr=" << nr << " k=" << k << " n=" << n << " p=" << p << " kk=" << kk << " j=" << j;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace braid
