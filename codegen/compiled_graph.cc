@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "codegen/element_storage.h"
 #include "codegen/graph_codegen.h"
 #include "ir/gemm.h"
 #include "ir/interpreter.h"
@@ -57,29 +58,28 @@ absl::Status GraphError(const Graph& g, SourceLoc loc, const std::string& msg) {
 }  // namespace
 
 absl::Status CheckCompilable(const Graph& g) {
-  // Nodes first: a conversion is the more useful thing to point at.
+  // Generated code holds f32 and bf16 (codegen/element_storage.h); the interpreter runs the rest.
+  auto storage_error = [&](SourceLoc loc, const Value* v, const TensorType& t) {
+    return GraphError(g, loc, absl::StrCat("only f32 and bf16 values can be compiled so far; %", v->name(),
+                                           " is ", t.ToString(), " (the interpreter runs it: --interpret)"));
+  };
   for (const auto& node : g.nodes()) {
-    if (node->op() == OpKind::kConvert) {
-      return GraphError(g, node->loc(),
-                        "convert cannot be compiled yet, except a bf16 weight's that --O folds into "
-                        "its GEMM (the interpreter runs it: --interpret)");
-    }
     for (const TensorType& t : node->result()->type().layout()) {
-      if (t.dtype != DType::kF32) {
-        return GraphError(g, node->loc(), absl::StrCat("only f32 values can be compiled so far; %",
-                                                       node->result()->name(), " is ", t.ToString()));
+      if (!IsStorageDType(t.dtype)) return storage_error(node->loc(), node->result(), t);
+    }
+    for (const GemmOperands& gemm : GemmsOf(*node)) {
+      const Value* weight = node->operand(gemm.weight);
+      const TensorType& w = weight->type().tensor();
+      if (!IsStorageDType(w.dtype)) return storage_error(node->loc(), weight, w);
+      if (!weight->is_const() && w.dtype != DType::kF32) {
+        return GraphError(g, node->loc(), absl::StrCat("the weight %", weight->name(), " (", w.ToString(),
+                                                       ") is computed at run time; only f32 ones are packed "
+                                                       "at run time so far"));
       }
     }
   }
-  // Parameters: f32, or a constant bf16 weight that only GEMMs read (packed in bf16).
   for (const Value* p : g.params()) {
-    const DType dtype = p->type().tensor().dtype;
-    if (dtype == DType::kF32) continue;
-    if (dtype == DType::kBF16 && p->is_const() && !NeededUnpacked(g, p)) continue;
-    return GraphError(g, p->loc(),
-                      absl::StrCat("only f32 values can be compiled so far (and bf16 constants that only "
-                                   "GEMMs read as weights); %",
-                                   p->name(), " is ", p->type().tensor().ToString()));
+    if (!IsStorageDType(p->type().tensor().dtype)) return storage_error(p->loc(), p, p->type().tensor());
   }
   return absl::OkStatus();
 }

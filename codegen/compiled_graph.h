@@ -47,8 +47,9 @@ struct CompileOptions {
   int64_t max_run_bytes = int64_t{16} << 30;  // all buffers of one Run, checked before allocating
 };
 
-// OK if codegen takes every value and op of `graph`: f32 values only, no `convert` so far (the
-// interpreter runs the rest); else a located error saying what it does not take.
+// OK if codegen takes every value and op of `graph`: f32 and bf16 values (bf16 computed in
+// f32 and rounded when stored; `convert` between them), GEMM weights in f32 or bf16 (constant
+// if bf16); else a located error saying what it does not take (the interpreter runs the rest).
 absl::Status CheckCompilable(const Graph& graph);
 
 // One view per parameter, split into what Compile takes (constants, by name) and what Run

@@ -2,6 +2,7 @@
 #include "codegen/element_loop.h"
 
 #include "absl/container/flat_hash_map.h"
+#include "codegen/element_storage.h"
 #include "codegen/scalar_math.h"
 #include "ir/status_macros.h"
 
@@ -12,7 +13,7 @@ bool IsOne(const Dim& d) { return !d.is_symbolic() && d.value() == 1; }
 
 // How a memory-resident operand of type `s` is indexed inside iteration space `t`.
 struct Access {
-  llvm::Value* base = nullptr;     // float*
+  llvm::Value* base = nullptr;     // the buffer, of the value's dtype
   llvm::Value* row_offset = nullptr;
   bool col_stride_one = false;
 };
@@ -96,17 +97,21 @@ void EmitElementLoop(FunctionEmitter& f, const ElementLoop& loop) {
         } else {
           const Access& a = access.at(v);
           llvm::Value* index = a.col_stride_one ? b.CreateAdd(a.row_offset, col) : a.row_offset;
-          x = b.CreateLoad(b.getFloatTy(), b.CreateInBoundsGEP(b.getFloatTy(), a.base, index));
+          x = LoadAsF32(b, v->type().tensor().dtype, a.base, index);
         }
         return value[v] = x;
       };
       for (const Node* n : loop.nodes) {
         std::vector<llvm::Value*> args;
         for (const Value* v : n->operands()) args.push_back(get(v));
-        value[n->result()] = EmitPointwise(b, n->op(), args);
+        // Computed in f32; a convert rounds to its dtype here (what it is for), every other
+        // node's result is rounded once, when it is stored.
+        value[n->result()] = n->op() == OpKind::kConvert
+                                 ? RoundTripF32(b, n->result()->type().tensor().dtype, args[0])
+                                 : EmitPointwise(b, n->op(), args);
       }
       for (const Value* v : loop.stores) {
-        b.CreateStore(get(v), b.CreateInBoundsGEP(b.getFloatTy(), base_of(v), b.CreateAdd(out_row, col)));
+        StoreFromF32(b, v->type().tensor().dtype, get(v), base_of(v), b.CreateAdd(out_row, col));
       }
     });
   });

@@ -2,7 +2,9 @@
 // iteration space (all dims but the last folded into rows), a body that computes a chain of
 // pointwise nodes per element, reads of values from memory with NumPy broadcasting (per-row
 // offset, column stride 0 or 1), and stores of the values that must be materialised. The inner
-// column loop is straight-line scalar IR, left to LLVM's loop vectoriser.
+// column loop is straight-line scalar IR, left to LLVM's loop vectoriser. Values are f32 in
+// registers whatever their dtype; bf16 ones are widened when loaded and rounded when stored
+// (codegen/element_storage.h).
 #ifndef BRAID_CODEGEN_ELEMENT_LOOP_H_
 #define BRAID_CODEGEN_ELEMENT_LOOP_H_
 

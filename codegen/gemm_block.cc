@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "codegen/element_storage.h"
 #include "codegen/packing.h"
 #include "llvm/IR/Intrinsics.h"
 
@@ -42,19 +43,15 @@ int StreamsPerCall(int rows, int nv, int vector_width) {
 }
 
 // The element type of a packed weight panel: f32, or bf16 held as i16 bits.
-llvm::Type* WeightElementType(llvm::IRBuilder<>& b, DType weight) {
-  return weight == DType::kBF16 ? static_cast<llvm::Type*>(b.getInt16Ty()) : b.getFloatTy();
-}
+llvm::Type* WeightElementType(llvm::IRBuilder<>& b, DType weight) { return StorageType(b, weight); }
 
-// `vw` weights at `address` as f32 lanes. bf16 widens exactly in registers: its bits are the
-// top half of the f32 with the same value (zero-extend, shift left 16, reinterpret), three
-// cheap vector ops per load on any AVX2 or AVX-512 host, and half the bytes from memory.
+// `vw` weights at `address` as f32 lanes. bf16 widens exactly in registers (element_storage.h):
+// three cheap vector ops per load on any AVX2 or AVX-512 host, and half the bytes from memory.
 llvm::Value* LoadWeightVector(llvm::IRBuilder<>& b, DType weight, int vw, llvm::Value* address) {
-  auto* vty = llvm::FixedVectorType::get(b.getFloatTy(), vw);
-  if (weight != DType::kBF16) return b.CreateAlignedLoad(vty, address, llvm::Align(vw * 4));
-  auto* bits = b.CreateAlignedLoad(llvm::FixedVectorType::get(b.getInt16Ty(), vw), address, llvm::Align(vw * 2));
-  llvm::Value* wide = b.CreateZExt(bits, llvm::FixedVectorType::get(b.getInt32Ty(), vw));
-  return b.CreateBitCast(b.CreateShl(wide, 16), vty);
+  llvm::Type* element = StorageType(b, weight);
+  auto* stored = b.CreateAlignedLoad(llvm::FixedVectorType::get(element, vw), address,
+                                     llvm::Align(vw * DTypeBytes(weight)));
+  return WidenToF32(b, weight, stored);
 }
 
 // For each of `streams` panels s (the B panel at b_panel + s·b_stride, the tile at

@@ -5,18 +5,21 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "codegen/element_loop.h"
+#include "codegen/element_storage.h"
 
 namespace braid {
 namespace {
 
 // The runtime's activation packer (PackActivation in packing.h): plain data movement, cheaper
 // to call than to generate and compile per GEMM.
-llvm::FunctionCallee PackActivationFunction(ModuleContext& mc) {
+// A bf16 activation is widened to f32 as it is packed (braid_pack_activation_bf16).
+llvm::FunctionCallee PackActivationFunction(ModuleContext& mc, DType act) {
   llvm::LLVMContext& ctx = mc.module.getContext();
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
   auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, i64, i64, i64, i64, i64, ptr}, false);
-  return mc.module.getOrInsertFunction("braid_pack_activation", type);
+  return mc.module.getOrInsertFunction(act == DType::kBF16 ? "braid_pack_activation_bf16" : "braid_pack_activation",
+                                       type);
 }
 
 // The runtime's per-thread scratch buffer (braid_thread_scratch in runtime.h).
@@ -185,7 +188,7 @@ void GemmTaskEmitter::EmitPanelMajor() {
   std::vector<llvm::Value*> packed_act;
   for (size_t a = 0; a < acts_.size(); ++a) {
     packed_act.push_back(b_.CreateInBoundsGEP(b_.getFloatTy(), scratch, b_.CreateMul(act_floats_, f_.I64(a))));
-    b_.CreateCall(PackActivationFunction(mc_), {acts_[a].data, acts_[a].k, m0_, m_rows_, f_.I64(0), acts_[a].k,
+    b_.CreateCall(PackActivationFunction(mc_, acts_[a].value->type().tensor().dtype), {acts_[a].data, acts_[a].k, m0_, m_rows_, f_.I64(0), acts_[a].k,
                                                 f_.I64(cfg_.mr), acts_[a].k, packed_act.back()});
   }
   f_.For(f_.I64(0), task_panels_, 1, "pm.pp", [&](llvm::Value* pp) {
@@ -204,7 +207,7 @@ void GemmTaskEmitter::EmitKBlocks() {
   f_.For(f_.I64(0), k_max_, kc_, "k0", [&](llvm::Value* k0) {
     for (const Activation& act : acts_) {
       IfKInRange(k0, act.k, [&](llvm::Value* kb) {
-        b_.CreateCall(PackActivationFunction(mc_),
+        b_.CreateCall(PackActivationFunction(mc_, act.value->type().tensor().dtype),
                       {act.data, act.k, m0_, m_rows_, k0, kb, f_.I64(cfg_.mr), tiled_kc_, act.packed});
       });
     }
@@ -291,7 +294,7 @@ void GemmTaskEmitter::BindEpilogue() {
     llvm::Value* x = b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, TileOf(pp, g), index));
     auto bias = bias_base.find(g);
     if (bias != bias_base.end()) {
-      x = b_.CreateFAdd(x, b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, bias->second, col)));
+      x = b_.CreateFAdd(x, LoadAsF32(b_, c_.gemms[g]->bias->type().tensor().dtype, bias->second, col));
     }
     return x;
   };

@@ -31,7 +31,8 @@ int64_t GemmTemplate::StaticWeightBytes() const {
   int64_t bytes = 0;
   for (const GemmOutputClass& c : classes_) {
     for (const GemmSpec* spec : c.gemms) {
-      int64_t weight_bytes = sizeof(float);  // times each dim (saturating: any size is "large")
+      // Bytes of the weight in its storage dtype (saturating: any size is "large").
+      int64_t weight_bytes = DTypeBytes(spec->weight->type().tensor().dtype);
       for (const Dim& d : spec->weight->type().tensor().shape) {
         if (d.is_symbolic()) return 0;
         if (__builtin_mul_overflow(weight_bytes, d.value(), &weight_bytes)) return INT64_MAX;

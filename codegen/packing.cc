@@ -7,6 +7,7 @@
 #include <emmintrin.h>
 #include <sys/mman.h>
 
+#include "ir/scalar_convert.h"
 #include "ir/status_macros.h"
 
 namespace braid {
@@ -177,6 +178,19 @@ void PackActivation(const float* a, int64_t lda, int64_t m0, int64_t m_rows, int
   }
 }
 
+void PackActivationBf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
+                        int mr, int kc, float* out) {
+  for (int64_t ms = 0; ms < m_rows; ms += mr) {
+    const int64_t left = m_rows - ms;
+    const int rows = MicroKernelRowVariant(left, mr);
+    float* panel = out + ms * kc;
+    for (int i = 0; i < rows; ++i) {
+      const uint16_t* src = a + (m0 + ms + std::min<int64_t>(i, left - 1)) * lda + k0;
+      for (int64_t kk = 0; kk < kb; ++kk) panel[kk * mr + i] = Bf16ToF32(src[kk]);
+    }
+  }
+}
+
 void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, float* out) {
   for (int64_t p = 0; p < format.Panels(n); ++p) PackPanel(kind, format, w, k, n, p, out);
 }
@@ -186,6 +200,11 @@ void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t
 extern "C" void braid_pack_activation(const float* a, int64_t lda, int64_t m0, int64_t m_rows,
                                       int64_t k0, int64_t kb, int64_t mr, int64_t kc, float* out) {
   braid::PackActivation(a, lda, m0, m_rows, k0, kb, static_cast<int>(mr), static_cast<int>(kc), out);
+}
+
+extern "C" void braid_pack_activation_bf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows,
+                                           int64_t k0, int64_t kb, int64_t mr, int64_t kc, float* out) {
+  braid::PackActivationBf16(a, lda, m0, m_rows, k0, kb, static_cast<int>(mr), static_cast<int>(kc), out);
 }
 
 extern "C" void braid_pack_weights(int32_t transposed, const float* w, float* out, int64_t k,

@@ -57,11 +57,17 @@ int MicroKernelRowVariant(int64_t rows_left, int mr);
 void PackActivation(const float* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
                     int mr, int kc, float* out);
 
+// The same from a bf16 activation, widened (exactly) to the f32 micro-panels.
+void PackActivationBf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
+                        int mr, int kc, float* out);
+
 }  // namespace braid
 
 // Called by generated code to pack an activation block (see PackActivation).
 extern "C" void braid_pack_activation(const float* a, int64_t lda, int64_t m0, int64_t m_rows,
                                       int64_t k0, int64_t kb, int64_t mr, int64_t kc, float* out);
+extern "C" void braid_pack_activation_bf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows,
+                                           int64_t k0, int64_t kb, int64_t mr, int64_t kc, float* out);
 
 // Called by generated code to pack a weight computed at run time (not a constant) just before
 // the kernel that reads it. `transposed` is 1 for linear weights w[N, K], 0 for matmul b[K, N].

@@ -24,7 +24,13 @@ double Sub(double a, double b) { return a - b; }
 double Mul(double a, double b) { return a * b; }
 double Div(double a, double b) { return a / b; }
 // NaN-propagating, like torch.maximum.
-double Maximum(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b); }
+// IEEE 754-2019 maximum: NaN-propagating, and +0 above -0 (so the result does not depend on
+// the operand order; compiled code uses llvm.maximum, which is this).
+double Maximum(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return NAN;
+  if (a == b) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
 
 OpInfo Unary(OpKind k, const char* name, double (*fn)(double)) {
   return OpInfo{k, name, 1, 1, kTraitPointwise | kTraitUnary, {}, fn, nullptr};

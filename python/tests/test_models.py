@@ -60,3 +60,27 @@ def test_causal_lm_forward(family):
     assert len(_groups_of_size(explanation, 3)) == layers, str(explanation)  # Q/K/V
     assert len(_groups_of_size(explanation, 2)) == layers, str(explanation)  # gate/up
     assert all(r.compiled for r in explanation.regions), str(explanation)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+def test_bf16_causal_lm_forward(family):
+    # A bf16 model: braid's regions run in bf16 (f32 accumulation and epilogues, one rounding
+    # per stored value); eager PyTorch rounds after every op. Tolerance: 3e-2 of the logits'
+    # rms (a few bf16 ulps, 2^-8 each, through two layers); a wrong kernel is off by far more.
+    torch.manual_seed(0)
+    if family == "llama":
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**SMALL))
+    else:
+        model = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**SMALL))
+    model = model.eval().to(torch.bfloat16)
+    ids = torch.randint(0, SMALL["vocab_size"], (2, 7))
+    expected = model(ids).logits.float()
+    actual = torch.compile(model, backend="braid")(ids).logits.float()
+    rms = expected.pow(2).mean().sqrt().item()
+    torch.testing.assert_close(actual, expected, rtol=0, atol=3e-2 * rms)
+    explanation = braid.torch.explain(model, ids)
+    layers = SMALL["num_hidden_layers"]
+    assert len(_groups_of_size(explanation, 3)) == layers, str(explanation)
+    assert len(_groups_of_size(explanation, 2)) == layers, str(explanation)
+    assert all(r.compiled for r in explanation.regions), str(explanation)

@@ -2,6 +2,8 @@
 // to their declared dtype, and the verifier's mixed-dtype rules (each with a located error).
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ir/interpreter.h"
@@ -87,10 +89,18 @@ graph @g(%x: bf16[M, 3], %w: bf16[2, 3], %b: bf16[2]) {
 }
 
 TEST(DtypeTest, MixedAndIntegerArithmeticAreLocatedErrors) {
-  EXPECT_THAT(Parse("graph @g(%x: f32[M, 4], %w: bf16[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
+  EXPECT_THAT(Parse("graph @g(%x: bf16[M, 4], %w: f32[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("t.ir:2:8: error: dtype mismatch: f32[M, 4] vs bf16[2, 4] (state the "
+                       HasSubstr("t.ir:2:8: error: dtype mismatch: bf16[M, 4] vs f32[2, 4] (state the "
                                  "conversion with convert)")));
+  EXPECT_THAT(Parse("graph @g(%x: f32[M, 4], %w: i8[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dtype mismatch: f32[M, 4] vs i8[2, 4]")));
+  // The one mix allowed: an f32 GEMM keeps its weight in bf16 or f16 storage (widened exactly).
+  for (const char* storage : {"bf16", "f16"}) {
+    ASSERT_OK_AND_ASSIGN(Module m, Parse(absl::StrCat("graph @g(%x: f32[M, 4], %w: ", storage,
+                                                      "[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}")));
+    EXPECT_EQ(m.graphs[0]->outputs()[0]->type().tensor().ToString(), "f32[M, 2]");
+  }
   EXPECT_THAT(Parse("graph @g(%x: i8[4]) {\n  %y = relu(%x)\n  return %y\n}"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("t.ir:2:8: error: 'relu' computes on floating-point tensors, got i8[4]")));

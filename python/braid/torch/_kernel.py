@@ -70,8 +70,9 @@ class BraidRegion(torch.nn.Module):
         try:
             region = lower_region(self.name, self.eager.graph, lambda i: i in constants)
             bound = {name: constants[pos].detach() for name, pos in region.constants.items()}
-            for name, value in region.scalars.items():
-                bound[name] = torch.tensor([value], dtype=torch.float32)
+            for name, (value, dtype) in region.scalars.items():
+                bound[name] = torch.tensor(
+                    [value], dtype=torch.bfloat16 if dtype == "bf16" else torch.float32)
             self.compiled = braid.compile(region.text, bound)
             self._run_tensors = self.compiled._compiled.run_tensors
             self.region = region

@@ -70,17 +70,28 @@ def _dim_text(dim, what):
     raise Unsupported(f"{what}: dim of type {type(dim).__name__}")
 
 
+_DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16"}  # what braid compiles so far
+
+
+def braid_dtype(node, what=None):
+    value = fake_value(node)
+    dtype = getattr(value, "dtype", None)
+    if dtype not in _DTYPES:
+        raise Unsupported(f"{what or node.name}: dtype {dtype} (braid compiles float32 and "
+                          f"bfloat16 so far)")
+    return _DTYPES[dtype]
+
+
 def tensor_type(node, what=None):
     """braid's type text for the tensor `node` produces, e.g. "f32[s77, 4096]"."""
     what = what or node.name
     value = fake_value(node)
     if value is None or not hasattr(value, "shape") or not hasattr(value, "dtype"):
         raise Unsupported(f"{what}: no tensor shape recorded")
-    if value.dtype != torch.float32:
-        raise Unsupported(f"{what}: dtype {value.dtype} (braid compiles float32 so far)")
+    dtype = braid_dtype(node, what)
     if len(value.shape) == 0:
         raise Unsupported(f"{what}: a 0-d tensor")
-    return "f32[" + ", ".join(_dim_text(d, what) for d in value.shape) + "]"
+    return dtype + "[" + ", ".join(_dim_text(d, what) for d in value.shape) + "]"
 
 
 def _target_name(node):
@@ -198,7 +209,7 @@ class Region:
         self.inputs = inputs        # [(position in the partition's arguments)] read at run time
         self.constants = constants  # {braid name: position} bound at compile time
         self.outputs = outputs      # number of outputs
-        self.scalars = scalars      # {braid name: float} constants braid makes from numbers
+        self.scalars = scalars      # {braid name: (value, dtype)} constants made from numbers
         self.gemms = gemms          # number of GEMMs before grouping
 
 
@@ -233,9 +244,11 @@ def lower_region(name, graph, is_constant):
                     raise Unsupported(f"{node.name}: operand {arg.name} is not in the region")
                 texts.append("%" + names[arg])
             elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
+                # A number becomes a one-element constant of the op's dtype.
                 scalar = f"c{len(scalars)}"
-                scalars[scalar] = float(arg)
-                params.append(f"%{scalar}: const f32[1]")
+                dtype = braid_dtype(node)
+                scalars[scalar] = (float(arg), dtype)
+                params.append(f"%{scalar}: const {dtype}[1]")
                 texts.append("%" + scalar)
             else:
                 raise Unsupported(f"{node.name}: operand {arg!r}")
