@@ -25,7 +25,7 @@ std::string Read(const std::string& path) {
   return s.str();
 }
 
-// What the compiler takes so far (CheckCompilable: f32 values only, no conversions).
+// What the compiler takes so far (CheckCompilable: f32 and bf16 values).
 bool AllF32(const Module& module) {
   for (const auto& g : module.graphs) {
     if (!CheckCompilable(*g).ok()) return false;
@@ -51,7 +51,7 @@ std::vector<CorpusEntry> LoadCorpus() {
   for (const std::string& file : files) {
     for (std::string& chunk : SplitInputFile(Read(file))) {
       auto module = ParseModule(file, chunk);
-      // Negative tests do not parse or verify; bf16 graphs cannot run yet.
+      // Negative tests do not parse or verify; f16 and integer graphs cannot be compiled yet.
       if (!module.ok() || !VerifyModule(*module).ok() || !AllF32(*module)) continue;
       corpus.push_back(CorpusEntry{file, std::move(chunk)});
     }
@@ -76,12 +76,12 @@ std::vector<Tensor> RandomInputs(const Graph& graph, const DimBindings& dims, un
   auto shapes = BindParamShapes(graph, dims);
   EXPECT_TRUE(shapes.ok()) << shapes.status();
   if (!shapes.ok()) return inputs;
-  for (const auto& shape : *shapes) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    Tensor t(DType::kF32, shape);
+  for (size_t i = 0; i < shapes->size(); ++i) {
+    Tensor t(DType::kF32, (*shapes)[i]);
     for (float& x : t.f32_span()) x = dist(rng);
-    inputs.push_back(std::move(t));
+    // In the parameter's dtype (bf16 graphs compile too): the f32 values rounded.
+    const DType dtype = graph.params()[i]->type().tensor().dtype;
+    inputs.push_back(dtype == DType::kF32 ? std::move(t) : ConvertTensor(t, dtype));
   }
   return inputs;
 }
@@ -91,8 +91,10 @@ void ExpectNear(const std::vector<Tensor>& want, const std::vector<Tensor>& got,
   ASSERT_EQ(want.size(), got.size()) << where;
   for (size_t i = 0; i < want.size(); ++i) {
     ASSERT_EQ(want[i].shape(), got[i].shape()) << where << " output " << i;
+    ASSERT_EQ(want[i].dtype(), got[i].dtype()) << where << " output " << i;
+    const Tensor a32 = ConvertTensor(want[i], DType::kF32), b32 = ConvertTensor(got[i], DType::kF32);
     for (size_t j = 0; j < want[i].size(); ++j) {
-      const float a = want[i].f32()[j], b = got[i].f32()[j];
+      const float a = a32.f32()[j], b = b32.f32()[j];
       ASSERT_NEAR(a, b, rel_tol * std::max(1.0f, std::fabs(a)))
           << where << " output " << i << " element " << j;
     }
