@@ -180,14 +180,33 @@ void PackActivation(const float* a, int64_t lda, int64_t m0, int64_t m_rows, int
 
 void PackActivationBf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
                         int mr, int kc, float* out) {
+  // Each micro-panel's rows are widened into a per-thread f32 staging block, eight at a time
+  // with SSE2, then interleaved by the f32 packer's fast path. Measured on the bf16 7B gate/up
+  // at M = 128 (1 thread, AMD VM, 3 alternating rounds): a scalar widen-and-interleave loop
+  // 255-269 ms, this 223-225 ms, level with the same GEMM from f32 activations (226-233 ms).
+  thread_local std::vector<float> staging;
+  if (static_cast<int64_t>(staging.size()) < mr * kb) staging.resize(mr * kb);
   for (int64_t ms = 0; ms < m_rows; ms += mr) {
     const int64_t left = m_rows - ms;
-    const int rows = MicroKernelRowVariant(left, mr);
-    float* panel = out + ms * kc;
-    for (int i = 0; i < rows; ++i) {
-      const uint16_t* src = a + (m0 + ms + std::min<int64_t>(i, left - 1)) * lda + k0;
-      for (int64_t kk = 0; kk < kb; ++kk) panel[kk * mr + i] = Bf16ToF32(src[kk]);
+    const int valid = static_cast<int>(std::min<int64_t>(mr, left));
+    for (int i = 0; i < valid; ++i) {
+      const uint16_t* src = a + (m0 + ms + i) * lda + k0;
+      float* dst = staging.data() + i * kb;
+      int64_t kk = 0;
+      // Eight at a time: interleaving zeros below the bf16 bits is the widening (SSE2).
+      const __m128i zero = _mm_setzero_si128();
+      for (; kk + 8 <= kb; kk += 8) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kk));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + kk), _mm_unpacklo_epi16(zero, v));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + kk + 4), _mm_unpackhi_epi16(zero, v));
+      }
+      for (; kk < kb; ++kk) {
+        const uint32_t bits = static_cast<uint32_t>(src[kk]) << 16;
+        std::memcpy(dst + kk, &bits, 4);
+      }
     }
+    // Rows past the valid ones repeat the last valid row (as PackActivation does).
+    PackActivation(staging.data(), kb, 0, valid, 0, kb, mr, kc, out + ms * kc);
   }
 }
 

@@ -3,6 +3,7 @@
 #include "codegen/packing.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -34,6 +35,29 @@ TEST(PackActivationTest, MatchesDefinitionForEveryRemainder) {
             }
           }
         }
+      }
+    }
+  }
+}
+
+// The bf16 packer is the f32 one on the widened values, bit for bit.
+TEST(PackActivationTest, Bf16IsTheF32PackerOnWidenedValues) {
+  const int64_t lda = 300, k0 = 5, m0 = 2;
+  for (int mr : {4, 6}) {
+    for (int64_t m_rows : {1, 5, 6, 7, 13, 96}) {
+      for (int64_t kb : {1, 4, 5, 128}) {
+        std::vector<uint16_t> a((m0 + m_rows) * lda);
+        std::vector<float> wide(a.size());
+        for (size_t i = 0; i < a.size(); ++i) {
+          a[i] = static_cast<uint16_t>(0x3f80 + (i * 7) % 200);
+          const uint32_t bits = static_cast<uint32_t>(a[i]) << 16;
+          std::memcpy(&wide[i], &bits, 4);
+        }
+        const int kc = 128;
+        std::vector<float> want((m_rows + mr) * kc, -1.0f), got((m_rows + mr) * kc, -1.0f);
+        PackActivation(wide.data(), lda, m0, m_rows, k0, kb, mr, kc, want.data());
+        PackActivationBf16(a.data(), lda, m0, m_rows, k0, kb, mr, kc, got.data());
+        ASSERT_EQ(got, want) << "mr=" << mr << " m_rows=" << m_rows << " kb=" << kb;
       }
     }
   }
