@@ -48,8 +48,8 @@ struct CompileOptions {
 };
 
 // OK if codegen takes every value and op of `graph`: f32 and bf16 values (bf16 computed in
-// f32 and rounded when stored; `convert` between them), GEMM weights in f32 or bf16 (constant
-// if bf16); else a located error saying what it does not take (the interpreter runs the rest).
+// f32 and rounded when stored; `convert` between them), GEMM weights in f32 or bf16; else a
+// located error saying what it does not take (the interpreter runs the rest).
 absl::Status CheckCompilable(const Graph& graph);
 
 // One view per parameter, split into what Compile takes (constants, by name) and what Run

@@ -9,6 +9,7 @@
 #include "codegen/element_storage.h"
 #include "codegen/packing.h"
 #include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/IntrinsicsX86.h"
 
 namespace braid {
 namespace {
@@ -42,8 +43,15 @@ int StreamsPerCall(int rows, int nv, int vector_width) {
   return streams;
 }
 
+DType WeightDType(GemmPath path) { return path == GemmPath::kF32 ? DType::kF32 : DType::kBF16; }
+
 // The element type of a packed weight panel: f32, or bf16 held as i16 bits.
-llvm::Type* WeightElementType(llvm::IRBuilder<>& b, DType weight) { return StorageType(b, weight); }
+llvm::Type* WeightElementType(llvm::IRBuilder<>& b, GemmPath path) { return StorageType(b, WeightDType(path)); }
+
+// The element type of the packed activation: f32, or bf16 pairs held as i16 bits.
+llvm::Type* ActElementType(llvm::IRBuilder<>& b, GemmPath path) {
+  return path == GemmPath::kBf16Dot ? static_cast<llvm::Type*>(b.getInt16Ty()) : b.getFloatTy();
+}
 
 // `vw` weights at `address` as f32 lanes. bf16 widens exactly in registers (element_storage.h):
 // three cheap vector ops per load on any AVX2 or AVX-512 host, and half the bytes from memory.
@@ -61,13 +69,14 @@ llvm::Value* LoadWeightVector(llvm::IRBuilder<>& b, DType weight, int vw, llvm::
 // Step k also prefetches, into L2, a line (64 bytes) of each of `prefetch_streams`: line k, or
 // with `prefetch_shift` (an i64 s, or null), line k >> s at the steps k that are multiples of
 // 2^s only (a branch in the loop, which the predictor learns, rather than an unrolled copy).
-void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, int vw, DType weight,
+void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, int vw, GemmPath path,
                      const std::vector<llvm::Value*>& prefetch_streams, llvm::Value* prefetch_shift,
                      llvm::Value* a_panel, llvm::Value* b_panel, llvm::Value* b_stride, llvm::Value* kb,
                      llvm::Value* tile, llvm::Value* tile_stride) {
   llvm::IRBuilder<>& b = f.b();
   llvm::Type* fty = b.getFloatTy();
-  llvm::Type* wty = WeightElementType(b, weight);
+  llvm::Type* wty = WeightElementType(b, path);
+  const DType weight = WeightDType(path);
   auto* vty = llvm::FixedVectorType::get(fty, vw);
   const int nr = nv * vw;
   const llvm::Align valign(vw * 4);
@@ -85,8 +94,29 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
       for (int j = 0; j < nv; ++j) acc.push_back(b.CreateAlignedLoad(vty, tile_ptr(s, i, j), valign));
     }
   }
-  // One k step: acc += A[k] * B[k].
+  // One k step: acc += A[k] * B[k]. On the dot path a step is a k pair: each f32 lane adds
+  // a[2p]·b[2p] + a[2p+1]·b[2p+1] (vdpbf16ps), A's pair of row i broadcast to every lane.
   auto step = [&](llvm::Value* k, std::vector<llvm::Value*>& values) {
+    if (path == GemmPath::kBf16Dot) {
+      auto* pairs = llvm::FixedVectorType::get(b.getBFloatTy(), 2 * vw);
+      llvm::Value* a_row = b.CreateInBoundsGEP(b.getInt16Ty(), a_panel, b.CreateMul(k, f.I64(2 * mr)));
+      std::vector<llvm::Value*> av;
+      for (int i = 0; i < rows; ++i) {
+        llvm::Value* pair = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt16Ty(), a_row, 2 * i));
+        av.push_back(b.CreateBitCast(b.CreateVectorSplat(vw, pair), pairs));
+      }
+      for (int s = 0; s < streams; ++s) {
+        llvm::Value* b_row = b.CreateInBoundsGEP(wty, b_panels[s], b.CreateMul(k, f.I64(2 * nr)));
+        for (int j = 0; j < nv; ++j) {
+          llvm::Value* bv = b.CreateAlignedLoad(pairs, b.CreateConstInBoundsGEP1_64(wty, b_row, 2 * j * vw), valign);
+          for (int i = 0; i < rows; ++i) {
+            values[index(s, i, j)] = b.CreateIntrinsic(llvm::Intrinsic::x86_avx512bf16_dpbf16ps_512, {},
+                                                       {values[index(s, i, j)], av[i], bv});
+          }
+        }
+      }
+      return;
+    }
     llvm::Value* a_row = b.CreateInBoundsGEP(fty, a_panel, b.CreateMul(k, f.I64(mr)));
     std::vector<llvm::Value*> av;
     for (int i = 0; i < rows; ++i) {
@@ -105,6 +135,9 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
       }
     }
   };
+  // The loop runs over k, or over k pairs on the dot path (kb odd: the packers zero the last
+  // pair's second half).
+  if (path == GemmPath::kBf16Dot) kb = b.CreateSDiv(b.CreateAdd(kb, f.I64(1)), f.I64(2), "pairs");
   llvm::Value* mask = nullptr;  // k & mask == 0: a step that prefetches
   if (prefetch_shift != nullptr) mask = b.CreateSub(b.CreateShl(f.I64(1), prefetch_shift), f.I64(1), "prefetch.mask");
   llvm::BasicBlock* pre = b.GetInsertBlock();
@@ -273,14 +306,22 @@ void EmitFirstMatching(FunctionEmitter& f, const std::vector<int>& options,
 
 }  // namespace
 
-PanelFormat GemmPanelFormat(const TileConfig& cfg, int vector_width, DType weight) {
-  return PanelFormat{weight, cfg.nv * vector_width, 1};
+PanelFormat GemmPanelFormat(const TileConfig& cfg, int vector_width, GemmPath path) {
+  return PanelFormatFor(path, cfg.nv * vector_width);
 }
 
 namespace {
-// Block functions exist per weight storage; f32's keep their historical names.
-std::string WeightSuffix(DType weight) {
-  return weight == DType::kF32 ? "" : absl::StrCat("_", DTypeName(weight));
+// Block functions exist per path; f32's keep their historical names.
+std::string PathSuffix(GemmPath path) {
+  switch (path) {
+    case GemmPath::kF32:
+      return "";
+    case GemmPath::kBf16Widen:
+      return "_bf16";
+    case GemmPath::kBf16Dot:
+      return "_bf16dot";
+  }
+  return "";
 }
 }  // namespace
 
@@ -289,10 +330,10 @@ std::string TileConfig::ToString(int vector_width) const {
                       why.empty() ? "" : absl::StrCat(" (", why, ")"));
 }
 
-llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg, DType weight) {
+llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg, GemmPath path) {
   const int vw = mc.target.vector_width;
-  const int nr = GemmPanelFormat(cfg, vw, weight).width;
-  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr, WeightSuffix(weight));
+  const int nr = GemmPanelFormat(cfg, vw, path).width;
+  const std::string name = absl::StrCat("braid_gemm_block_", cfg.mr, "x", nr, PathSuffix(path));
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
@@ -306,17 +347,31 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg,
   llvm::Value* next_b = fn->getArg(5);
   llvm::Value* a_kc = fn->getArg(6);
   f.For(f.I64(0), m_rows, cfg.mr, "ms", [&](llvm::Value* ms) {
-    llvm::Value* a_panel = b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(ms, a_kc));
+    llvm::Value* a_panel = b.CreateInBoundsGEP(ActElementType(b, path), a_packed, b.CreateMul(ms, a_kc));
     llvm::Value* tile_rows = b.CreateInBoundsGEP(fty, tile, b.CreateMul(ms, f.I64(nr)));
     llvm::Value* rows_left = b.CreateSub(m_rows, ms);
-    const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, weight, ms, m_rows, kb, next_b, b_panel);
+    if (path == GemmPath::kBf16Dot) {
+      // The dot path: plain micro-kernels, without the next block's software prefetch (not
+      // tuned for it yet).
+      llvm::BasicBlock* join = llvm::BasicBlock::Create(f.ctx(), "uk.join", fn);
+      EmitFirstMatching(
+          f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(rows_left, f.I64(rows)); },
+          [&](int rows) {
+            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, path, {}, nullptr, a_panel, b_panel, nullptr, kb,
+                            tile_rows, nullptr);
+            b.CreateBr(join);
+          });
+      b.SetInsertPoint(join);
+      return;
+    }
+    const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, WeightDType(path), ms, m_rows, kb, next_b, b_panel);
     // Sparse, dense or no prefetches, then the smallest row variant that covers what is left.
     llvm::BasicBlock* join = llvm::BasicBlock::Create(f.ctx(), "uk.join", fn);
     llvm::BasicBlock* sparse = llvm::BasicBlock::Create(f.ctx(), "uk.sparse", fn);
     llvm::BasicBlock* other = llvm::BasicBlock::Create(f.ctx(), "uk.other", fn);
     b.CreateCondBr(prefetch.sparse, sparse, other);
     b.SetInsertPoint(sparse);
-    EmitMicroKernel(f, cfg.mr, 1, cfg.mr, cfg.nv, vw, weight, {prefetch.sparse_stream}, prefetch.sparse_shift, a_panel, b_panel,
+    EmitMicroKernel(f, cfg.mr, 1, cfg.mr, cfg.nv, vw, path, {prefetch.sparse_stream}, prefetch.sparse_shift, a_panel, b_panel,
                     nullptr, kb, tile_rows, nullptr);
     b.CreateBr(join);
     b.SetInsertPoint(other);
@@ -329,7 +384,7 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg,
       EmitFirstMatching(
           f, MicroKernelRowVariants(cfg.mr), [&](int rows) { return b.CreateICmpSLE(rows_left, f.I64(rows)); },
           [&](int rows) {
-            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, weight, streams, nullptr, a_panel, b_panel, nullptr, kb,
+            EmitMicroKernel(f, rows, 1, cfg.mr, cfg.nv, vw, path, streams, nullptr, a_panel, b_panel, nullptr, kb,
                             tile_rows, nullptr);
             b.CreateBr(join);
           });
@@ -340,11 +395,11 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg,
   return fn;
 }
 
-llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, DType weight) {
-  const int nr = GemmPanelFormat(cfg, mc.target.vector_width, weight).width;
-  const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr, WeightSuffix(weight));
+llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, GemmPath path) {
+  const int nr = GemmPanelFormat(cfg, mc.target.vector_width, path).width;
+  const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr, PathSuffix(path));
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
-  llvm::Function* block = GemmTiledBlockFunction(mc, cfg, weight);
+  llvm::Function* block = GemmTiledBlockFunction(mc, cfg, path);
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
   llvm::IRBuilder<>& b = f.b();
@@ -356,23 +411,27 @@ llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, D
   llvm::Value* m_rows = fn->getArg(4);
   llvm::Value* after = fn->getArg(5);
   llvm::Value* kc = fn->getArg(6);
-  llvm::Type* wty = WeightElementType(b, weight);
+  llvm::Type* wty = WeightElementType(b, path);
+  llvm::Type* aty = ActElementType(b, path);
+  // The micro-panel stride of A packed for all of K: K, rounded up to whole pairs on the dot
+  // path (kc is even, so every chunk but the last starts on a pair).
+  llvm::Value* a_kc = path == GemmPath::kBf16Dot ? b.CreateAnd(b.CreateAdd(k, f.I64(1)), f.I64(-2)) : k;
   f.For(f.I64(0), k, kc, "k0", [&](llvm::Value* k0) {
     llvm::Value* k_next = b.CreateAdd(k0, kc);
     // (No inbounds: past the panel's end this address is only compared away.)
     llvm::Value* next = b.CreateSelect(b.CreateICmpSLT(k_next, k), b.CreateGEP(wty, b_panel, b.CreateMul(k_next, f.I64(nr))), after);
-    b.CreateCall(block, {b.CreateInBoundsGEP(fty, a_packed, b.CreateMul(k0, f.I64(cfg.mr))),
+    b.CreateCall(block, {b.CreateInBoundsGEP(aty, a_packed, b.CreateMul(k0, f.I64(cfg.mr))),
                          b.CreateInBoundsGEP(wty, b_panel, b.CreateMul(k0, f.I64(nr))), f.Min(kc, b.CreateSub(k, k0)),
-                         tile, m_rows, next, k});
+                         tile, m_rows, next, a_kc});
   });
   b.CreateRetVoid();
   return fn;
 }
 
-llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg, DType weight) {
+llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg, GemmPath path) {
   const int vw = mc.target.vector_width;
-  const int nr = GemmPanelFormat(cfg, vw, weight).width;
-  const std::string name = absl::StrCat("braid_gemm_streaming_", cfg.mr, "x", nr, WeightSuffix(weight));
+  const int nr = GemmPanelFormat(cfg, vw, path).width;
+  const std::string name = absl::StrCat("braid_gemm_streaming_", cfg.mr, "x", nr, PathSuffix(path));
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, false, true, false, false, false}, {0, 1, 4});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
@@ -401,7 +460,7 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
   b.CreateCondBr(b.CreateICmpSLT(p, panels), dispatch, exit);
   b.SetInsertPoint(dispatch);
   llvm::Value* left = b.CreateSub(panels, p);
-  llvm::Value* b_first = b.CreateInBoundsGEP(WeightElementType(b, weight), b_panel, b.CreateMul(p, b_stride));
+  llvm::Value* b_first = b.CreateInBoundsGEP(WeightElementType(b, path), b_panel, b.CreateMul(p, b_stride));
   llvm::Value* tile_first = b.CreateInBoundsGEP(fty, tile, b.CreateMul(p, tile_stride));
   b.SetInsertPoint(latch);
   llvm::PHINode* step = b.CreatePHI(b.getInt64Ty(), 8, "step");
@@ -416,7 +475,7 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
         EmitFirstMatching(
             f, counts, [&](int streams) { return b.CreateICmpSGE(left, f.I64(streams)); },
             [&](int streams) {
-              EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, weight, {}, nullptr, a_packed, b_first, b_stride, kb,
+              EmitMicroKernel(f, rows, streams, cfg.mr, cfg.nv, vw, path, {}, nullptr, a_packed, b_first, b_stride, kb,
                               tile_first, tile_stride);
               step->addIncoming(f.I64(streams), b.GetInsertBlock());
               b.CreateBr(latch);

@@ -6,20 +6,29 @@
 #include "absl/container/flat_hash_map.h"
 #include "codegen/element_loop.h"
 #include "codegen/element_storage.h"
+#include "ir/status_macros.h"
 
 namespace braid {
 namespace {
 
 // The runtime's activation packer (PackActivation in packing.h): plain data movement, cheaper
 // to call than to generate and compile per GEMM.
-// A bf16 activation is widened to f32 as it is packed (braid_pack_activation_bf16).
-llvm::FunctionCallee PackActivationFunction(ModuleContext& mc, DType act) {
+// A bf16 activation is widened to f32 as it is packed (braid_pack_activation_bf16), or packed
+// as bf16 k pairs for the dot path (braid_pack_activation_bf16_pairs).
+llvm::FunctionCallee PackActivationFunction(ModuleContext& mc, DType act, bool pairs) {
   llvm::LLVMContext& ctx = mc.module.getContext();
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
   auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, i64, i64, i64, i64, i64, ptr}, false);
-  return mc.module.getOrInsertFunction(act == DType::kBF16 ? "braid_pack_activation_bf16" : "braid_pack_activation",
-                                       type);
+  const char* name = pairs                    ? "braid_pack_activation_bf16_pairs"
+                     : act == DType::kBF16 ? "braid_pack_activation_bf16"
+                                           : "braid_pack_activation";
+  return mc.module.getOrInsertFunction(name, type);
+}
+
+// K rounded up to whole pairs.
+llvm::Value* RoundUpToPairs(llvm::IRBuilder<>& b, llvm::Value* k) {
+  return b.CreateAnd(b.CreateAdd(k, b.getInt64(1)), b.getInt64(-2));
 }
 
 // The runtime's per-thread scratch buffer (braid_thread_scratch in runtime.h).
@@ -118,13 +127,17 @@ void GemmTaskEmitter::EmitOperands() {
   for (size_t g = 0; g < gemms_; ++g) {
     const GemmSpec& spec = *c_.gemms[g];
     llvm::Value* k = f_.DimValue(spec.act->type().tensor().shape.back());
+    const GemmPath path = GemmPathFor(spec.act->type().tensor().dtype, spec.weight->type().tensor().dtype,
+                                      mc_.target.bf16_dot());
+    const bool pairs = path == GemmPath::kBf16Dot;
     auto act = std::find_if(acts_.begin(), acts_.end(), [&](const Activation& a) { return a.value == spec.act; });
     if (act == acts_.end()) {
-      acts_.push_back({spec.act, f_.Buffer(mc_.plan.value_slot.at(spec.act)), k, PackBuffer(f_, cfg_)});
+      acts_.push_back({spec.act, f_.Buffer(mc_.plan.value_slot.at(spec.act)), k, PackBuffer(f_, cfg_), pairs});
       act = acts_.end() - 1;
     }
-    ops_.push_back({k, f_.Buffer(spec.packed_slot), static_cast<size_t>(act - acts_.begin()),
-                    spec.weight->type().tensor().dtype});
+    BRAID_CHECK(act->pairs == pairs, "GEMMs sharing an activation share its packing");
+    ops_.push_back({k, pairs ? RoundUpToPairs(b_, k) : k, f_.Buffer(spec.packed_slot),
+                    static_cast<size_t>(act - acts_.begin()), path});
     k_max_ = b_.CreateSelect(b_.CreateICmpSGT(k, k_max_), k, k_max_);
   }
 }
@@ -166,8 +179,8 @@ llvm::Value* GemmTaskEmitter::TileOf(llvm::Value* pp, size_t g) {
 llvm::Value* GemmTaskEmitter::WeightBlock(llvm::Value* panel, size_t g, llvm::Value* k_start) {
   // Computed without inbounds: the next block's address may lie past the weight, and is then
   // only prefetched, which never faults.
-  llvm::Value* offset = b_.CreateMul(b_.CreateAdd(b_.CreateMul(panel, ops_[g].k), k_start), f_.I64(nr_));
-  llvm::Type* element = ops_[g].weight == DType::kBF16 ? b_.getInt16Ty() : b_.getFloatTy();
+  llvm::Value* offset = b_.CreateMul(b_.CreateAdd(b_.CreateMul(panel, ops_[g].k_panel), k_start), f_.I64(nr_));
+  llvm::Type* element = ops_[g].path == GemmPath::kF32 ? b_.getFloatTy() : b_.getInt16Ty();
   return b_.CreateGEP(element, ops_[g].packed, offset);
 }
 
@@ -188,8 +201,11 @@ void GemmTaskEmitter::EmitPanelMajor() {
   std::vector<llvm::Value*> packed_act;
   for (size_t a = 0; a < acts_.size(); ++a) {
     packed_act.push_back(b_.CreateInBoundsGEP(b_.getFloatTy(), scratch, b_.CreateMul(act_floats_, f_.I64(a))));
-    b_.CreateCall(PackActivationFunction(mc_, acts_[a].value->type().tensor().dtype), {acts_[a].data, acts_[a].k, m0_, m_rows_, f_.I64(0), acts_[a].k,
-                                                f_.I64(cfg_.mr), acts_[a].k, packed_act.back()});
+    // All of K per micro-panel (whole pairs on the dot path, as the panel run reads it).
+    llvm::Value* panel_k = acts_[a].pairs ? RoundUpToPairs(b_, acts_[a].k) : acts_[a].k;
+    b_.CreateCall(PackActivationFunction(mc_, acts_[a].value->type().tensor().dtype, acts_[a].pairs),
+                  {acts_[a].data, acts_[a].k, m0_, m_rows_, f_.I64(0), acts_[a].k, f_.I64(cfg_.mr), panel_k,
+                   packed_act.back()});
   }
   f_.For(f_.I64(0), task_panels_, 1, "pm.pp", [&](llvm::Value* pp) {
     llvm::Value* panel = b_.CreateAdd(first_panel_, pp);
@@ -197,7 +213,7 @@ void GemmTaskEmitter::EmitPanelMajor() {
       // After a panel comes the next GEMM's (or, after the last GEMM, the next panel's).
       llvm::Value* after = g + 1 < gemms_ ? WeightBlock(panel, g + 1, f_.I64(0))
                                           : WeightBlock(b_.CreateAdd(panel, f_.I64(1)), 0, f_.I64(0));
-      b_.CreateCall(GemmPanelRunFunction(mc_, cfg_, ops_[g].weight), {packed_act[ops_[g].act], WeightBlock(panel, g, f_.I64(0)),
+      b_.CreateCall(GemmPanelRunFunction(mc_, cfg_, ops_[g].path), {packed_act[ops_[g].act], WeightBlock(panel, g, f_.I64(0)),
                                                       ops_[g].k, TileOf(pp, g), m_rows_, after, f_.I64(small_block_kc_)});
     }
   });
@@ -207,7 +223,7 @@ void GemmTaskEmitter::EmitKBlocks() {
   f_.For(f_.I64(0), k_max_, kc_, "k0", [&](llvm::Value* k0) {
     for (const Activation& act : acts_) {
       IfKInRange(k0, act.k, [&](llvm::Value* kb) {
-        b_.CreateCall(PackActivationFunction(mc_, act.value->type().tensor().dtype),
+        b_.CreateCall(PackActivationFunction(mc_, act.value->type().tensor().dtype, act.pairs),
                       {act.data, act.k, m0_, m_rows_, k0, kb, f_.I64(cfg_.mr), tiled_kc_, act.packed});
       });
     }
@@ -231,8 +247,8 @@ void GemmTaskEmitter::EmitStreaming(llvm::Value* k0) {
   for (size_t g = 0; g < gemms_; ++g) {
     const Operands& op = ops_[g];
     IfKInRange(k0, op.k, [&](llvm::Value* kb) {
-      b_.CreateCall(GemmStreamingBlockFunction(mc_, cfg_, op.weight),
-                    {acts_[op.act].packed, WeightBlock(first_panel_, g, k0), b_.CreateMul(op.k, f_.I64(nr_)), kb,
+      b_.CreateCall(GemmStreamingBlockFunction(mc_, cfg_, op.path),
+                    {acts_[op.act].packed, WeightBlock(first_panel_, g, k0), b_.CreateMul(op.k_panel, f_.I64(nr_)), kb,
                      TileOf(f_.I64(0), g), b_.CreateMul(tile_floats_, f_.I64(gemms_)), m_rows_, task_panels_});
     });
   }
@@ -254,7 +270,7 @@ void GemmTaskEmitter::EmitTiled(llvm::Value* k0) {
           next = b_.CreateSelect(last_panel, WeightBlock(first_panel_, 0, b_.CreateAdd(k0, kc_)),
                                  WeightBlock(b_.CreateAdd(panel, f_.I64(1)), 0, k0));
         }
-        b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_, op.weight),
+        b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_, op.path),
                       {acts_[op.act].packed, WeightBlock(panel, g, k0), kb, TileOf(pp, g), m_rows_, next, tiled_kc_});
       });
     }

@@ -56,15 +56,17 @@ class GemmTaskEmitter {
   // A GEMM's operands; GEMMs reading the same activation share one packed copy of its block.
   struct Operands {
     llvm::Value* k;
-    llvm::Value* packed;  // all panels of the packed weight
-    size_t act;           // index into acts_
-    DType weight;         // the packed weight's storage (its block functions widen it)
+    llvm::Value* k_panel;  // K rows per packed panel: K, rounded up to pairs on the dot path
+    llvm::Value* packed;   // all panels of the packed weight
+    size_t act;            // index into acts_
+    GemmPath path;         // how its block functions read and multiply (panel_format.h)
   };
   struct Activation {
     const Value* value;
     llvm::Value* data;
     llvm::Value* k;
     llvm::Value* packed;  // one packed block (mc x kc)
+    bool pairs;           // packed as bf16 k pairs (the dot path), else as f32
   };
 
   void EmitFrame();

@@ -46,8 +46,8 @@ class GemmTemplate {
   llvm::Value* NumTasks(FunctionEmitter& f, const TileConfig& config) const;
 
   // The packed-weight format the micro-kernels of `config` read on this target.
-  PanelFormat Panel(const TileConfig& config, DType weight = DType::kF32) const {
-    return GemmPanelFormat(config, mc_.target.vector_width, weight);
+  PanelFormat Panel(const TileConfig& config, GemmPath path = GemmPath::kF32) const {
+    return GemmPanelFormat(config, mc_.target.vector_width, path);
   }
   int PanelWidth(const TileConfig& config) const { return Panel(config).width; }
 

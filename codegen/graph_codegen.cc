@@ -26,6 +26,8 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
   auto* pack_type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx),
                                             {llvm::Type::getInt32Ty(ctx), ptr, ptr, i64, i64, i64}, false);
   llvm::FunctionCallee pack = out.module->getOrInsertFunction("braid_pack_weights", pack_type);
+  llvm::FunctionCallee pack_bf16 = out.module->getOrInsertFunction("braid_pack_weights_bf16", pack_type);
+  llvm::FunctionCallee pack_bf16_pairs = out.module->getOrInsertFunction("braid_pack_weights_bf16_pairs", pack_type);
 
   llvm::BasicBlock::Create(ctx, "entry", entry);
   FunctionEmitter f(mc, entry, entry->getArg(0), entry->getArg(1));
@@ -55,13 +57,19 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
       for (size_t g = 0; g < plan.gemms.size(); ++g) {
         const GemmSpec& spec = plan.gemms[g];
         if (spec.template_node != kernel.template_node()) continue;
-        out.panel_format[g] = tmpl->Panel(config, spec.weight->type().tensor().dtype);
+        out.panel_format[g] = tmpl->Panel(config, GemmPathFor(spec.act->type().tensor().dtype,
+                                                              spec.weight->type().tensor().dtype,
+                                                              target.bf16_dot()));
         if (spec.weight->is_const()) continue;  // prepacked at compile time
         // A weight known only at run time (an input, or computed by an earlier kernel) is packed
         // here, after its producer ran.
         const Shape& w = spec.weight->type().tensor().shape;
         const bool linear = spec.kind == OpKind::kLinear;
-        b.CreateCall(pack, {b.getInt32(linear ? 1 : 0), f.Buffer(plan.value_slot.at(spec.weight)),
+        const PanelFormat& format = out.panel_format[g];
+        llvm::FunctionCallee packer = format.dtype == DType::kF32 ? pack
+                                      : format.k_interleave == 2   ? pack_bf16_pairs
+                                                                   : pack_bf16;
+        b.CreateCall(packer, {b.getInt32(linear ? 1 : 0), f.Buffer(plan.value_slot.at(spec.weight)),
                             f.Buffer(spec.packed_slot), f.DimValue(GemmWeightK(spec.kind, w)),
                             f.DimValue(GemmWeightN(spec.kind, w)), f.I64(out.panel_format[g].width)});
       }

@@ -268,7 +268,10 @@ absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(llvm::orc::LLJIT& lljit, const 
   define("braid_thread_scratch", &braid_thread_scratch);
   define("braid_pack_activation", &braid_pack_activation);
   define("braid_pack_activation_bf16", &braid_pack_activation_bf16);
+  define("braid_pack_activation_bf16_pairs", &braid_pack_activation_bf16_pairs);
   define("braid_pack_weights", &braid_pack_weights);
+  define("braid_pack_weights_bf16", &braid_pack_weights_bf16);
+  define("braid_pack_weights_bf16_pairs", &braid_pack_weights_bf16_pairs);
   if (auto err = jit->dylib_->define(llvm::orc::absoluteSymbols(std::move(runtime)))) {
     return ToStatus(std::move(err), "defining the runtime symbols");
   }

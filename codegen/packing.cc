@@ -120,11 +120,24 @@ void PackPanel(OpKind kind, const PanelFormat& format, const float* w, int64_t k
 
 void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int64_t k, int64_t n, int64_t p,
                  uint16_t* out) {
-  BRAID_CHECK(DTypeBytes(format.dtype) == 2 && format.k_interleave == 1, "PackPanel16: a 16-bit packer");
+  BRAID_CHECK(DTypeBytes(format.dtype) == 2 && (format.k_interleave == 1 || format.k_interleave == 2),
+              "PackPanel16: a 16-bit packer, k single or in pairs");
   const int nr = format.width;
   const int64_t n0 = p * nr;
   const int64_t width = std::min<int64_t>(nr, n - n0);
   uint16_t* panel = out + p * format.PanelElements(k);
+  if (format.k_interleave == 2) {
+    // k pairs interleaved (vdpbf16ps): element (kk, j) at ((kk / 2)·nr + j)·2 + kk % 2; the
+    // padding (columns past n, the odd k's partner) is zero.
+    std::fill(panel, panel + format.PanelElements(k), uint16_t{0});
+    for (int64_t j = 0; j < width; ++j) {
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const uint16_t value = kind == OpKind::kMatmul ? w[kk * n + n0 + j] : w[(n0 + j) * k + kk];
+        panel[((kk >> 1) * nr + j) * 2 + (kk & 1)] = value;
+      }
+    }
+    return;
+  }
   if (kind == OpKind::kMatmul) {
     for (int64_t kk = 0; kk < k; ++kk) {
       std::memcpy(panel + kk * nr, w + kk * n + n0, width * sizeof(uint16_t));
@@ -210,6 +223,20 @@ void PackActivationBf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_ro
   }
 }
 
+void PackActivationBf16Pairs(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
+                             int mr, int kc, uint16_t* out) {
+  for (int64_t ms = 0; ms < m_rows; ms += mr) {
+    const int64_t left = m_rows - ms;
+    const int rows = MicroKernelRowVariant(left, mr);
+    uint16_t* panel = out + ms * kc;
+    for (int i = 0; i < rows; ++i) {
+      const uint16_t* src = a + (m0 + ms + std::min<int64_t>(i, left - 1)) * lda + k0;
+      for (int64_t kk = 0; kk < kb; ++kk) panel[((kk >> 1) * mr + i) * 2 + (kk & 1)] = src[kk];
+      if (kb & 1) panel[((kb >> 1) * mr + i) * 2 + 1] = 0;  // the odd k's partner
+    }
+  }
+}
+
 void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, float* out) {
   for (int64_t p = 0; p < format.Panels(n); ++p) PackPanel(kind, format, w, k, n, p, out);
 }
@@ -226,8 +253,27 @@ extern "C" void braid_pack_activation_bf16(const uint16_t* a, int64_t lda, int64
   braid::PackActivationBf16(a, lda, m0, m_rows, k0, kb, static_cast<int>(mr), static_cast<int>(kc), out);
 }
 
+extern "C" void braid_pack_activation_bf16_pairs(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows,
+                                                 int64_t k0, int64_t kb, int64_t mr, int64_t kc, uint16_t* out) {
+  braid::PackActivationBf16Pairs(a, lda, m0, m_rows, k0, kb, static_cast<int>(mr), static_cast<int>(kc), out);
+}
+
 extern "C" void braid_pack_weights(int32_t transposed, const float* w, float* out, int64_t k,
                                    int64_t n, int64_t nr) {
   const braid::PanelFormat format{braid::DType::kF32, static_cast<int>(nr), 1};
   braid::PackWeights(transposed ? braid::OpKind::kLinear : braid::OpKind::kMatmul, format, w, k, n, out);
+}
+
+extern "C" void braid_pack_weights_bf16(int32_t transposed, const uint16_t* w, uint16_t* out, int64_t k,
+                                        int64_t n, int64_t nr) {
+  const braid::PanelFormat format{braid::DType::kBF16, static_cast<int>(nr), 1};
+  const braid::OpKind kind = transposed ? braid::OpKind::kLinear : braid::OpKind::kMatmul;
+  for (int64_t p = 0; p < format.Panels(n); ++p) braid::PackPanel16(kind, format, w, k, n, p, out);
+}
+
+extern "C" void braid_pack_weights_bf16_pairs(int32_t transposed, const uint16_t* w, uint16_t* out, int64_t k,
+                                              int64_t n, int64_t nr) {
+  const braid::PanelFormat format{braid::DType::kBF16, static_cast<int>(nr), 2};
+  const braid::OpKind kind = transposed ? braid::OpKind::kLinear : braid::OpKind::kMatmul;
+  for (int64_t p = 0; p < format.Panels(n); ++p) braid::PackPanel16(kind, format, w, k, n, p, out);
 }

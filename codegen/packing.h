@@ -39,7 +39,8 @@ void PackPanel(OpKind kind, const PanelFormat& format, const float* w, int64_t k
                float* out);
 void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, float* out);
 // The same for a 16-bit weight (bf16 bits) into 16-bit panels (format.dtype bf16): the weight
-// keeps its storage, half the bytes of f32 panels; the micro-kernels widen it as they load.
+// keeps its storage, half the bytes of f32 panels; k_interleave 1 (the micro-kernels widen it
+// as they load) or 2 (k pairs side by side for vdpbf16ps, K padded to pairs with zeros).
 void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int64_t k, int64_t n, int64_t p,
                  uint16_t* out);
 
@@ -57,6 +58,11 @@ int MicroKernelRowVariant(int64_t rows_left, int mr);
 void PackActivation(const float* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
                     int mr, int kc, float* out);
 
+// For the bf16 dot path: the same rows as bf16 k pairs, out[ms·kc + ((kk / 2)·mr + i)·2 + kk % 2]
+// (uint16 units, kc even), an odd kb's last pair completed with zero.
+void PackActivationBf16Pairs(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
+                             int mr, int kc, uint16_t* out);
+
 // The same from a bf16 activation, widened (exactly) to the f32 micro-panels.
 void PackActivationBf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
                         int mr, int kc, float* out);
@@ -66,6 +72,8 @@ void PackActivationBf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_ro
 // Called by generated code to pack an activation block (see PackActivation).
 extern "C" void braid_pack_activation(const float* a, int64_t lda, int64_t m0, int64_t m_rows,
                                       int64_t k0, int64_t kb, int64_t mr, int64_t kc, float* out);
+extern "C" void braid_pack_activation_bf16_pairs(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows,
+                                                 int64_t k0, int64_t kb, int64_t mr, int64_t kc, uint16_t* out);
 extern "C" void braid_pack_activation_bf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows,
                                            int64_t k0, int64_t kb, int64_t mr, int64_t kc, float* out);
 
@@ -73,5 +81,10 @@ extern "C" void braid_pack_activation_bf16(const uint16_t* a, int64_t lda, int64
 // the kernel that reads it. `transposed` is 1 for linear weights w[N, K], 0 for matmul b[K, N].
 extern "C" void braid_pack_weights(int32_t transposed, const float* w, float* out, int64_t k,
                                    int64_t n, int64_t nr);
+// The same for a bf16 weight, into bf16 panels.
+extern "C" void braid_pack_weights_bf16(int32_t transposed, const uint16_t* w, uint16_t* out, int64_t k,
+                                        int64_t n, int64_t nr);
+extern "C" void braid_pack_weights_bf16_pairs(int32_t transposed, const uint16_t* w, uint16_t* out, int64_t k,
+                                              int64_t n, int64_t nr);
 
 #endif  // BRAID_CODEGEN_PACKING_H_

@@ -34,6 +34,34 @@ struct PanelFormat {
   int64_t RowOffset(int64_t k) const { return k * width; }
 };
 
+// How one GEMM's block functions read their operands and multiply (the panel format follows):
+enum class GemmPath {
+  kF32,        // f32 activations, f32 panels, f32 FMAs
+  kBf16Widen,  // f32 activations (bf16 ones widened while packed), bf16 panels widened to f32
+               // in registers, f32 FMAs: any AVX2/AVX-512 host
+  kBf16Dot,    // bf16 activations packed as k pairs, bf16 panels with k pairs interleaved,
+               // vdpbf16ps (two products per f32 lane): AVX512-BF16 hosts, bf16 x bf16 GEMMs
+};
+
+inline PanelFormat PanelFormatFor(GemmPath path, int width) {
+  switch (path) {
+    case GemmPath::kF32:
+      return PanelFormat{DType::kF32, width, 1};
+    case GemmPath::kBf16Widen:
+      return PanelFormat{DType::kBF16, width, 1};
+    case GemmPath::kBf16Dot:
+      return PanelFormat{DType::kBF16, width, 2};
+  }
+  return PanelFormat{DType::kF32, width, 1};
+}
+
+// The path of a GEMM with this activation and weight dtype on a target with (or without) the
+// bf16 dot product. bf16 activations meet bf16 weights only (the type rules).
+inline GemmPath GemmPathFor(DType act, DType weight, bool bf16_dot) {
+  if (weight == DType::kF32) return GemmPath::kF32;
+  return act == DType::kBF16 && bf16_dot ? GemmPath::kBf16Dot : GemmPath::kBf16Widen;
+}
+
 }  // namespace braid
 
 #endif  // BRAID_CODEGEN_PANEL_FORMAT_H_

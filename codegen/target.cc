@@ -22,7 +22,9 @@ absl::StatusOr<Isa> ParseIsa(const std::string& name) {
   if (name == "auto") return Isa::kAuto;
   if (name == "avx2") return Isa::kAvx2;
   if (name == "avx512") return Isa::kAvx512;
-  return absl::InvalidArgumentError(absl::StrCat("unknown ISA '", name, "' (expected auto, avx2 or avx512)"));
+  if (name == "avx512-bf16") return Isa::kAvx512Bf16;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ISA '", name, "' (expected auto, avx2, avx512 or avx512-bf16)"));
 }
 
 namespace {
@@ -141,10 +143,16 @@ absl::StatusOr<TargetInfo> SelectTarget(Isa requested) {
   auto has = [&](const char* f) { auto it = host.find(f); return it != host.end() && it->second; };
   const bool host_avx2 = has("avx2") && has("fma");
   const bool host_avx512 = host_avx2 && has("avx512f");
+  const bool host_bf16 = host_avx512 && has("avx512bf16");
   Isa isa = requested;
-  if (isa == Isa::kAuto) isa = host_avx512 ? Isa::kAvx512 : Isa::kAvx2;
-  if (isa == Isa::kAvx512 && !host_avx512) {
+  if (isa == Isa::kAuto) isa = host_bf16 ? Isa::kAvx512Bf16 : host_avx512 ? Isa::kAvx512 : Isa::kAvx2;
+  if ((isa == Isa::kAvx512 || isa == Isa::kAvx512Bf16) && !host_avx512) {
     return absl::FailedPreconditionError("this CPU has no AVX-512F; use --isa=avx2 or --isa=auto");
+  }
+  // LLVM aborts the process on an instruction the target lacks: never ask for vdpbf16ps
+  // without the host's AVX512-BF16.
+  if (isa == Isa::kAvx512Bf16 && !host_bf16) {
+    return absl::FailedPreconditionError("this CPU has no AVX512-BF16; use --isa=avx512 or --isa=auto");
   }
   if (!host_avx2) {
     return absl::FailedPreconditionError("braid's kernels need AVX2 and FMA, which this CPU lacks");
@@ -152,7 +160,7 @@ absl::StatusOr<TargetInfo> SelectTarget(Isa requested) {
   TargetInfo target;
   target.isa = isa;
   target.caches = HostCacheSizes();
-  if (isa == Isa::kAvx512) {
+  if (isa == Isa::kAvx512 || isa == Isa::kAvx512Bf16) {
     target.vector_width = 16;
     target.cpu = llvm::sys::getHostCPUName().str();
     for (const auto& f : host) target.features.push_back((f.second ? "+" : "-") + f.first().str());

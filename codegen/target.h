@@ -12,7 +12,9 @@
 
 namespace braid {
 
-enum class Isa { kAuto, kAvx2, kAvx512 };
+// The code paths: AVX2 (8-wide), AVX-512 (16-wide), and AVX-512 whose bf16 GEMMs use the
+// AVX512-BF16 dot product (`vdpbf16ps`, two products per lane) instead of widening to f32.
+enum class Isa { kAuto, kAvx2, kAvx512, kAvx512Bf16 };
 
 // The data caches one core has to itself, which the GEMM template blocks for
 // (GemmTemplate::Choose): the K block from L1d, the tile buffer from L2.
@@ -30,10 +32,14 @@ struct TargetInfo {
   std::vector<std::string> features;  // "+avx2", "-avx512f", ...
   CacheSizes caches;
 
-  const char* IsaName() const { return isa == Isa::kAvx512 ? "avx512" : "avx2"; }
+  // bf16 x bf16 GEMMs use vdpbf16ps (Isa::kAvx512Bf16).
+  bool bf16_dot() const { return isa == Isa::kAvx512Bf16; }
+  const char* IsaName() const {
+    return isa == Isa::kAvx512Bf16 ? "avx512-bf16" : isa == Isa::kAvx512 ? "avx512" : "avx2";
+  }
 };
 
-absl::StatusOr<Isa> ParseIsa(const std::string& name);  // auto | avx2 | avx512
+absl::StatusOr<Isa> ParseIsa(const std::string& name);  // auto | avx2 | avx512 | avx512-bf16
 
 // The level-1 data and level-2 caches of the core this runs on, from CPUID (leaf 4 on Intel,
 // 0x8000001D or 0x80000005/6 on AMD), else from /sys/devices/system/cpu/cpu0/cache. Where

@@ -14,7 +14,7 @@ namespace braid::testing {
 
 struct CorpusEntry {
   std::string file;
-  std::string text;  // one chunk that parses and verifies, with f32 parameters only
+  std::string text;  // one chunk that parses, verifies and compiles (f32 and bf16 values)
 };
 
 // Every executable chunk of every corpus file, in a fixed order.

@@ -56,7 +56,7 @@ const Compiled& Block() {
     // The GEMM template's choice (GemmTemplate::Choose): 6 x 4 vectors, kc 128.
     c->config = TileConfig{6, target->vector_width == 16 ? 4 : 2, 96, 128};
     c->nr = GemmPanelFormat(c->config, target->vector_width).width;
-    const std::string name = GemmTiledBlockFunction(mc, c->config, DType::kF32)->getName().str();
+    const std::string name = GemmTiledBlockFunction(mc, c->config, GemmPath::kF32)->getName().str();
     c->jit->PrepareModule(*module);
     if (!c->jit->CompileAndAdd(*module, 1, /*optimize=*/true).ok()) return c;
     auto address = c->jit->Lookup(name);

@@ -34,13 +34,16 @@ double Flops(const Graph& g, const DimBindings& dims) {
   return flops;
 }
 
-std::vector<Isa> Isas() {
+// The code paths a graph can take on this host: AVX2, AVX-512 and, for graphs with bf16
+// values on AVX512-BF16 hosts, the bf16 dot-product path (for f32 graphs it is AVX-512's code).
+std::vector<Isa> Isas(bool has_bf16) {
   std::vector<Isa> isas = {Isa::kAvx2};
   if (SelectTarget(Isa::kAvx512).ok()) {
     isas.push_back(Isa::kAvx512);
   } else {
     std::cout << "note: this host has no AVX-512; only the AVX2 path is checked\n";
   }
+  if (has_bf16 && SelectTarget(Isa::kAvx512Bf16).ok()) isas.push_back(Isa::kAvx512Bf16);
   return isas;
 }
 
@@ -74,15 +77,16 @@ TEST(CodegenEquivalenceTest, CompiledGraphsMatchTheInterpreter) {
         for (const auto& [name, t] : constants) constant_bytes += t.size() * 4;
         const bool heavy = constant_bytes > (int64_t{64} << 20);
         if (heavy && !optimize) continue;
-        for (Isa isa : Isas()) {
-          if (heavy && isa != Isas().back()) continue;
+        const std::vector<Isa> isas = Isas(entry.text.find("bf16") != std::string::npos);
+        for (Isa isa : isas) {
+          if (heavy && isa != isas.back()) continue;
           for (bool fuse : {true, false}) {
             if (heavy && !fuse) continue;
             CompileOptions options;
             options.isa = isa;
             options.fuse_epilogues = options.fuse_pointwise = fuse;
             const std::string where = entry.file + " @" + graph->name() + (optimize ? " --O" : "") +
-                                      (fuse ? "" : " --nofusion") + (isa == Isa::kAvx2 ? " avx2" : " avx512");
+                                      (fuse ? "" : " --nofusion") + " " + SelectTarget(isa)->IsaName();
             auto compiled = CompiledGraph::Compile(*graph, options, constants);
             ASSERT_TRUE(compiled.ok()) << where << ": " << compiled.status();
             ++compiled_count;

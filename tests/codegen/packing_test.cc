@@ -127,5 +127,64 @@ TEST(PackWeightsTest, SixteenBitPanelsMatchDefinitionWithZeroPadding) {
   }
 }
 
+// k pairs interleaved (the bf16 dot path): element (kk, j) of panel p at ((kk / 2)·nr + j)·2 +
+// kk % 2, K padded to pairs, zeros in the padding.
+TEST(PackWeightsTest, PairPanelsMatchDefinitionWithZeroPadding) {
+  for (OpKind kind : {OpKind::kLinear, OpKind::kMatmul}) {
+    for (int nr : {16, 64}) {
+      for (int64_t k : {1, 2, 3, 64, 77}) {
+        for (int64_t n : {1, 17, 100}) {
+          std::vector<uint16_t> w(k * n);
+          for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<uint16_t>(i + 1);
+          const PanelFormat format{DType::kBF16, nr, 2};
+          std::vector<uint16_t> out(format.PackedElements(k, n), 0xFFFF);
+          for (int64_t p = 0; p < format.Panels(n); ++p) PackPanel16(kind, format, w.data(), k, n, p, out.data());
+          const int64_t kp = format.PaddedK(k);
+          for (int64_t p = 0; p < format.Panels(n); ++p) {
+            for (int64_t kk = 0; kk < kp; ++kk) {
+              for (int j = 0; j < nr; ++j) {
+                const int64_t col = p * nr + j;
+                const uint16_t want = col >= n || kk >= k ? 0 : kind == OpKind::kLinear ? w[col * k + kk] : w[kk * n + col];
+                ASSERT_EQ(out[p * format.PanelElements(k) + ((kk / 2) * nr + j) * 2 + kk % 2], want)
+                    << "nr=" << nr << " k=" << k << " n=" << n << " p=" << p << " kk=" << kk << " j=" << j;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Activations as bf16 k pairs: out[ms·kc + ((kk / 2)·mr + i)·2 + kk % 2], rows past m_rows
+// repeating the last valid one, an odd kb's last pair completed with zero.
+TEST(PackActivationTest, Bf16PairsMatchDefinition) {
+  const int64_t lda = 300, k0 = 5, m0 = 2;
+  for (int mr : {4, 6}) {
+    const std::vector<int> variants = MicroKernelRowVariants(mr);
+    for (int64_t m_rows : {1, 5, 6, 7, 13}) {
+      for (int64_t kb : {1, 2, 5, 128}) {
+        std::vector<uint16_t> a((m0 + m_rows) * lda);
+        for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint16_t>(i + 1);
+        const int kc = 128;
+        std::vector<uint16_t> out((m_rows + mr) * kc, 0xFFFF);
+        PackActivationBf16Pairs(a.data(), lda, m0, m_rows, k0, kb, mr, kc, out.data());
+        for (int64_t ms = 0; ms < m_rows; ms += mr) {
+          const int64_t left = m_rows - ms;
+          const int rows = *std::find_if(variants.begin(), variants.end(), [&](int v) { return v >= left || v == mr; });
+          for (int64_t kk = 0; kk < (kb + 1) / 2 * 2; ++kk) {
+            for (int i = 0; i < rows; ++i) {
+              const int64_t row = m0 + ms + std::min<int64_t>(i, left - 1);
+              const uint16_t want = kk < kb ? a[row * lda + k0 + kk] : 0;
+              ASSERT_EQ(out[ms * kc + ((kk / 2) * mr + i) * 2 + kk % 2], want)
+                  << "mr=" << mr << " m_rows=" << m_rows << " kb=" << kb << " ms=" << ms << " kk=" << kk;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace braid

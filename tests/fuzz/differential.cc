@@ -58,6 +58,10 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
   const auto [constants, runtime_inputs] = SplitByConstness(graph, ViewsOf(inputs));
   std::vector<Isa> isas = {Isa::kAvx2};
   if (SelectTarget(Isa::kAvx512).ok()) isas.push_back(Isa::kAvx512);
+  // bf16 graphs also take the bf16 dot-product path where the host has it.
+  if (text.find("bf16") != std::string::npos && SelectTarget(Isa::kAvx512Bf16).ok()) {
+    isas.push_back(Isa::kAvx512Bf16);
+  }
   for (bool optimize : {false, true}) {
     auto copy = ParseModule("random.ir", text);
     Graph& g = *copy->graphs[0];
@@ -85,10 +89,10 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
         options.isa = isa;
         options.threads = 2;
         options.fuse_epilogues = options.fuse_pointwise = fuse;
-        const std::string variant = absl::StrCat(path, fuse ? "" : " --nofusion",
-                                                 isa == Isa::kAvx2 ? " --isa=avx2" : " --isa=avx512");
+        const std::string isa_flag = absl::StrCat("--isa=", SelectTarget(isa)->IsaName());
+        const std::string variant = absl::StrCat(path, fuse ? "" : " --nofusion", " ", isa_flag);
         const std::string flags = absl::StrCat(path_flags, path_flags.empty() ? "" : " ", fuse ? "" : "--nofusion ",
-                                               isa == Isa::kAvx2 ? "--isa=avx2" : "--isa=avx512", " --threads=2");
+                                               isa_flag, " --threads=2");
         auto compiled = CompiledGraph::Compile(g, options, constants);
         if (!compiled.ok()) {
           return Failure(absl::StrCat(variant, " compile: ", compiled.status().message()), text, dims, seed, flags);

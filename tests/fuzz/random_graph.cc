@@ -15,10 +15,10 @@ struct Tensor {
   std::vector<std::string> dims;  // leading dims (symbolic or constant), then the last
   int64_t cols;                   // the last dim
   bool bounded;                   // |values| small enough for exp
-  std::string Type() const {
+  std::string Type(const std::string& dtype) const {
     std::vector<std::string> all = dims;
     all.push_back(absl::StrCat(cols));
-    return absl::StrCat("f32[", absl::StrJoin(all, ", "), "]");
+    return absl::StrCat(dtype, "[", absl::StrJoin(all, ", "), "]");
   }
 };
 
@@ -27,6 +27,7 @@ class Generator {
   explicit Generator(uint64_t seed) : rng_(seed) {}
 
   std::string Run() {
+    dtype_ = Chance(0.25) ? "bf16" : "f32";
     const bool three_d = Chance(0.25);
     std::vector<std::string> lead = three_d ? std::vector<std::string>{"B", "T"} : std::vector<std::string>{"M"};
     const int64_t k0 = Pick({1, 3, 8, 16, 17, 33, 64, 100, 300});
@@ -63,7 +64,7 @@ class Generator {
 
   Tensor Param(const std::string& name, std::vector<std::string> lead, int64_t cols, bool is_const) {
     Tensor t{name, std::move(lead), cols, true};
-    params_.push_back(absl::StrCat("%", name, ": ", is_const ? "const " : "", t.Type()));
+    params_.push_back(absl::StrCat("%", name, ": ", is_const ? "const " : "", t.Type(dtype_)));
     return t;
   }
   std::string Weight(const std::vector<int64_t>& shape, bool is_const) {
@@ -138,7 +139,7 @@ class Generator {
       if (kind == 0) {
         Param(other, {}, a.cols, Chance(0.5));
       } else if (kind == 1) {
-        params_.push_back(absl::StrCat("%", other, ": f32[]"));
+        params_.push_back(absl::StrCat("%", other, ": ", dtype_, "[]"));
       } else {
         Param(other, a.dims, 1, false);
       }
@@ -149,6 +150,7 @@ class Generator {
   }
 
   std::mt19937_64 rng_;
+  std::string dtype_ = "f32";  // of every value of the graph: f32, or (one graph in four) bf16
   int counter_ = 0;
   std::vector<std::string> params_;
   std::vector<std::string> body_;
