@@ -9,8 +9,8 @@
 // found gelu_tanh(-6.5) = 0.5·x·(1 + tanh(-12.7)), which is -3e-11 in double and exactly -0
 // in any fp32 evaluation (tanh rounds to -1), in a one-element output whose rms is that tiny
 // value. NaN matches NaN; an infinity must match exactly. Outputs of a narrower dtype get that
-// dtype's relative tolerance (`RelTolerance`: about one unit in its last place); integers must
-// match exactly.
+// dtype's relative tolerance (`RelTolerance`: a unit or a few in its last place; compare.cc says
+// why for each); integers must match exactly.
 #ifndef BRAID_IR_COMPARE_H_
 #define BRAID_IR_COMPARE_H_
 
