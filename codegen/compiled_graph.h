@@ -87,6 +87,8 @@ class CompiledGraph {
   }
 
   const Graph& graph() const { return *module_.graphs.front(); }
+  // Symbolic dims the constants' shapes bound at Compile (Run adds them to its own).
+  const DimBindings& constant_dims() const { return constant_dims_; }
   const Schedule& schedule() const { return schedule_; }
   const TargetInfo& target() const { return jit_->target(); }
   int threads() const { return threads_; }  // that one Run uses

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "ir/status_macros.h"
 #include "ir/types.h"
 
 namespace braid {
@@ -59,6 +60,7 @@ inline PanelFormat PanelFormatFor(GemmPath path, int width) {
 // bf16 dot product. bf16 activations meet bf16 weights only (the type rules).
 inline GemmPath GemmPathFor(DType act, DType weight, bool bf16_dot) {
   if (weight == DType::kF32) return GemmPath::kF32;
+  BRAID_CHECK(weight == DType::kBF16, "GEMM weights are f32 or bf16 in codegen (CheckCompilable)");
   return act == DType::kBF16 && bf16_dot ? GemmPath::kBf16Dot : GemmPath::kBf16Widen;
 }
 

@@ -134,7 +134,7 @@ class PyCompiledGraph {
   // that static dims and repeated symbols agree.
   DimBindings BindDims(const std::vector<std::vector<int64_t>>& shapes) const {
     auto graph = Get();
-    DimBindings dims;
+    DimBindings dims = graph->constant_dims();  // e.g. N of a `const f32[N, K]`
     int index = 0;
     for (const Value* param : graph->graph().params()) {
       if (param->is_const()) continue;
@@ -159,7 +159,8 @@ class PyCompiledGraph {
         auto [it, inserted] = dims.emplace(dim.symbol(), shape[d]);
         if (!inserted && it->second != shape[d]) {
           throw Error(where + ": " + dim.symbol() + " is " + std::to_string(it->second) +
-                      " in an earlier input but " + std::to_string(shape[d]) + " here");
+                      " (from the constants or an earlier input) but " + std::to_string(shape[d]) +
+                      " here");
         }
       }
     }

@@ -28,7 +28,8 @@ def compile(source, constants=None, *, optimize=True, isa="auto", threads=None, 
       contiguous, of the parameter's dtype and shape). They are read during this call only:
       GEMM weights are prepacked, other constants copied.
     optimize: run the default pass pipeline (`braid --O`: group sibling GEMMs, fold silu, dce).
-    isa: "auto" (the host's best), "avx2" or "avx512"; a path the host lacks is an error.
+    isa: "auto" (the host's best), "avx2", "avx512" or "avx512-bf16" (bf16 GEMMs on the
+      AVX512-BF16 dot product); a path the host lacks is an error.
     threads: threads one run uses; default torch.get_num_threads() when torch is imported,
       else all of braid's pool.
     """
@@ -82,7 +83,7 @@ class CompiledGraph:
             dims = self._compiled.bind_dims([d[2] for d in described])
         shapes = self._compiled.output_shapes(dims)
         dtypes = [dtype for dtype, _ in self._compiled.outputs]
-        use_torch = any(is_torch_tensor(t) for t in inputs) or not inputs
+        use_torch = any(is_torch_tensor(t) for t in inputs) or (not inputs and "torch" in sys.modules)
         outputs = [_empty(shape, dtype, use_torch) for shape, dtype in zip(shapes, dtypes)]
         written = [describe(t, f"output {i}", writable=True) for i, t in enumerate(outputs)]
         self._compiled.run_into(described, written, dims)

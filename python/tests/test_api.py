@@ -178,3 +178,16 @@ def test_gil_is_released_while_running():
         ticks += 1
     worker.join()
     assert ticks > 1000
+
+
+def test_dims_bound_by_constants_need_no_runtime_input():
+    # N appears only in the constant's shape; run() still knows the output is [M, N].
+    text = """graph @g(%x: f32[M, 8], %w: const f32[N, 8]) -> (f32[M, N]) {
+      %y = linear(%x, %w)
+      return %y
+    }"""
+    w = torch.randn(5, 8)
+    graph = braid.compile(text, {"w": w})
+    x = torch.randn(3, 8)
+    (y,) = graph.run(x)
+    torch.testing.assert_close(y, x @ w.T, rtol=1e-4, atol=1e-5)

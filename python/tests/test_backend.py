@@ -165,3 +165,52 @@ def test_aten_graph_from_make_fx():
     compiled = braid.torch.compile(gm, [x], dynamic=False)
     _close(compiled(x), f(x))
     assert len(braid.torch.explain(compiled).grouped) == 1
+
+
+@torch.no_grad()
+def test_one_graph_for_many_layers_keeps_one_compilation_per_layer():
+    # Dynamo reuses one graph for every instance of a class: compiled layer by layer, each call
+    # hands the same braid region another layer's weights. Each is compiled once, then reused.
+    from braid.torch import _kernel
+    before = set(_kernel._regions)
+    layers = [GatedMLP().eval() for _ in range(3)]
+    compiled = [torch.compile(layer, backend="braid") for layer in layers]
+    x = torch.randn(4, 64)
+    for _ in range(3):
+        for layer, fast in zip(layers, compiled):
+            _close(fast(x), layer(x))
+    regions = [r for r in _kernel._regions if r not in before]
+    assert regions and all(len(r._cache) <= len(layers) for r in regions)
+    # Each layer's weights compiled once per region, however often the layers alternate.
+    assert sum(len(r._cache) for r in regions) == sum(r.report.recompiles + 1 for r in regions)
+
+
+@torch.no_grad()
+def test_data_updates_are_seen_after_invalidate():
+    model = GatedMLP().eval()
+    compiled = torch.compile(model, backend="braid")
+    x = torch.randn(4, 64)
+    _close(compiled(x), model(x))
+    model.up.weight.data = torch.randn(96, 64)  # new storage: noticed by itself
+    _close(compiled(x), model(x))
+    model.up.weight.data.mul_(3.0)  # through .data: PyTorch records nothing
+    braid.torch.invalidate()
+    _close(compiled(x), model(x))
+
+
+@torch.no_grad()
+def test_user_submodules_named_like_partitions_are_left_alone():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fused_norm = nn.LayerNorm(64)
+            self.mlp = GatedMLP()
+
+        def forward(self, x):
+            return self.mlp(self.fused_norm(x))
+
+    model = Net().eval()
+    x = torch.randn(4, 64)
+    compiled = braid.torch.compile(model, [x])
+    _close(compiled(x), model(x))
+    assert braid.torch.explain(compiled).grouped == [["linear", "linear_1"]]

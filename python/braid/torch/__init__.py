@@ -15,6 +15,7 @@ symbolic dims: one compiled region serves every batch and sequence length.
 Inference only: while autograd records and an operand requires grad, a region runs in PyTorch
 (use torch.no_grad() or torch.inference_mode()).
 """
+import copy
 import operator
 
 import torch
@@ -22,12 +23,12 @@ from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
 from torch.fx.passes.operator_support import OperatorSupportBase
 from torch.fx.passes.shape_prop import ShapeProp
 
-from braid.torch._kernel import BraidRegion, RegionReport
+from braid.torch._kernel import BraidRegion, RegionReport, invalidate
 from braid.torch._lower import (_ADDMM, _LINEAR, _MM, _is_transpose_2d, fake_value,
                                 unsupported_reason)
 from braid.torch._report import Explanation, GraphReport
 
-__all__ = ["backend", "compile", "explain", "Explanation"]
+__all__ = ["backend", "compile", "explain", "invalidate", "Explanation"]
 
 _collectors = []  # lists of GraphReports, one per explain() call in progress
 _graphs_compiled = 0
@@ -105,11 +106,13 @@ def _compile_graph_module(gm, example_inputs, report):
                 report.left_to_pytorch[name] = "no GEMM in its region (PyTorch runs it as well)"
     if not kept:
         return gm
+    before = {name for name, _ in gm.named_children()}
     fused = partitioner.fuse_partitions(kept)
+    made = {name for name, _ in fused.named_children()} - before  # the partitions' submodules
     placeholder_index = {n: i for i, n in enumerate(
         n for n in fused.graph.nodes if n.op == "placeholder")}
     for node in list(fused.graph.nodes):
-        if node.op != "call_module" or not node.target.startswith("fused_"):
+        if node.op != "call_module" or node.target not in made:
             continue
         submodule = getattr(fused, node.target)
         constants = {}
@@ -150,7 +153,8 @@ def compile(module, example_inputs, dynamic=True):
     inputs but the last (batch, sequence) is a symbol: one compilation serves all their sizes;
     else the example inputs' shapes are the only ones accepted."""
     if isinstance(module, torch.fx.GraphModule):
-        gm = module  # already a graph (e.g. aten from make_fx): taken as it is
+        # Already a graph (e.g. aten from make_fx): a copy, so the caller's stays as it was.
+        gm = torch.fx.GraphModule(module, copy.deepcopy(module.graph))
     else:
         gm = _functional_modules(torch.fx.symbolic_trace(module))
     example_inputs = list(example_inputs)
