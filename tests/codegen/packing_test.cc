@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -159,11 +160,12 @@ TEST(PackWeightsTest, PairPanelsMatchDefinitionWithZeroPadding) {
 // Activations as bf16 k pairs: out[ms·kc + ((kk / 2)·mr + i)·2 + kk % 2], rows past m_rows
 // repeating the last valid one, an odd kb's last pair completed with zero.
 TEST(PackActivationTest, Bf16PairsMatchDefinition) {
-  const int64_t lda = 300, k0 = 5, m0 = 2;
-  for (int mr : {4, 6}) {
+  const int64_t lda = 300, m0 = 2;
+  // k0 odd: one element at a time; k0 even (rows start on a pair): six-row transposes.
+  for (auto [mr, k0] : {std::pair<int, int64_t>{4, 5}, {6, 5}, {6, 4}}) {
     const std::vector<int> variants = MicroKernelRowVariants(mr);
     for (int64_t m_rows : {1, 5, 6, 7, 13}) {
-      for (int64_t kb : {1, 2, 5, 128}) {
+      for (int64_t kb : {1, 2, 5, 8, 9, 15, 128}) {
         std::vector<uint16_t> a((m0 + m_rows) * lda);
         for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint16_t>(i + 1);
         const int kc = 128;
