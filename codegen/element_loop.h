@@ -3,8 +3,8 @@
 // pointwise nodes per element, reads of values from memory with NumPy broadcasting (per-row
 // offset, column stride 0 or 1), and stores of the values that must be materialised. The inner
 // column loop is straight-line scalar IR, left to LLVM's loop vectoriser. Values are f32 in
-// registers whatever their dtype; bf16 ones are widened when loaded and rounded when stored
-// (codegen/element_storage.h).
+// registers whatever their dtype; every bf16 result is rounded to bf16 where it is computed, as
+// the interpreter defines it, so fusing changes no result (codegen/element_storage.h).
 #ifndef BRAID_CODEGEN_ELEMENT_LOOP_H_
 #define BRAID_CODEGEN_ELEMENT_LOOP_H_
 
