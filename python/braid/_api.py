@@ -4,7 +4,7 @@ import sys
 
 from braid import _braid
 from braid._braid import Error
-from braid._memory import describe, is_torch_tensor
+from braid._memory import NUMPY_NAMES, describe, is_torch_tensor, torch_dtypes
 
 
 def _default_threads():
@@ -124,15 +124,11 @@ class CompiledGraph:
 def _empty(shape, dtype, use_torch):
     if use_torch or "torch" in sys.modules and dtype == "bf16":
         import torch
-        torch_dtype = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16,
-                       "i8": torch.int8, "i32": torch.int32}[dtype]
-        return torch.empty(shape, dtype=torch_dtype)
+        return torch.empty(shape, dtype=torch_dtypes()[dtype])
     import numpy
     if dtype == "bf16":
         raise Error("a bf16 output needs torch (NumPy has no bfloat16)")
-    numpy_dtype = {"f32": numpy.float32, "f16": numpy.float16, "i8": numpy.int8,
-                   "i32": numpy.int32}[dtype]
-    return numpy.empty(shape, dtype=numpy_dtype)
+    return numpy.empty(shape, dtype=NUMPY_NAMES[dtype])
 
 
 def interpret(source, *inputs, dims=None):
@@ -149,7 +145,5 @@ def interpret(source, *inputs, dims=None):
             bits = numpy.frombuffer(data, dtype=numpy.int16).reshape(shape)
             results.append(torch.from_numpy(bits.copy()).view(torch.bfloat16))
             continue
-        numpy_dtype = {"f32": numpy.float32, "f16": numpy.float16, "i8": numpy.int8,
-                       "i32": numpy.int32}[dtype]
-        results.append(numpy.frombuffer(data, dtype=numpy_dtype).reshape(shape).copy())
+        results.append(numpy.frombuffer(data, dtype=NUMPY_NAMES[dtype]).reshape(shape).copy())
     return results

@@ -7,15 +7,22 @@ import sys
 
 from braid._braid import Error
 
-_NUMPY_DTYPES = {"float32": "f32", "float16": "f16", "int8": "i8", "int32": "i32"}
+# braid's dtype names and their NumPy and torch counterparts: the one table (NumPy has no bf16).
+NUMPY_NAMES = {"f32": "float32", "f16": "float16", "i8": "int8", "i32": "int32"}
+_NUMPY_DTYPES = {numpy_name: name for name, numpy_name in NUMPY_NAMES.items()}
 
 
-def _torch_dtypes():
+def torch_dtypes():
+    """{braid dtype name: torch dtype}; empty until torch is imported."""
     torch = sys.modules.get("torch")
     if torch is None:
         return {}
-    return {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16",
-            torch.int8: "i8", torch.int32: "i32"}
+    return {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16,
+            "i8": torch.int8, "i32": torch.int32}
+
+
+def _torch_dtypes():
+    return {dtype: name for name, dtype in torch_dtypes().items()}
 
 
 def is_torch_tensor(obj):

@@ -18,12 +18,11 @@ import torch
 
 import braid
 from braid import _braid
+from braid._memory import torch_dtypes
 from braid.torch._lower import Unsupported, lower_region
 
 # run_tensors allocates outputs with torch.empty and accepts these dtypes (by identity).
-_braid.set_tensor_factory(torch.empty, {"f32": torch.float32, "bf16": torch.bfloat16,
-                                        "f16": torch.float16, "i8": torch.int8,
-                                        "i32": torch.int32})
+_braid.set_tensor_factory(torch.empty, torch_dtypes())
 
 
 class RegionReport:
@@ -118,8 +117,7 @@ class BraidRegion(torch.nn.Module):
             bound = {name: weights[self._positions.index(pos)].detach()
                      for name, pos in self.region.constants.items()}
             for name, (value, dtype) in self.region.scalars.items():
-                bound[name] = torch.tensor(
-                    [value], dtype=torch.bfloat16 if dtype == "bf16" else torch.float32)
+                bound[name] = torch.tensor([value], dtype=torch_dtypes()[dtype])
             graph = braid.compile(self.region.text, bound)
         except braid.Error as e:
             self.report.compiled = False
