@@ -281,6 +281,7 @@ std::unique_ptr<Graph> Graph::Clone() const {
   }
   for (const Value* out : outputs_) copy->outputs_.push_back(map.at(out));
   copy->declared_output_types_ = declared_output_types_;
+  copy->tensor_parallel_ = tensor_parallel_;
   return copy;
 }
 

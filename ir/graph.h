@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -119,6 +120,20 @@ class GraphListener {
   virtual void OperandChanged(Node* user) {}
 };
 
+// One rank's share of a tensor-parallel graph (passes/tensor_parallel.h): which rank of how
+// many, and which slice of the full tensor each sliced `const` parameter holds — elements
+// [begin, end) along `axis` of a tensor whose `axis` dim is `full` (the other dims are the
+// parameter's). Compile takes either the full tensor (and slices it) or the slice itself.
+struct ConstSlice {
+  int axis = 0;
+  int64_t begin = 0, end = 0, full = 0;
+};
+struct TensorParallelInfo {
+  int rank = 0;
+  int size = 1;
+  std::map<std::string, ConstSlice> slices;  // by parameter name
+};
+
 class Graph {
  public:
   explicit Graph(std::string name, std::shared_ptr<const SourceFile> source = nullptr)
@@ -178,6 +193,9 @@ class Graph {
   // Result types written after `->` in the text (empty if not written; printed from outputs).
   const std::vector<Type>& declared_output_types() const { return declared_output_types_; }
   void set_declared_output_types(std::vector<Type> t) { declared_output_types_ = std::move(t); }
+  // Set on one rank's graph by the tensor-parallel pass; printed as comments.
+  const std::optional<TensorParallelInfo>& tensor_parallel() const { return tensor_parallel_; }
+  void set_tensor_parallel(TensorParallelInfo info) { tensor_parallel_ = std::move(info); }
 
  private:
   void AddUse(Node* user, Value* value);
@@ -196,6 +214,7 @@ class Graph {
   std::vector<std::unique_ptr<Node>> removed_nodes_;
   std::vector<Value*> outputs_;
   std::vector<Type> declared_output_types_;
+  std::optional<TensorParallelInfo> tensor_parallel_;
   GraphListener* listener_ = nullptr;
 };
 

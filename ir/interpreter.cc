@@ -138,8 +138,8 @@ absl::Status CheckMemoryBudget(const Graph& graph, const DimBindings& dims, int6
 
 }  // namespace
 
-absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node,
-                                                     const OperandLookup& lookup) {
+absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const OperandLookup& lookup,
+                                                 Collective* collective) {
   const OpInfo& info = node.info();
   // Every op computes in f32 (GEMMs accumulate in double): narrower operands are widened
   // exactly first, and each result is rounded to its declared dtype at the end.
@@ -171,6 +171,15 @@ absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node,
     case OpKind::kConvert:
       out.push_back(in(0));
       break;
+    case OpKind::kAllReduce: {
+      // Summed as the runtime sums: in the operand's dtype on the wire, f32 arithmetic.
+      Tensor sum = lookup(node.operand(0), 0);
+      if (collective != nullptr) {
+        BRAID_RETURN_IF_ERROR(
+            collective->AllReduceSum(sum.dtype(), sum.raw_data(), sum.raw_data(), sum.size()));
+      }
+      return std::vector<Tensor>{std::move(sum)};
+    }
     default:
       BRAID_CHECK(info.Has(kTraitPointwise), "interpreter: op without semantics");
       if (info.unary != nullptr) {
@@ -244,9 +253,9 @@ absl::StatusOr<std::vector<Tensor>> Interpret(const Graph& graph,
       // A projection: alias the part, no copy.
       out.push_back(env.at(node.operand(0)).at(*node.IntAttr("index")));
     } else {
-      auto results = EvaluateNode(node, [&](const Value* v, int part) -> const Tensor& {
-        return *env.at(v).at(part);
-      });
+      auto results = EvaluateNode(
+          node, [&](const Value* v, int part) -> const Tensor& { return *env.at(v).at(part); },
+          options.collective);
       if (!results.ok()) return LocError(graph, node.loc(), results.status().message());
       for (Tensor& t : *results) out.push_back(own(std::move(t)));
     }

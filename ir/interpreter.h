@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ir/collective.h"
 #include "ir/graph.h"
 #include "ir/tensor.h"
 
@@ -21,6 +22,9 @@ struct InterpretOptions {
   // Every value of the graph at the bound dims must fit in this many bytes together; checked
   // before anything is allocated.
   int64_t max_total_bytes = int64_t{16} << 30;
+  // The group `all_reduce` sums over (this process is its rank()); null: one rank, so
+  // all_reduce is the identity.
+  Collective* collective = nullptr;
 };
 
 // Runs a verified `graph` with one input per parameter (in order) and `dims` binding its
@@ -34,8 +38,9 @@ absl::StatusOr<std::vector<Tensor>> Interpret(const Graph& graph,
 using OperandLookup = std::function<const Tensor&(const Value*, int part)>;
 
 // Evaluates one node of a verified graph: one tensor, or one per GEMM for grouped_gemm. The
-// building block of Interpret and of the schedule executor.
-absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const OperandLookup& lookup);
+// building block of Interpret and of the schedule executor. `collective` as in InterpretOptions.
+absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const OperandLookup& lookup,
+                                                 Collective* collective = nullptr);
 
 // Checks that `inputs` fit `graph` at `dims` (count, f32, shapes) with located errors.
 absl::Status ValidateInputs(const Graph& graph, const std::vector<Tensor>& inputs,

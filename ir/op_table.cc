@@ -70,6 +70,7 @@ const std::vector<OpInfo>& Table() {
         {"kind", AttrKind::kIdentList},
         {"weight", AttrKind::kIntList}}},
       {OpKind::kMultiOutput, "multi_output", 1, 1, kTraitProjection, {{"index", AttrKind::kInt}}},
+      {OpKind::kAllReduce, "all_reduce", 1, 1, kTraitCollective, {}},
   };
   return *table;
 }

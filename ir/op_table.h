@@ -21,6 +21,9 @@
 //     (different ai), per-GEMM optional bias and unequal output widths; Ti is GEMM i's result.
 //     Every operand must be referenced by at least one index.
 //   multi_output(%t) {index = i}          -> the i-th tensor of layout %t
+//   all_reduce(x)                         -> x's type: the sum of x over every rank of a
+//                                            tensor-parallel group (f32 or bf16, summed in f32);
+//                                            in a single process (one rank) x itself
 #ifndef BRAID_IR_OP_TABLE_H_
 #define BRAID_IR_OP_TABLE_H_
 
@@ -51,6 +54,7 @@ enum class OpKind : uint8_t {
   kConvert,
   kGroupedGemm,
   kMultiOutput,
+  kAllReduce,
 };
 
 // What kind of op it is. The passes, the scheduler and codegen classify ops by these traits,
@@ -66,6 +70,7 @@ enum OpTrait : uint32_t {
   kTraitBinary = 1u << 6,       // pointwise of two broadcast operands (OpInfo::binary)
   kTraitReduction = 1u << 7,    // reserved: reduces along dims (reduce_*, softmax); none yet
   kTraitView = 1u << 8,         // reserved: aliases its operand's buffer (reshape, ...); none yet
+  kTraitCollective = 1u << 9,   // communicates with the other ranks (a kernel of its own)
 };
 
 inline constexpr int kVariadic = -1;

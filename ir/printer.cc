@@ -28,8 +28,26 @@ std::string PrintNode(const Node& node) {
   return out;
 }
 
+namespace {
+
+// A tensor-parallel rank's graph says what it holds, as comments (the parser skips them: a
+// parsed copy is compiled from the slices themselves).
+std::string TensorParallelComment(const Graph& graph) {
+  if (!graph.tensor_parallel()) return "";
+  const TensorParallelInfo& tp = *graph.tensor_parallel();
+  std::string out = absl::StrCat("// tensor parallel: rank ", tp.rank, " of ", tp.size, "\n");
+  for (const auto& [name, slice] : tp.slices) {
+    absl::StrAppend(&out, "//   %", name, " holds [", slice.begin, ", ", slice.end, ") of ",
+                    slice.full, " along axis ", slice.axis, "\n");
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string PrintGraph(const Graph& graph) {
-  std::string out = absl::StrCat(
+  std::string out = TensorParallelComment(graph);
+  absl::StrAppend(&out,
       "graph @", graph.name(), "(",
       absl::StrJoin(graph.params(), ", ",
                     [](std::string* o, const Value* p) {

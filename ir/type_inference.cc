@@ -221,6 +221,12 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
                                                        n == 3 ? tensors[2] : nullptr));
     return Type::Tensor(std::move(t));
   }
+  if (op == OpKind::kAllReduce) {
+    if (tensors[0]->dtype != DType::kF32 && tensors[0]->dtype != DType::kBF16) {
+      return Error(absl::StrCat("all_reduce sums f32 or bf16 tensors, got ", tensors[0]->ToString()));
+    }
+    return Type::Tensor(*tensors[0]);
+  }
   BRAID_CHECK(info.Has(kTraitPointwise), "op without an inference rule");
   if (op == OpKind::kConvert) return InferConvert(*tensors[0], attrs);
   for (const TensorType* t : tensors) {

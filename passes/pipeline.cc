@@ -8,11 +8,13 @@
 #include "passes/fold_weight_convert.h"
 #include "passes/grouped_gemm.h"
 #include "passes/pass_manager.h"
+#include "passes/tensor_parallel.h"
 
 namespace braid {
 
 std::vector<std::pair<std::string, std::string>> ListPasses() {
   return {
+      {"tensor-parallel", "shard for one rank of --tp=N: column-/row-parallel linears, all_reduce of partial sums"},
       {"fold-silu", "mul(x, sigmoid(x)) -> silu(x)"},
       {"fold-weight-convert", "linear(x, convert(w_bf16)) -> linear(x, w_bf16): weights stay in their storage dtype"},
       {"grouped-gemm", "group GEMMs that read one activation into grouped_gemm + multi_output"},
@@ -22,6 +24,7 @@ std::vector<std::pair<std::string, std::string>> ListPasses() {
 
 absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
                                                  const PipelineOptions& options) {
+  if (name == "tensor-parallel") return std::make_unique<TensorParallel>(options.tp_rank, options.tp_size);
   if (name == "fold-silu") return std::make_unique<FoldSilu>();
   if (name == "fold-weight-convert") return std::make_unique<FoldWeightConvert>();
   if (name == "grouped-gemm") {
@@ -36,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
 
 std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options) {
   std::vector<std::unique_ptr<Pass>> passes;
+  if (options.tp_size > 1) passes.push_back(std::make_unique<TensorParallel>(options.tp_rank, options.tp_size));
   passes.push_back(std::make_unique<FoldSilu>());
   passes.push_back(std::make_unique<FoldWeightConvert>());
   passes.push_back(std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent}));

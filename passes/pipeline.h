@@ -15,6 +15,9 @@ namespace braid {
 
 struct PipelineOptions {
   bool group_independent = false;  // grouped-gemm: also group different activations of one type
+  // tensor-parallel: shard for this rank of this many (1: the pass does nothing).
+  int tp_rank = 0;
+  int tp_size = 1;
 };
 
 // (name, one-line description) of every pass, in registry order.
@@ -24,7 +27,7 @@ std::vector<std::pair<std::string, std::string>> ListPasses();
 absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
                                                  const PipelineOptions& options);
 
-// `--O`: fold-silu, grouped-gemm, dce.
+// `--O`: tensor-parallel (when tp_size > 1), fold-silu, fold-weight-convert, grouped-gemm, dce.
 std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options);
 
 // Runs DefaultPipeline on `graph` with a verifying pass manager; true if it changed.

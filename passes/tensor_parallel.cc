@@ -1,0 +1,390 @@
+// Column-parallel linears, the pointwise ops between them and row-parallel linears; partial
+// sums reduced where a consumer needs the whole value.
+#include "passes/tensor_parallel.h"
+
+#include <algorithm>
+#include <map>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "ir/gemm.h"
+#include "ir/status_macros.h"
+
+namespace braid {
+namespace {
+
+// How a rank holds a value: whole (every rank the same), sliced along its last dim, or a
+// partial sum (the whole value is the sum over ranks).
+enum class Layout { kWhole, kSliced, kPartial };
+
+struct Range {
+  int64_t begin, end;
+  int64_t width() const { return end - begin; }
+};
+
+Range SliceOf(int64_t full, int rank, int size) { return {full * rank / size, full * (rank + 1) / size}; }
+
+std::optional<int64_t> StaticLastDim(const Value* v) {
+  const Shape& shape = v->type().tensor().shape;
+  if (shape.empty() || shape.back().is_symbolic()) return std::nullopt;
+  return shape.back().value();
+}
+
+// The constant parameter a GEMM weight (or bias, or pointwise operand) is, directly or through
+// one `convert`, if it is read by nothing else; else null.
+Value* SliceableConstant(Value* v) {
+  if (v->users().size() != 1) return nullptr;
+  if (v->is_param()) return v->is_const() ? v : nullptr;
+  const Node* def = v->def();
+  if (def->op() != OpKind::kConvert) return nullptr;
+  Value* source = def->operand(0);
+  return source->is_const() && source->users().size() == 1 ? source : nullptr;
+}
+
+bool IsLinearOp(OpKind op) { return op == OpKind::kLinear; }
+
+class Sharder {
+ public:
+  Sharder(Graph& graph, int rank, int size, std::ostream* debug)
+      : graph_(graph), rank_(rank), size_(size), debug_(debug) {}
+
+  absl::StatusOr<bool> Run() {
+    for (const auto& node : graph_.nodes()) {
+      if (node->op() == OpKind::kGroupedGemm) {
+        return absl::FailedPreconditionError(
+            "tensor-parallel runs before grouped-gemm (it slices single linears)");
+      }
+      if (node->op() == OpKind::kAllReduce) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "@", graph_.name(), " already has an all_reduce (%", node->result()->name(),
+            "): tensor-parallel shards a single-process graph"));
+      }
+    }
+    ChooseColumnParallel();
+    const bool changed = Rewrite();
+    return changed;
+  }
+
+ private:
+  // A linear every rank could slice by rows: its weight a constant only it reads, its result
+  // static, at least N wide and its activation whole (decided in Propagate).
+  std::string WhyNotColumnCandidate(const Node& node) {
+    if (!IsLinearOp(node.op())) return "not a linear";
+    if (SliceableConstant(node.operand(1)) == nullptr) {
+      return "its weight is not a constant read only by it";
+    }
+    if (node.operands().size() == 3 && SliceableConstant(node.operand(2)) == nullptr) {
+      return "its bias is not a constant read only by it";
+    }
+    std::optional<int64_t> width = StaticLastDim(node.result());
+    if (!width) return "its width is symbolic";
+    if (*width < size_) return absl::StrCat("it is ", *width, " wide, narrower than ", size_, " ranks");
+    return "";
+  }
+
+  // Layouts of every value with the current candidates; records, for each sliced value, the
+  // candidates it derives from, and returns the candidates some use of a sliced value rules
+  // out (with reasons).
+  std::map<const Node*, std::string> Propagate() {
+    layout_.clear();
+    origins_.clear();
+    std::map<const Node*, std::string> rejected;
+    auto reject = [&](const Value* v, const std::string& why) {
+      for (const Node* origin : origins_[v]) rejected.emplace(origin, why);
+    };
+    auto layout = [&](const Value* v) {
+      auto it = layout_.find(v);
+      return it == layout_.end() ? Layout::kWhole : it->second;
+    };
+    for (const auto& node_ptr : graph_.nodes()) {
+      const Node* node = node_ptr.get();
+      const Value* result = node->result();
+      if (columns_.count(node) && layout(node->operand(0)) != Layout::kSliced) {
+        layout_[result] = Layout::kSliced;
+        origins_[result] = {node};
+        continue;
+      }
+      std::vector<const Value*> sliced;
+      for (const Value* v : node->operands()) {
+        if (layout(v) == Layout::kSliced) sliced.push_back(v);
+      }
+      if (columns_.count(node)) {
+        rejected.emplace(node, "its activation is itself a slice (it is row-parallel)");
+      }
+      if (sliced.empty()) {
+        bool partial = false;
+        for (const Value* v : node->operands()) partial |= layout(v) == Layout::kPartial;
+        if (partial && StaysPartial(*node)) layout_[result] = Layout::kPartial;
+        continue;
+      }
+      // A row-parallel linear: reads a sliced activation with a constant weight.
+      if (IsLinearOp(node->op()) && sliced.size() == 1 && sliced[0] == node->operand(0) &&
+          SliceableConstant(node->operand(1)) != nullptr &&
+          (node->operands().size() < 3 || SliceableConstant(node->operand(2)) != nullptr)) {
+        layout_[result] = Layout::kPartial;
+        continue;
+      }
+      std::string why;
+      if (!node->info().Has(kTraitPointwise)) {
+        why = absl::StrCat("%", node->result()->name(), " (", node->info().name,
+                           ") would read a slice");
+        if (IsLinearOp(node->op())) absl::StrAppend(&why, " with a weight that is not a constant only it reads");
+      } else {
+        why = WhyNotSlicedPointwise(*node, sliced);
+      }
+      if (!why.empty()) {
+        for (const Value* v : sliced) reject(v, why);
+        continue;
+      }
+      layout_[result] = Layout::kSliced;
+      for (const Value* v : sliced) origins_[result].insert(origins_[v].begin(), origins_[v].end());
+    }
+    for (const Value* out : graph_.outputs()) {
+      if (layout(out) == Layout::kSliced) {
+        reject(out, absl::StrCat("a slice of it, %", out->name(), ", would be returned (no all_gather)"));
+      }
+    }
+    return rejected;
+  }
+
+  // Why a pointwise op over sliced operands cannot run on slices, or empty.
+  std::string WhyNotSlicedPointwise(const Node& node, const std::vector<const Value*>& sliced) {
+    const int64_t width = *StaticLastDim(sliced[0]);
+    const Shape& out = node.result()->type().tensor().shape;
+    for (const Value* v : sliced) {
+      if (v->type().tensor().shape.size() != out.size() || *StaticLastDim(v) != width) {
+        return absl::StrCat("%", node.result()->name(), " mixes slices of different widths or broadcasts one");
+      }
+    }
+    for (const Value* v : node.operands()) {
+      if (layout_.count(v) && layout_.at(v) == Layout::kPartial) {
+        return absl::StrCat("%", node.result()->name(), " mixes a slice with a partial sum");
+      }
+      if (layout_.count(v)) continue;
+      const Shape& shape = v->type().tensor().shape;
+      const bool broadcast = shape.empty() || (!shape.back().is_symbolic() && shape.back().value() == 1);
+      if (broadcast) continue;
+      if (SliceableConstant(const_cast<Value*>(v)) == nullptr) {
+        return absl::StrCat("%", node.result()->name(), " reads the whole-width %", v->name(),
+                            ", which is not a constant only it reads");
+      }
+    }
+    return "";
+  }
+
+  // Whether `node`, reading a partial sum (and no slice), may stay partial on every rank.
+  bool StaysPartial(const Node& node) const {
+    auto partial = [&](const Value* v) {
+      auto it = layout_.find(v);
+      return it != layout_.end() && it->second == Layout::kPartial;
+    };
+    switch (node.op()) {
+      case OpKind::kNeg:
+        return true;
+      case OpKind::kAdd:
+        return true;  // partial + partial, or a whole value added on rank 0 only
+      case OpKind::kSub:
+        return partial(node.operand(0));  // whole - partial would need a neg on other ranks
+      case OpKind::kMul:
+        return !(partial(node.operand(0)) && partial(node.operand(1)));
+      case OpKind::kDiv:
+        return partial(node.operand(0)) && !partial(node.operand(1));
+      default:
+        return false;
+    }
+  }
+
+  void ChooseColumnParallel() {
+    for (const auto& node : graph_.nodes()) {
+      if (!IsLinearOp(node->op())) continue;
+      const std::string why = WhyNotColumnCandidate(*node);
+      if (why.empty()) {
+        columns_.insert(node.get());
+      } else {
+        Explain(absl::StrCat("%", node->result()->name(), " stays whole: ", why));
+      }
+    }
+    for (;;) {
+      std::map<const Node*, std::string> rejected = Propagate();
+      if (rejected.empty()) break;
+      for (const auto& [node, why] : rejected) {
+        columns_.erase(node);
+        Explain(absl::StrCat("%", node->result()->name(), " stays whole: ", why));
+      }
+    }
+  }
+
+  void Explain(const std::string& text) {
+    if (debug_ != nullptr) *debug_ << "tensor-parallel: " << text << "\n";
+  }
+
+  // Gives `param` (a constant) this rank's slice along `axis` and records it.
+  void SliceConstant(Value* param, int axis) {
+    if (slices_.count(param->name())) return;
+    TensorType type = param->type().tensor();
+    const int64_t full = type.shape[axis].value();
+    const Range range = SliceOf(full, rank_, size_);
+    type.shape[axis] = Dim::Const(range.width());
+    param->set_type(Type::Tensor(type));
+    slices_[param->name()] = ConstSlice{axis, range.begin, range.end, full};
+  }
+
+  // The same for a weight read directly or through `convert`.
+  void SliceOperand(Value* v, int axis) {
+    Value* param = SliceableConstant(v);
+    SliceConstant(param, axis);
+    if (v != param) {
+      TensorType type = v->type().tensor();
+      type.shape[axis] = param->type().tensor().shape[axis];
+      v->set_type(Type::Tensor(type));
+    }
+  }
+
+  void SetLastDim(Value* v, int64_t width) {
+    TensorType type = v->type().tensor();
+    type.shape.back() = Dim::Const(width);
+    v->set_type(Type::Tensor(type));
+  }
+
+  bool Rewrite() {
+    bool changed = false;
+    std::vector<Node*> nodes;
+    for (const auto& node : graph_.nodes()) nodes.push_back(node.get());
+    absl::flat_hash_map<const Value*, Value*> reduced;  // partial -> its all_reduce
+    auto whole = [&](Value* v, Node* before) {
+      auto it = reduced.find(v);
+      if (it != reduced.end()) return it->second;
+      Node* sum = graph_.InsertNode(before, OpKind::kAllReduce, {v}, {},
+                                    graph_.UniqueName(absl::StrCat(v->name(), "_sum")), v->type(),
+                                    v->def() != nullptr ? v->def()->loc() : SourceLoc{});
+      reduced[v] = sum->result();
+      Explain(absl::StrCat("%", sum->result()->name(), " = all_reduce(%", v->name(), ")"));
+      return sum->result();
+    };
+    auto layout = [&](const Value* v) {
+      auto it = layout_.find(v);
+      return it == layout_.end() ? Layout::kWhole : it->second;
+    };
+    for (Node* node : nodes) {
+      if (node->is_removed()) continue;
+      Value* result = node->result();
+      const Layout out = layout(result);
+      if (out == Layout::kSliced && columns_.count(node)) {
+        const int64_t full = *StaticLastDim(result);
+        if (layout(node->operand(0)) == Layout::kPartial) {
+          graph_.SetOperand(node, 0, whole(node->operand(0), node));
+        }
+        SliceOperand(node->operand(1), 0);
+        if (node->operands().size() == 3) SliceOperand(node->operand(2), 0);
+        SetLastDim(result, SliceOf(full, rank_, size_).width());
+        Explain(absl::StrCat("%", result->name(), " column-parallel: [", SliceOf(full, rank_, size_).begin,
+                             ", ", SliceOf(full, rank_, size_).end, ") of its ", full, " columns"));
+        changed = true;
+        continue;
+      }
+      if (out == Layout::kSliced) {  // a pointwise op on slices
+        const int64_t full = *StaticLastDim(result);
+        for (int i = 0; i < static_cast<int>(node->operands().size()); ++i) {
+          Value* v = node->operand(i);
+          if (layout(v) != Layout::kWhole) continue;
+          const Shape& shape = v->type().tensor().shape;
+          if (!shape.empty() && !shape.back().is_symbolic() && shape.back().value() == full && full != 1) {
+            SliceOperand(v, static_cast<int>(shape.size()) - 1);
+          }
+        }
+        SetLastDim(result, SliceOf(full, rank_, size_).width());
+        changed = true;
+        continue;
+      }
+      if (out == Layout::kPartial && IsLinearOp(node->op()) && layout(node->operand(0)) == Layout::kSliced) {
+        SliceOperand(node->operand(1), 1);
+        Explain(absl::StrCat("%", result->name(), " row-parallel: a partial sum over this rank's slice"
+                             , node->operands().size() == 3 ? (rank_ == 0 ? "; adds the bias" : "; the bias is rank 0's") : ""));
+        if (node->operands().size() == 3 && rank_ != 0) {
+          Node* without_bias = graph_.InsertNode(node, OpKind::kLinear, {node->operand(0), node->operand(1)},
+                                                 {}, graph_.UniqueName(result->name()), result->type(), node->loc());
+          graph_.ReplaceNode(node, without_bias->result());
+          layout_[without_bias->result()] = Layout::kPartial;
+        }
+        changed = true;
+        continue;
+      }
+      if (out == Layout::kPartial) {
+        // An op that stays partial; a whole operand of an add/sub is rank 0's alone.
+        const bool additive = node->op() == OpKind::kAdd || node->op() == OpKind::kSub;
+        if (additive && rank_ != 0) {
+          Value* kept = nullptr;
+          bool both_partial = true;
+          for (Value* v : node->operands()) {
+            if (layout(v) == Layout::kPartial) kept = v; else both_partial = false;
+          }
+          if (!both_partial && kept->type() == result->type()) {
+            layout_[kept] = Layout::kPartial;
+            graph_.ReplaceAllUsesWith(result, kept);
+            graph_.RemoveNode(node);
+            changed = true;
+          } else if (!both_partial) {
+            // The whole operand broadcasts the partial larger: reduce first instead.
+            for (int i = 0; i < 2; ++i) {
+              if (layout(node->operand(i)) == Layout::kPartial) graph_.SetOperand(node, i, whole(node->operand(i), node));
+            }
+            layout_.erase(result);
+            changed = true;
+          }
+        }
+        continue;
+      }
+      // A whole result: every partial operand is reduced first.
+      for (int i = 0; i < static_cast<int>(node->operands().size()); ++i) {
+        if (layout(node->operand(i)) == Layout::kPartial) {
+          graph_.SetOperand(node, i, whole(node->operand(i), node));
+          changed = true;
+        }
+      }
+    }
+    std::vector<Value*> outputs = graph_.outputs();
+    for (Value*& v : outputs) {
+      if (layout(v) == Layout::kPartial) {
+        v = whole(v, nullptr);
+        changed = true;
+      }
+    }
+    graph_.set_outputs(outputs);
+    TensorParallelInfo info;
+    info.rank = rank_;
+    info.size = size_;
+    info.slices = slices_;
+    graph_.set_tensor_parallel(std::move(info));
+    return changed;
+  }
+
+  Graph& graph_;
+  const int rank_, size_;
+  std::ostream* debug_;
+  std::set<const Node*> columns_;
+  absl::flat_hash_map<const Value*, Layout> layout_;
+  absl::flat_hash_map<const Value*, std::set<const Node*>> origins_;
+  std::map<std::string, ConstSlice> slices_;
+};
+
+}  // namespace
+
+absl::StatusOr<bool> TensorParallel::Run(Graph& graph) {
+  if (size_ < 1 || rank_ < 0 || rank_ >= size_) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor-parallel: rank ", rank_, " of ", size_,
+                                                   " ranks is out of range"));
+  }
+  if (graph.tensor_parallel()) {
+    return absl::FailedPreconditionError(absl::StrCat("@", graph.name(), " is already rank ",
+                                                      graph.tensor_parallel()->rank, " of ",
+                                                      graph.tensor_parallel()->size));
+  }
+  if (size_ == 1) return false;
+  return Sharder(graph, rank_, size_, debug()).Run();
+}
+
+}  // namespace braid
