@@ -25,6 +25,19 @@
 //   options.runtime = *braid::Runtime::Create(pool);
 //   auto layer = braid::CompiledGraph::Compile(graph, options, weights);
 //
+// Tensor parallelism: each of N processes (ranks) compiles its share of the graph and the
+// graph's all_reduce sums partial results over a Collective — MPI's (//mpi:braid_mpi,
+// braid::MpiCollective on an MPI_Comm), the host's own (braid::CallbackCollective around
+// torch.distributed, oneCCL, gloo...), or threads of one process (braid::LocalGroup):
+//
+//   auto shard = braid::ShardGraph(graph, rank, size);        // the tensor-parallel pass
+//   braid::Optimize(**shard);                                  // its slices still group
+//   braid::CompileOptions options;
+//   options.collective = *braid::MpiCollective::Create(MPI_COMM_WORLD);
+//   auto layer = braid::CompiledGraph::Compile(**shard, options, full_weights);  // sliced here
+//
+// Compile takes the full weights (and packs only the rank's slices) or the slices themselves.
+//
 // Every failure is an absl::Status: invalid IR or shapes, missing constants, an unbound dim,
 // a run larger than the memory cap. The reference interpreter (braid::Interpret) defines what
 // every op means; braid::CompareOutputs judges compiled results against it.
@@ -36,12 +49,15 @@
 #include "absl/status/statusor.h"
 #include "codegen/compiled_graph.h"  // CompiledGraph, CompileOptions
 #include "codegen/shared_runtime.h"  // Runtime
+#include "ir/collective.h"           // Collective, CallbackCollective
 #include "ir/compare.h"              // CompareOutputs
 #include "ir/graph.h"                // Graph, Module, Value
 #include "ir/graph_builder.h"        // GraphBuilder
 #include "ir/tensor.h"               // Tensor, TensorView
 #include "ir/interpreter.h"          // Interpret
+#include "ir/local_collective.h"     // LocalGroup
 #include "passes/pipeline.h"         // PipelineOptions
+#include "passes/tensor_parallel_ranks.h"  // ShardGraph, InterpretTensorParallel
 
 namespace braid {
 

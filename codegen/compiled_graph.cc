@@ -1,9 +1,11 @@
 // Compilation and execution of graphs.
 #include "codegen/compiled_graph.h"
 
+
+#include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <algorithm>
+#include <deque>
 
 #include "absl/strings/str_cat.h"
 #include "codegen/element_storage.h"
@@ -11,6 +13,7 @@
 #include "ir/gemm.h"
 #include "ir/interpreter.h"
 #include "ir/status_macros.h"
+#include "ir/tensor_slice.h"
 #include "ir/verifier.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/Support/raw_ostream.h"
@@ -101,9 +104,23 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
 
 absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     const Graph& graph, const CompileOptions& options,
-    const std::map<std::string, TensorView>& constants) {
+    const std::map<std::string, TensorView>& given_constants) {
   const auto start = std::chrono::steady_clock::now();
   BRAID_RETURN_IF_ERROR(VerifyGraph(graph));
+  // A tensor-parallel rank: its collective must be the graph's, and whole constants are sliced.
+  std::map<std::string, TensorView> constants = given_constants;
+  std::deque<Tensor> slices;
+  if (const auto& tp = graph.tensor_parallel(); tp && tp->size > 1) {
+    if (options.collective == nullptr || options.collective->size() != tp->size ||
+        options.collective->rank() != tp->rank) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "@", graph.name(), " is rank ", tp->rank, " of ", tp->size, " ranks, but the collective given is ",
+          options.collective == nullptr
+              ? std::string("none")
+              : absl::StrCat("rank ", options.collective->rank(), " of ", options.collective->size())));
+    }
+    BRAID_RETURN_IF_ERROR(SliceConstantsForRank(graph, constants, slices));
+  }
   std::unique_ptr<CompiledGraph> compiled(new CompiledGraph());
   compiled->options_ = options;
   // A private copy, so the caller's graph may change or go away.
@@ -162,7 +179,7 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   }
   Runtime& runtime = *compiled->runtime_;
   compiled->threads_ = options.threads > 0 ? std::min(options.threads, runtime.threads()) : runtime.threads();
-  compiled->pool_share_ = PoolShare{&runtime.pool(), compiled->threads_};
+  compiled->pool_share_ = PoolShare{&runtime.pool(), compiled->threads_, options.collective.get()};
   BRAID_ASSIGN_OR_RETURN(compiled->jit_, Jit::Create(runtime.lljit(), target, options.opt_level));
   GeneratedModule generated = GenerateModule(compiled->schedule_, compiled->plan_, target);
   compiled->choices_ = generated.choices;
@@ -392,7 +409,12 @@ absl::Status CompiledGraph::Execute(const std::vector<TensorView>& inputs, const
     buffers[plan_.value_slot.at(g.params()[i])] = param_data[i]->data;
   }
   for (const auto& [slot, packed] : packed_) buffers[slot] = packed.data();
+  TakeCollectiveError();  // nothing left over from an earlier run on this thread
   entry_(buffers.data(), dim_values.data(), const_cast<PoolShare*>(&pool_share_));
+  if (absl::Status collective = TakeCollectiveError(); !collective.ok()) {
+    return absl::Status(collective.code(), absl::StrCat("@", g.name(), ": all_reduce failed: ",
+                                                        collective.message()));
+  }
   // Outputs that are parameters, or that repeat another output, are copies.
   for (size_t i = 0; i < g.outputs().size(); ++i) {
     const Value* v = g.outputs()[i];

@@ -23,6 +23,7 @@
 #include "codegen/packing.h"
 #include "codegen/runtime.h"
 #include "codegen/shared_runtime.h"
+#include "ir/collective.h"
 #include "ir/graph.h"
 #include "ir/tensor.h"
 #include "scheduler/fusion.h"
@@ -45,6 +46,11 @@ struct CompileOptions {
   bool fuse_pointwise = true;
   bool keep_text = false;  // keep LLVM IR (before/after optimisation) and assembly for --emit
   int64_t max_run_bytes = int64_t{16} << 30;  // all buffers of one Run, checked before allocating
+  // The group a tensor-parallel graph's all_reduce sums over: required when the graph is one
+  // rank's (Graph::tensor_parallel; its rank and size must match), e.g. braid::MpiCollective
+  // (//mpi) or a CallbackCollective; null otherwise (all_reduce then copies: one rank). Every
+  // rank must Run its graph the same number of times, in the same order.
+  std::shared_ptr<Collective> collective;
 };
 
 // OK if codegen takes every value and op of `graph`: f32 and bf16 values (bf16 computed in
@@ -63,7 +69,9 @@ SplitViews SplitByConstness(const Graph& graph, const std::vector<TensorView>& a
 class CompiledGraph {
  public:
   // Compiles a verified `graph`. `constants` views a tensor for every `const` parameter (by
-  // name), of the parameter's dtype and shape; they are read only during this call.
+  // name), of the parameter's dtype and shape; they are read only during this call. For one
+  // rank of a tensor-parallel graph, a sliced constant may also be given whole: Compile copies
+  // out the rank's slice (ir/tensor_slice.h) and packs only that.
   static absl::StatusOr<std::unique_ptr<CompiledGraph>> Compile(
       const Graph& graph, const CompileOptions& options,
       const std::map<std::string, TensorView>& constants);

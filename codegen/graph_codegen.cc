@@ -28,6 +28,9 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
   llvm::FunctionCallee pack = out.module->getOrInsertFunction("braid_pack_weights", pack_type);
   llvm::FunctionCallee pack_bf16 = out.module->getOrInsertFunction("braid_pack_weights_bf16", pack_type);
   llvm::FunctionCallee pack_bf16_pairs = out.module->getOrInsertFunction("braid_pack_weights_bf16_pairs", pack_type);
+  auto* all_reduce_type = llvm::FunctionType::get(llvm::Type::getInt32Ty(ctx),
+                                                  {ptr, ptr, ptr, i64, llvm::Type::getInt32Ty(ctx)}, false);
+  llvm::FunctionCallee all_reduce = out.module->getOrInsertFunction("braid_all_reduce", all_reduce_type);
 
   llvm::BasicBlock::Create(ctx, "entry", entry);
   FunctionEmitter f(mc, entry, entry->getArg(0), entry->getArg(1));
@@ -41,6 +44,24 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
     const std::string name = absl::StrCat("kernel", k, "_", KernelKindName(kernel.kind));
     llvm::Function* task_fn;
     llvm::Value* tasks;
+    if (kernel.kind == KernelKind::kAllReduce) {
+      // A call into the graph's Collective on the entry's thread; if it fails (a rank gone),
+      // the run stops here and Execute reports the error.
+      const Node& node = *kernel.nodes.front();
+      const TensorType& type = node.result()->type().tensor();
+      llvm::Value* failed = b.CreateCall(
+          all_reduce, {entry->getArg(2), f.Buffer(plan.value_slot.at(node.operand(0))),
+                       f.Buffer(plan.value_slot.at(node.result())), f.Product(type.shape, 0, type.shape.size()),
+                       b.getInt32(static_cast<int32_t>(type.dtype))});
+      llvm::BasicBlock* stop = llvm::BasicBlock::Create(ctx, "collective_failed", entry);
+      llvm::BasicBlock* next = llvm::BasicBlock::Create(ctx, "collective_done", entry);
+      b.CreateCondBr(b.CreateICmpNE(failed, b.getInt32(0)), stop, next);
+      b.SetInsertPoint(stop);
+      b.CreateRetVoid();
+      b.SetInsertPoint(next);
+      out.choices.push_back("");
+      continue;
+    }
     if (kernel.kind == KernelKind::kPointwise) {
       PointwiseKernel pointwise(mc, kernel);
       task_fn = pointwise.Render(name);

@@ -263,6 +263,7 @@ absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(llvm::orc::LLJIT& lljit, const 
         llvm::orc::ExecutorAddr::fromPtr(function), llvm::JITSymbolFlags::Exported);
   };
   define("braid_parallel_for", &braid_parallel_for);
+  define("braid_all_reduce", &braid_all_reduce);
   define("braid_alloc_tile", &braid_alloc_tile);
   define("braid_free_tile", &braid_free_tile);
   define("braid_thread_scratch", &braid_thread_scratch);

@@ -5,10 +5,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
+
+#include "ir/collective.h"
 
 namespace braid {
 namespace {
@@ -167,4 +171,28 @@ extern "C" void* braid_thread_scratch(int64_t bytes) {
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n) {
   const auto& share = *static_cast<const braid::PoolShare*>(pool);
   share.pool->ParallelFor(fn, ctx, n, share.max_threads);
+}
+
+namespace braid {
+namespace {
+absl::Status& CollectiveError() {
+  thread_local absl::Status error;
+  return error;
+}
+}  // namespace
+
+absl::Status TakeCollectiveError() { return std::exchange(CollectiveError(), absl::OkStatus()); }
+}  // namespace braid
+
+extern "C" int32_t braid_all_reduce(void* pool, const void* in, void* out, int64_t count, int32_t dtype) {
+  const auto& share = *static_cast<const braid::PoolShare*>(pool);
+  const auto type = static_cast<braid::DType>(dtype);
+  if (share.collective == nullptr) {
+    if (in != out) std::memcpy(out, in, count * braid::DTypeBytes(type));
+    return 0;
+  }
+  absl::Status status = share.collective->AllReduceSum(type, in, out, count);
+  if (status.ok()) return 0;
+  braid::CollectiveError() = std::move(status);
+  return 1;
 }

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace braid {
 
 // The signature of a kernel's task function in generated code.
@@ -81,15 +83,28 @@ extern "C" void braid_free_tile(void* tile);
 extern "C" void* braid_thread_scratch(int64_t bytes);
 
 namespace braid {
+class Collective;
 // What a generated entry function receives as its `pool` argument and passes on to
-// braid_parallel_for: the (shared) pool and how many of its threads one run may use.
+// braid_parallel_for and braid_all_reduce: the (shared) pool, how many of its threads one run
+// may use, and the group a tensor-parallel graph's all_reduce sums over.
 struct PoolShare {
   ThreadPool* pool;
   int max_threads;  // the caller included; 0: all
+  Collective* collective = nullptr;  // null: one rank (all_reduce copies)
 };
 }  // namespace braid
 
 // Called by generated code; `pool` is the braid::PoolShare* the entry function received.
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n);
+
+// Called by generated code for an all_reduce kernel (on the thread running the entry
+// function): out = the sum over ranks of in, `count` elements of DType `dtype`. Returns 0, or
+// 1 after recording the error for TakeCollectiveError (the entry function then returns).
+extern "C" int32_t braid_all_reduce(void* pool, const void* in, void* out, int64_t count, int32_t dtype);
+
+namespace braid {
+// The error braid_all_reduce recorded on this thread since the last call (OK if none); clears it.
+absl::Status TakeCollectiveError();
+}  // namespace braid
 
 #endif  // BRAID_CODEGEN_RUNTIME_H_

@@ -105,6 +105,8 @@ class Scheduler {
         NewKernel(info.Has(kTraitMultiOutput) ? KernelKind::kGroupedGemm : KernelKind::kGemm, *node);
       } else if (info.Has(kTraitProjection)) {
         Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
+      } else if (info.Has(kTraitCollective)) {
+        NewKernel(KernelKind::kAllReduce, *node);
       }
     }
   }
@@ -138,7 +140,7 @@ class Scheduler {
     std::vector<std::tuple<bool, size_t, int>> ranked;
     for (const Value* v : node.operands()) {
       const int k = KernelOf(v);
-      if (k >= 0) ranked.push_back({kernels_[k].kind != KernelKind::kPointwise, position_.at(v->def()), k});
+      if (k >= 0) ranked.push_back({kernels_[k].is_template(), position_.at(v->def()), k});
     }
     std::sort(ranked.rbegin(), ranked.rend());
     std::vector<int> candidates;
@@ -146,7 +148,11 @@ class Scheduler {
       if (std::find(candidates.begin(), candidates.end(), k) == candidates.end()) candidates.push_back(k);
     }
     for (int k : candidates) {
-      const bool is_template = kernels_[k].kind != KernelKind::kPointwise;
+      if (kernels_[k].kind == KernelKind::kAllReduce) {
+        Explain(node, absl::StrCat("is not fused into ", Describe(k), ": a collective runs alone"));
+        continue;
+      }
+      const bool is_template = kernels_[k].is_template();
       if (is_template && !options_.fuse_epilogues) {
         Explain(node, absl::StrCat("is not fused into ", Describe(k), ": epilogue fusion is off"));
         continue;

@@ -23,6 +23,7 @@ const char* KernelKindName(KernelKind kind) {
     case KernelKind::kGemm: return "gemm";
     case KernelKind::kGroupedGemm: return "grouped_gemm";
     case KernelKind::kPointwise: return "pointwise";
+    case KernelKind::kAllReduce: return "all_reduce";
   }
   return "?";
 }

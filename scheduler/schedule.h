@@ -16,6 +16,7 @@ enum class KernelKind {
   kGemm,         // one linear/matmul template (+ epilogues)
   kGroupedGemm,  // a grouped_gemm template fused with its multi_outputs (+ epilogues)
   kPointwise,    // a loop over one iteration space running a chain of pointwise ops
+  kAllReduce,    // one all_reduce: a call into the graph's Collective (nothing fuses into it)
 };
 const char* KernelKindName(KernelKind kind);
 
@@ -31,7 +32,8 @@ struct Kernel {
   // Values this kernel writes to memory (graph outputs and values other kernels read).
   std::vector<const Value*> outputs;
 
-  const Node* template_node() const { return kind == KernelKind::kPointwise ? nullptr : nodes.front(); }
+  bool is_template() const { return kind == KernelKind::kGemm || kind == KernelKind::kGroupedGemm; }
+  const Node* template_node() const { return is_template() ? nodes.front() : nullptr; }
 };
 
 struct Schedule {
