@@ -47,6 +47,9 @@ Value* SliceableConstant(Value* v) {
 
 bool IsLinearOp(OpKind op) { return op == OpKind::kLinear; }
 
+// Why a candidate reading a slice is not column-parallel: it is row-parallel (said later).
+constexpr char kRowParallel[] = "its activation is a slice";
+
 class Sharder {
  public:
   Sharder(Graph& graph, int rank, int size, std::ostream* debug)
@@ -113,7 +116,7 @@ class Sharder {
         if (layout(v) == Layout::kSliced) sliced.push_back(v);
       }
       if (columns_.count(node)) {
-        rejected.emplace(node, "its activation is itself a slice (it is row-parallel)");
+        rejected.emplace(node, kRowParallel);
       }
       if (sliced.empty()) {
         bool partial = false;
@@ -213,7 +216,7 @@ class Sharder {
       if (rejected.empty()) break;
       for (const auto& [node, why] : rejected) {
         columns_.erase(node);
-        Explain(absl::StrCat("%", node->result()->name(), " stays whole: ", why));
+        if (why != kRowParallel) Explain(absl::StrCat("%", node->result()->name(), " stays whole: ", why));
       }
     }
   }
@@ -258,11 +261,13 @@ class Sharder {
     auto whole = [&](Value* v, Node* before) {
       auto it = reduced.find(v);
       if (it != reduced.end()) return it->second;
-      Node* sum = graph_.InsertNode(before, OpKind::kAllReduce, {v}, {},
-                                    graph_.UniqueName(absl::StrCat(v->name(), "_sum")), v->type(),
+      // The reduced value keeps the name (outputs keep theirs); the partial becomes `_partial`.
+      const std::string name = v->name();
+      graph_.RenameValue(v, graph_.UniqueName(absl::StrCat(name, "_partial")));
+      Node* sum = graph_.InsertNode(before, OpKind::kAllReduce, {v}, {}, name, v->type(),
                                     v->def() != nullptr ? v->def()->loc() : SourceLoc{});
       reduced[v] = sum->result();
-      Explain(absl::StrCat("%", sum->result()->name(), " = all_reduce(%", v->name(), ")"));
+      Explain(absl::StrCat("%", name, " = all_reduce(%", v->name(), ")"));
       return sum->result();
     };
     auto layout = [&](const Value* v) {

@@ -14,13 +14,14 @@
 //   %u = linear(%x, %wu) : f32[M, 11008]        %u = linear(%x, %wu) : f32[M, 5504]
 //   %s = silu(%g)                               %s = silu(%g) : f32[M, 5504]
 //   %h = mul(%s, %u)                            %h = mul(%s, %u) : f32[M, 5504]
-//   %d = linear(%h, %wd) : f32[M, 4096]         %d = linear(%h, %wd) : f32[M, 4096]   (partial)
-//   %y = add(%d, %x)                            %y = all_reduce(%d) : f32[M, 4096]
+//   %d = linear(%h, %wd) : f32[M, 4096]         %d_partial = linear(%h, %wd) : f32[M, 4096]
+//   %y = add(%d, %x)                            %y = all_reduce(%d_partial) : f32[M, 4096]
 //   return %y                                   return %y
 //
 // Rank 0 keeps the row-parallel bias and `add`s of a whole value to a partial (the residual),
 // so they are added once and stay fused in the GEMM's epilogue; on the other ranks they
-// vanish. Products and quotients by a whole value (`mul(%d, %s)`), sums and differences of
+// vanish (above, rank 0 computes %y_partial = add(%d, %x) and reduces that). A reduced value
+// keeps its name, so outputs keep theirs; the partial is renamed `<name>_partial`. Products and quotients by a whole value (`mul(%d, %s)`), sums and differences of
 // partials and `neg` stay partial; everything else reads the reduced value. A width W splits as
 // [W*r/N, W*(r+1)/N), so an uneven W gives ranks slices one element apart; the same W always
 // splits the same way, so a column-parallel result and the row-parallel weight reading it agree.

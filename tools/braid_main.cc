@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -12,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "ir/interpreter.h"
@@ -26,6 +28,8 @@
 #include "tools/npy.h"
 #include "tools/run_graph.h"
 #include "tools/run_inputs.h"
+#include "tools/tensor_parallel_driver.h"
+#include "passes/tensor_parallel.h"
 
 ABSL_FLAG(bool, run, false,
           "JIT-compile and execute every graph (or the one named by --graph) on seeded random "
@@ -72,7 +76,8 @@ ABSL_FLAG(std::string, dims, "",
 ABSL_FLAG(uint64_t, seed, 0, "Seed for the random inputs of --run (uniform in [-1, 1)).");
 ABSL_FLAG(std::string, inputs, "",
           "With --run: read parameters from NumPy files, e.g. --inputs=x=x.npy,wg=wg.npy "
-          "(little-endian float32 '<f4', C order). Parameters not named are random.");
+          "(little-endian float32 '<f4', C order). Parameters not named are random. Under "
+          "`mpirun ... --tp=N`, '%r' in a path is the rank (per-rank inputs).");
 ABSL_FLAG(std::string, output_dir, "",
           "With --run: write each graph output to DIR/<name>.npy ('<f4', C order). When "
           "several graphs run, DIR/<graph>/<name>.npy.");
@@ -89,12 +94,24 @@ ABSL_FLAG(std::string, debug_only, "",
 ABSL_FLAG(bool, group_independent_gemms, false,
           "grouped-gemm: also group GEMMs whose activations are different values of the same "
           "type (off by default).");
+ABSL_FLAG(int32_t, tp, 1,
+          "Tensor parallelism over N ranks: shard every graph with the tensor-parallel pass "
+          "(column-/row-parallel linears, all_reduce of partial sums; before any other pass). "
+          "With --run, one rank per process: `mpirun -np N braid --tp=N --run ...` (each rank "
+          "makes the same seeded full inputs and weights, packs only its slices, and --verify "
+          "compares its result with the single-process interpreter); with --run --interpret, "
+          "every rank's shard is interpreted in this process instead (no MPI). Without --run, "
+          "prints rank --tp-rank's graph.");
+ABSL_FLAG(int32_t, tp_rank, 0, "With --tp and without --run: which rank's graph to print or schedule.");
 ABSL_FLAG(bool, split_input_file, false,
           "Split the input at lines '// -----' and process each chunk on its own, as mlir-opt "
           "does; errors keep the line numbers of the whole file. Exits 1 if any chunk failed.");
 
 namespace braid {
 namespace {
+
+// This process's rank when `--tp=N --run` runs under MPI.
+std::optional<MpiRank> g_mpi_rank;
 
 constexpr char kUsage[] =
     "braid: a graph-IR compiler for CPU inference with grouped-GEMM fusion.\n\n"
@@ -215,10 +232,13 @@ absl::Status EmitCode(const Module& module, absl::string_view emit) {
   return absl::OkStatus();
 }
 
-absl::Status RunModule(const Module& module) {
+absl::Status RunModule(const Module& module, const Module* unsharded) {
   BRAID_ASSIGN_OR_RETURN(DimBindings dims, ParseDimsFlag(absl::GetFlag(FLAGS_dims)));
   WarnUnusedDims(module, dims);
   BRAID_ASSIGN_OR_RETURN(auto input_paths, ParseInputsFlag(absl::GetFlag(FLAGS_inputs)));
+  if (g_mpi_rank.has_value()) {  // per-rank files: `%r` is the rank
+    for (auto& [name, path] : input_paths) path = absl::StrReplaceAll(path, {{"%r", absl::StrCat(g_mpi_rank->rank)}});
+  }
   std::vector<const Graph*> graphs;
   const std::string only = absl::GetFlag(FLAGS_graph);
   for (const auto& g : module.graphs) {
@@ -238,7 +258,8 @@ absl::Status RunModule(const Module& module) {
     if (!tensor.ok()) return DriverError(absl::StrCat("--inputs: ", tensor.status().message()));
     files[name] = *std::move(tensor);
   }
-  const std::string output_dir = absl::GetFlag(FLAGS_output_dir);
+  // Under MPI, rank 0 writes the outputs (every rank's are the same).
+  const std::string output_dir = g_mpi_rank.has_value() && g_mpi_rank->rank != 0 ? "" : absl::GetFlag(FLAGS_output_dir);
   RunRequest request;
   request.dims = dims;
   request.files = std::move(files);
@@ -247,8 +268,17 @@ absl::Status RunModule(const Module& module) {
   request.verify = absl::GetFlag(FLAGS_verify);
   request.bench = absl::GetFlag(FLAGS_bench);
   BRAID_ASSIGN_OR_RETURN(request.compile, CompileFlags());
+  if (g_mpi_rank.has_value()) SetRankHooks(*g_mpi_rank, request);
+  const int tp = absl::GetFlag(FLAGS_tp);
   for (const Graph* graph : graphs) {
-    BRAID_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, RunGraph(*graph, request, std::cout));
+    if (unsharded != nullptr) {
+      for (size_t i = 0; i < module.graphs.size(); ++i) {
+        if (module.graphs[i].get() == graph) request.unsharded = unsharded->graphs[i].get();
+      }
+    }
+    BRAID_ASSIGN_OR_RETURN(std::vector<Tensor> outputs,
+                           tp > 1 && request.interpret ? InterpretRanks(*graph, tp, request, std::cout)
+                                                       : RunGraph(*graph, request, std::cout));
     std::string dir = output_dir;
     if (!dir.empty() && graphs.size() > 1) dir = absl::StrCat(dir, "/", graph->name());
     if (!dir.empty()) {
@@ -295,12 +325,40 @@ absl::StatusOr<PassManager> BuildPassManager() {
   return manager;
 }
 
+// The rank this process shards for: the MPI rank when running under MPI, else --tp-rank.
+int TensorParallelRank() { return g_mpi_rank.has_value() ? g_mpi_rank->rank : absl::GetFlag(FLAGS_tp_rank); }
+
+// --tp=N: each graph becomes this rank's share (before any other pass, so its slices still
+// group); `unsharded` keeps the original graphs for inputs and --verify.
+absl::Status ShardModule(Module& module, Module& unsharded) {
+  const int size = absl::GetFlag(FLAGS_tp);
+  unsharded.source = module.source;
+  for (auto& graph : module.graphs) {
+    unsharded.graphs.push_back(graph->Clone());
+    PassManagerOptions options;
+    for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_debug_only), ',', absl::SkipWhitespace())) {
+      options.debug_only.insert(std::string(name));
+    }
+    if (!options.debug_only.empty()) options.debug_stream = &std::cerr;
+    if (absl::GetFlag(FLAGS_print_after_all)) options.print_after_all = &std::cerr;
+    PassManager manager(std::move(options));
+    manager.Add(std::make_unique<TensorParallel>(TensorParallelRank(), size));
+    absl::Status sharded = manager.Run(*graph).status();
+    if (!sharded.ok()) return DriverError(absl::StrCat("--tp: @", graph->name(), ": ", sharded.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ProcessText(const std::string& name, std::string text) {
   BRAID_ASSIGN_OR_RETURN(Module module, ParseModule(name, std::move(text)));
   BRAID_RETURN_IF_ERROR(VerifyModule(module));
+  const int tp = absl::GetFlag(FLAGS_tp);
+  const bool simulate = tp > 1 && absl::GetFlag(FLAGS_run) && absl::GetFlag(FLAGS_interpret);
+  Module unsharded;
+  if (tp > 1 && !simulate) BRAID_RETURN_IF_ERROR(ShardModule(module, unsharded));
   BRAID_ASSIGN_OR_RETURN(PassManager passes, BuildPassManager());
   BRAID_RETURN_IF_ERROR(passes.Run(module).status());
-  if (absl::GetFlag(FLAGS_run)) return RunModule(module);
+  if (absl::GetFlag(FLAGS_run)) return RunModule(module, tp > 1 && !simulate ? &unsharded : nullptr);
   const std::string emit = absl::GetFlag(FLAGS_emit);
   if (emit == "schedule" || emit == "dot") return EmitSchedules(module, emit);
   if (emit == "llvm" || emit == "asm") return EmitCode(module, emit);
@@ -343,14 +401,33 @@ absl::Status Main(const std::vector<std::string>& positional) {
   return failed ? absl::InvalidArgumentError("") : absl::OkStatus();
 }
 
+// --tp=N --run (not --interpret): join the MPI job as one of its ranks; only rank 0 prints.
+absl::Status StartTensorParallel(int* argc, char*** argv) {
+  const int tp = absl::GetFlag(FLAGS_tp);
+  if (tp < 1 || tp > 4096) return DriverError("--tp must be in [1, 4096]");
+  if (absl::GetFlag(FLAGS_tp_rank) < 0 || absl::GetFlag(FLAGS_tp_rank) >= tp) {
+    return DriverError(absl::StrCat("--tp-rank must be in [0, ", tp, ")"));
+  }
+  if (tp == 1 || !absl::GetFlag(FLAGS_run) || absl::GetFlag(FLAGS_interpret)) return absl::OkStatus();
+  absl::StatusOr<MpiRank> rank = StartMpi(tp, argc, argv);
+  if (!rank.ok()) return rank.status();
+  g_mpi_rank = *std::move(rank);
+  if (g_mpi_rank->rank != 0) std::cout.setstate(std::ios::badbit);  // rank 0 prints for all
+  return absl::OkStatus();
+}
+
 }  // namespace
 }  // namespace braid
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional = braid::ParseCommandLine(argc, argv, braid::kUsage);
-  absl::Status status = braid::Main(positional);
+  absl::Status status = braid::StartTensorParallel(&argc, &argv);
+  if (status.ok()) status = braid::Main(positional);
+  // Under MPI every rank learns whether every rank succeeded, and only rank 0 speaks.
+  const bool quiet = braid::g_mpi_rank.has_value() && braid::g_mpi_rank->rank != 0;
+  status = braid::FinishMpi(status);
   if (!status.ok()) {
-    if (!status.message().empty()) braid::PrintError(status);
+    if (!status.message().empty() && !quiet) braid::PrintError(status);
     return 1;
   }
   return 0;

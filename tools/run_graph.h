@@ -3,6 +3,8 @@
 #ifndef BRAID_TOOLS_RUN_GRAPH_H_
 #define BRAID_TOOLS_RUN_GRAPH_H_
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
@@ -22,6 +24,15 @@ struct RunRequest {
   bool verify = false;
   bool bench = false;
   CompileOptions compile;
+  // Tensor parallelism (--tp): `graph` is one rank's share of `unsharded`, whose inputs and
+  // full constants are made (the same on every rank: same seed) and whose interpretation
+  // --verify compares with. `agree` combines the ranks' statuses wherever they must not part
+  // ways (a rank failing alone would leave the others waiting in an all_reduce), `agree_min`
+  // their bench run counts; `all_reduce_ns` counts the time spent in the collective.
+  const Graph* unsharded = nullptr;
+  std::function<absl::Status(absl::Status)> agree;
+  std::function<int64_t(int64_t)> agree_min;
+  const std::atomic<int64_t>* all_reduce_ns = nullptr;
 };
 
 // Runs `graph`, prints a header and per-output checksums (and verify/bench lines) to `out`, and

@@ -15,6 +15,8 @@ packages=(
   libgtest-dev
   libgmock-dev
   libbenchmark-dev
+  libopenmpi-dev    # Open MPI 4.1: tensor parallelism across processes (//mpi)
+  openmpi-bin       # mpirun
 )
 
 [[ $# -gt 0 ]] && packages=("$@")
