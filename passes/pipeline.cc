@@ -14,7 +14,6 @@ namespace braid {
 
 std::vector<std::pair<std::string, std::string>> ListPasses() {
   return {
-      {"tensor-parallel", "shard for one rank of --tp=N: column-/row-parallel linears, all_reduce of partial sums"},
       {"fold-silu", "mul(x, sigmoid(x)) -> silu(x)"},
       {"fold-weight-convert", "linear(x, convert(w_bf16)) -> linear(x, w_bf16): weights stay in their storage dtype"},
       {"grouped-gemm", "group GEMMs that read one activation into grouped_gemm + multi_output"},
@@ -24,7 +23,6 @@ std::vector<std::pair<std::string, std::string>> ListPasses() {
 
 absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
                                                  const PipelineOptions& options) {
-  if (name == "tensor-parallel") return std::make_unique<TensorParallel>(options.tp_rank, options.tp_size);
   if (name == "fold-silu") return std::make_unique<FoldSilu>();
   if (name == "fold-weight-convert") return std::make_unique<FoldWeightConvert>();
   if (name == "grouped-gemm") {
@@ -37,6 +35,8 @@ absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
                                                  absl::StrJoin(known, ", "), ")"));
 }
 
+// tensor-parallel is not in the registry: it needs a rank (the driver runs it for --tp=N before
+// the other passes; API users set PipelineOptions::tp_rank/tp_size or call ShardGraph).
 std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options) {
   std::vector<std::unique_ptr<Pass>> passes;
   if (options.tp_size > 1) passes.push_back(std::make_unique<TensorParallel>(options.tp_rank, options.tp_size));

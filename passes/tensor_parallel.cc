@@ -329,8 +329,7 @@ class Sharder {
           }
           if (!both_partial && kept->type() == result->type()) {
             layout_[kept] = Layout::kPartial;
-            graph_.ReplaceAllUsesWith(result, kept);
-            graph_.RemoveNode(node);
+            graph_.ReplaceNode(node, kept);  // `kept` takes the sum's name
             changed = true;
           } else if (!both_partial) {
             // The whole operand broadcasts the partial larger: reduce first instead.

@@ -100,9 +100,9 @@ TEST(TensorParallelTest, MlpIsColumnThenRowParallelWithOneAllReduce) {
   EXPECT_THAT(rank1, HasSubstr("%wd: const f32[16, 22]"));
   EXPECT_THAT(rank1, HasSubstr("%h = mul(%s, %u) : f32[M, 22]"));
   // Rank 1 neither adds the bias nor the residual: rank 0 does, once.
-  EXPECT_THAT(rank1, HasSubstr("%d_partial = linear(%h, %wd) : f32[M, 16]"));
+  EXPECT_THAT(rank1, HasSubstr("%y_partial = linear(%h, %wd) : f32[M, 16]"));
   EXPECT_THAT(rank1, Not(HasSubstr("add(")));
-  EXPECT_THAT(rank1, HasSubstr("%y = all_reduce(%d_partial)"));
+  EXPECT_THAT(rank1, HasSubstr("%y = all_reduce(%y_partial)"));
   EXPECT_THAT(debug, HasSubstr("%g column-parallel: [22, 44) of its 44 columns"));
   EXPECT_THAT(debug, HasSubstr("%d row-parallel"));
   const std::string rank0 = Shard(kMlp, 0, 2);
