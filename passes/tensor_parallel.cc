@@ -99,28 +99,24 @@ class Sharder {
     auto reject = [&](const Value* v, const std::string& why) {
       for (const Node* origin : origins_[v]) rejected.emplace(origin, why);
     };
-    auto layout = [&](const Value* v) {
-      auto it = layout_.find(v);
-      return it == layout_.end() ? Layout::kWhole : it->second;
-    };
     for (const auto& node_ptr : graph_.nodes()) {
       const Node* node = node_ptr.get();
       const Value* result = node->result();
-      if (columns_.count(node) && layout(node->operand(0)) != Layout::kSliced) {
+      if (columns_.count(node) && LayoutOf(node->operand(0)) != Layout::kSliced) {
         layout_[result] = Layout::kSliced;
         origins_[result] = {node};
         continue;
       }
       std::vector<const Value*> sliced;
       for (const Value* v : node->operands()) {
-        if (layout(v) == Layout::kSliced) sliced.push_back(v);
+        if (LayoutOf(v) == Layout::kSliced) sliced.push_back(v);
       }
       if (columns_.count(node)) {
         rejected.emplace(node, kRowParallel);
       }
       if (sliced.empty()) {
         bool partial = false;
-        for (const Value* v : node->operands()) partial |= layout(v) == Layout::kPartial;
+        for (const Value* v : node->operands()) partial |= LayoutOf(v) == Layout::kPartial;
         if (partial && StaysPartial(*node)) layout_[result] = Layout::kPartial;
         continue;
       }
@@ -147,7 +143,7 @@ class Sharder {
       for (const Value* v : sliced) origins_[result].insert(origins_[v].begin(), origins_[v].end());
     }
     for (const Value* out : graph_.outputs()) {
-      if (layout(out) == Layout::kSliced) {
+      if (LayoutOf(out) == Layout::kSliced) {
         reject(out, absl::StrCat("a slice of it, %", out->name(), ", would be returned (no all_gather)"));
       }
     }
@@ -164,7 +160,7 @@ class Sharder {
       }
     }
     for (const Value* v : node.operands()) {
-      if (layout_.count(v) && layout_.at(v) == Layout::kPartial) {
+      if (LayoutOf(v) == Layout::kPartial) {
         return absl::StrCat("%", node.result()->name(), " mixes a slice with a partial sum");
       }
       if (layout_.count(v)) continue;
@@ -179,12 +175,14 @@ class Sharder {
     return "";
   }
 
+  Layout LayoutOf(const Value* v) const {
+    auto it = layout_.find(v);
+    return it == layout_.end() ? Layout::kWhole : it->second;
+  }
+
   // Whether `node`, reading a partial sum (and no slice), may stay partial on every rank.
   bool StaysPartial(const Node& node) const {
-    auto partial = [&](const Value* v) {
-      auto it = layout_.find(v);
-      return it != layout_.end() && it->second == Layout::kPartial;
-    };
+    auto partial = [&](const Value* v) { return LayoutOf(v) == Layout::kPartial; };
     switch (node.op()) {
       case OpKind::kNeg:
         return true;
@@ -270,24 +268,21 @@ class Sharder {
       Explain(absl::StrCat("%", name, " = all_reduce(%", v->name(), ")"));
       return sum->result();
     };
-    auto layout = [&](const Value* v) {
-      auto it = layout_.find(v);
-      return it == layout_.end() ? Layout::kWhole : it->second;
-    };
     for (Node* node : nodes) {
       if (node->is_removed()) continue;
       Value* result = node->result();
-      const Layout out = layout(result);
+      const Layout out = LayoutOf(result);
       if (out == Layout::kSliced && columns_.count(node)) {
         const int64_t full = *StaticLastDim(result);
-        if (layout(node->operand(0)) == Layout::kPartial) {
+        const Range range = SliceOf(full, rank_, size_);
+        if (LayoutOf(node->operand(0)) == Layout::kPartial) {
           graph_.SetOperand(node, 0, whole(node->operand(0), node));
         }
         SliceOperand(node->operand(1), 0);
         if (node->operands().size() == 3) SliceOperand(node->operand(2), 0);
-        SetLastDim(result, SliceOf(full, rank_, size_).width());
-        Explain(absl::StrCat("%", result->name(), " column-parallel: [", SliceOf(full, rank_, size_).begin,
-                             ", ", SliceOf(full, rank_, size_).end, ") of its ", full, " columns"));
+        SetLastDim(result, range.width());
+        Explain(absl::StrCat("%", result->name(), " column-parallel: [", range.begin, ", ", range.end,
+                             ") of its ", full, " columns"));
         changed = true;
         continue;
       }
@@ -295,7 +290,7 @@ class Sharder {
         const int64_t full = *StaticLastDim(result);
         for (int i = 0; i < static_cast<int>(node->operands().size()); ++i) {
           Value* v = node->operand(i);
-          if (layout(v) != Layout::kWhole) continue;
+          if (LayoutOf(v) != Layout::kWhole) continue;
           const Shape& shape = v->type().tensor().shape;
           if (!shape.empty() && !shape.back().is_symbolic() && shape.back().value() == full && full != 1) {
             SliceOperand(v, static_cast<int>(shape.size()) - 1);
@@ -305,7 +300,7 @@ class Sharder {
         changed = true;
         continue;
       }
-      if (out == Layout::kPartial && IsLinearOp(node->op()) && layout(node->operand(0)) == Layout::kSliced) {
+      if (out == Layout::kPartial && IsLinearOp(node->op()) && LayoutOf(node->operand(0)) == Layout::kSliced) {
         SliceOperand(node->operand(1), 1);
         Explain(absl::StrCat("%", result->name(), " row-parallel: a partial sum over this rank's slice"
                              , node->operands().size() == 3 ? (rank_ == 0 ? "; adds the bias" : "; the bias is rank 0's") : ""));
@@ -325,7 +320,7 @@ class Sharder {
           Value* kept = nullptr;
           bool both_partial = true;
           for (Value* v : node->operands()) {
-            if (layout(v) == Layout::kPartial) kept = v; else both_partial = false;
+            if (LayoutOf(v) == Layout::kPartial) kept = v; else both_partial = false;
           }
           if (!both_partial && kept->type() == result->type()) {
             layout_[kept] = Layout::kPartial;
@@ -334,7 +329,7 @@ class Sharder {
           } else if (!both_partial) {
             // The whole operand broadcasts the partial larger: reduce first instead.
             for (int i = 0; i < 2; ++i) {
-              if (layout(node->operand(i)) == Layout::kPartial) graph_.SetOperand(node, i, whole(node->operand(i), node));
+              if (LayoutOf(node->operand(i)) == Layout::kPartial) graph_.SetOperand(node, i, whole(node->operand(i), node));
             }
             layout_.erase(result);
             changed = true;
@@ -344,7 +339,7 @@ class Sharder {
       }
       // A whole result: every partial operand is reduced first.
       for (int i = 0; i < static_cast<int>(node->operands().size()); ++i) {
-        if (layout(node->operand(i)) == Layout::kPartial) {
+        if (LayoutOf(node->operand(i)) == Layout::kPartial) {
           graph_.SetOperand(node, i, whole(node->operand(i), node));
           changed = true;
         }
@@ -352,7 +347,7 @@ class Sharder {
     }
     std::vector<Value*> outputs = graph_.outputs();
     for (Value*& v : outputs) {
-      if (layout(v) == Layout::kPartial) {
+      if (LayoutOf(v) == Layout::kPartial) {
         v = whole(v, nullptr);
         changed = true;
       }
