@@ -49,7 +49,7 @@ BufferPlan PlanBuffers(const Schedule& schedule) {
     const std::vector<GemmOperands> gemms = GemmsOf(*t);
     auto spec_of = [&](int g, const Value* result) {
       const GemmValues v = GemmValuesOf(*t, gemms[g]);
-      return GemmSpec{t, g, v.kind, v.act, v.weight, v.bias, result, -1};
+      return GemmSpec{t, g, v.kind, v.act, v.weight, v.bias, v.scale, result, -1};
     };
     if (!t->info().Has(kTraitMultiOutput)) {
       add_gemm(spec_of(0, t->result()));

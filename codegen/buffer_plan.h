@@ -15,7 +15,7 @@
 
 namespace braid {
 
-// One GEMM of a template kernel: `linear`/`matmul` of `act` by `weight` (+ `bias`).
+// One GEMM of a template kernel: `linear`/`matmul` of `act` by `weight` (· `scale`) (+ `bias`).
 struct GemmSpec {
   const Node* template_node = nullptr;
   int index = 0;  // position in the grouped_gemm (0 for a lone GEMM)
@@ -23,6 +23,7 @@ struct GemmSpec {
   const Value* act = nullptr;
   const Value* weight = nullptr;
   const Value* bias = nullptr;    // may be null
+  const Value* scale = nullptr;   // the weight scale, f32 per output column; may be null
   const Value* result = nullptr;  // the multi_output (or lone GEMM) result
   int packed_slot = -1;           // the prepacked weight's buffer
 };

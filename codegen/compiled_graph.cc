@@ -63,8 +63,10 @@ absl::Status GraphError(const Graph& g, SourceLoc loc, const std::string& msg) {
 absl::Status CheckCompilable(const Graph& g) {
   // Generated code holds f32 and bf16 (codegen/element_storage.h); the interpreter runs the rest.
   auto storage_error = [&](SourceLoc loc, const Value* v, const TensorType& t) {
-    return GraphError(g, loc, absl::StrCat("only f32 and bf16 values can be compiled so far; %", v->name(),
-                                           " is ", t.ToString(), " (the interpreter runs it: --interpret)"));
+    return GraphError(g, loc, absl::StrCat("only f32 and bf16 values (and i8 constants read only as GEMM weights) can "
+                                           "be compiled so far; %", v->name(), " is ", t.ToString(),
+                                           t.dtype == DType::kI8 ? " (--O folds an int8 weight's dequantisation into its GEMM;"
+                                                                 : " (", " the interpreter runs it: --interpret)"));
   };
   for (const auto& node : g.nodes()) {
     for (const TensorType& t : node->result()->type().layout()) {
@@ -73,11 +75,20 @@ absl::Status CheckCompilable(const Graph& g) {
     for (const GemmOperands& gemm : GemmsOf(*node)) {  // f16 storage folds but is not compiled yet
       const Value* weight = node->operand(gemm.weight);
       const TensorType& w = weight->type().tensor();
-      if (!IsStorageDType(w.dtype)) return storage_error(node->loc(), weight, w);
+      if (w.dtype == DType::kI8 && (!weight->is_const() || NeededUnpacked(g, weight))) {
+        return GraphError(g, node->loc(),
+                          absl::StrCat("an i8 GEMM weight is compiled only as a constant that only GEMMs read (it is "
+                                       "prepacked); %",
+                                       weight->name(), " is not (the interpreter runs it: --interpret)"));
+      }
+      if (!IsStorageDType(w.dtype) && w.dtype != DType::kI8) return storage_error(node->loc(), weight, w);
     }
   }
   for (const Value* p : g.params()) {
-    if (!IsStorageDType(p->type().tensor().dtype)) return storage_error(p->loc(), p, p->type().tensor());
+    // An i8 constant lives only as prepacked GEMM weights (checked above for every GEMM).
+    const DType dtype = p->type().tensor().dtype;
+    const bool packed_i8 = dtype == DType::kI8 && p->is_const() && !NeededUnpacked(g, p) && p->has_users();
+    if (!IsStorageDType(dtype) && !packed_i8) return storage_error(p->loc(), p, p->type().tensor());
   }
   return absl::OkStatus();
 }
@@ -226,6 +237,8 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
           const auto& j = *static_cast<const PackJob*>(ctx);
           if (j.format.dtype == DType::kF32) {
             PackPanel(j.kind, j.format, static_cast<const float*>(j.w), j.k, j.n, p, static_cast<float*>(j.out));
+          } else if (j.format.dtype == DType::kI8) {
+            PackPanel8(j.kind, j.format, static_cast<const int8_t*>(j.w), j.k, j.n, p, static_cast<int8_t*>(j.out));
           } else {
             PackPanel16(j.kind, j.format, static_cast<const uint16_t*>(j.w), j.k, j.n, p,
                         static_cast<uint16_t*>(j.out));

@@ -43,10 +43,12 @@ int StreamsPerCall(int rows, int nv, int vector_width) {
   return streams;
 }
 
-DType WeightDType(GemmPath path) { return path == GemmPath::kF32 ? DType::kF32 : DType::kBF16; }
+DType WeightDType(GemmPath path) { return PanelFormatFor(path, 16).dtype; }
 
-// The element type of a packed weight panel: f32, or bf16 held as i16 bits.
-llvm::Type* WeightElementType(llvm::IRBuilder<>& b, GemmPath path) { return StorageType(b, WeightDType(path)); }
+// The element type of a packed weight panel: f32, bf16 held as i16 bits, or i8.
+llvm::Type* WeightElementType(llvm::IRBuilder<>& b, GemmPath path) {
+  return path == GemmPath::kI8Widen ? b.getInt8Ty() : StorageType(b, WeightDType(path));
+}
 
 // The element type of the packed activation: f32, or bf16 pairs held as i16 bits.
 llvm::Type* ActElementType(llvm::IRBuilder<>& b, GemmPath path) {
@@ -54,11 +56,13 @@ llvm::Type* ActElementType(llvm::IRBuilder<>& b, GemmPath path) {
 }
 
 // `vw` weights at `address` as f32 lanes. bf16 widens exactly in registers (element_storage.h):
-// three cheap vector ops per load on any AVX2 or AVX-512 host, and half the bytes from memory.
+// three cheap vector ops per load on any AVX2 or AVX-512 host, and half the bytes from memory;
+// i8 sign-extends and converts (vpmovsxbd + vcvtdq2ps, exact), a quarter of the bytes.
 llvm::Value* LoadWeightVector(llvm::IRBuilder<>& b, DType weight, int vw, llvm::Value* address) {
-  llvm::Type* element = StorageType(b, weight);
+  llvm::Type* element = weight == DType::kI8 ? b.getInt8Ty() : StorageType(b, weight);
   auto* stored = b.CreateAlignedLoad(llvm::FixedVectorType::get(element, vw), address,
                                      llvm::Align(vw * DTypeBytes(weight)));
+  if (weight == DType::kI8) return b.CreateSIToFP(stored, llvm::FixedVectorType::get(b.getFloatTy(), vw));
   return WidenToF32(b, weight, stored);
 }
 
@@ -320,6 +324,8 @@ std::string PathSuffix(GemmPath path) {
       return "_bf16";
     case GemmPath::kBf16Dot:
       return "_bf16dot";
+    case GemmPath::kI8Widen:
+      return "_i8";
   }
   return "";
 }

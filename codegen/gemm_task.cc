@@ -180,7 +180,8 @@ llvm::Value* GemmTaskEmitter::WeightBlock(llvm::Value* panel, size_t g, llvm::Va
   // Computed without inbounds: the next block's address may lie past the weight, and is then
   // only prefetched, which never faults.
   llvm::Value* offset = b_.CreateMul(b_.CreateAdd(b_.CreateMul(panel, ops_[g].k_panel), k_start), f_.I64(nr_));
-  llvm::Type* element = ops_[g].path == GemmPath::kF32 ? b_.getFloatTy() : b_.getInt16Ty();
+  // (An integer of the panel element's width: the address arithmetic only needs its size.)
+  llvm::Type* element = b_.getIntNTy(8 * DTypeBytes(PanelFormatFor(ops_[g].path, nr_).dtype));
   return b_.CreateGEP(element, ops_[g].packed, offset);
 }
 
@@ -278,7 +279,7 @@ void GemmTaskEmitter::EmitTiled(llvm::Value* k0) {
 }
 
 // The epilogue over the finished tiles: each GEMM result (and any duplicate multi_output of it)
-// is bound to its tile plus its bias; the fused pointwise nodes read those; what must be
+// is bound to its tile times its weight scale plus its bias; the fused pointwise nodes read those; what must be
 // materialised is stored. One pass per panel of the task.
 void GemmTaskEmitter::BindEpilogue() {
   llvm::Type* fty = b_.getFloatTy();
@@ -297,9 +298,10 @@ void GemmTaskEmitter::BindEpilogue() {
       }
     }
   }
-  absl::flat_hash_map<size_t, llvm::Value*> bias_base;
+  absl::flat_hash_map<size_t, llvm::Value*> bias_base, scale_base;
   for (size_t g = 0; g < gemms_; ++g) {
     if (c_.gemms[g]->bias != nullptr) bias_base[g] = f_.Buffer(mc_.plan.value_slot.at(c_.gemms[g]->bias));
+    if (c_.gemms[g]->scale != nullptr) scale_base[g] = f_.Buffer(mc_.plan.value_slot.at(c_.gemms[g]->scale));
   }
   for (const auto& [value, g] : gemm_of) loop.tile_values.insert(value);
   llvm::Value* n0 = nullptr;
@@ -308,6 +310,10 @@ void GemmTaskEmitter::BindEpilogue() {
     const size_t g = gemm_of.at(v);
     llvm::Value* index = b_.CreateAdd(b_.CreateMul(b_.CreateSub(row, m0_), f_.I64(nr_)), b_.CreateSub(col, n0));
     llvm::Value* x = b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, TileOf(pp, g), index));
+    // The weight scale (one f32 per column: an int8 weight's) multiplies the sum, then the bias.
+    if (auto scale = scale_base.find(g); scale != scale_base.end()) {
+      x = b_.CreateFMul(x, b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, scale->second, col)));
+    }
     auto bias = bias_base.find(g);
     if (bias != bias_base.end()) {
       x = b_.CreateFAdd(x, LoadAsF32(b_, c_.gemms[g]->bias->type().tensor().dtype, bias->second, col));

@@ -104,6 +104,31 @@ void TransposeColumns(const float* rows, int64_t k, int groups, int nr, float* d
   }
 }
 
+// Columns [n0, n0 + width) of a 16- or 8-bit weight into one panel of `nr` columns, k single
+// (columns past `width` zero).
+template <typename T>
+void PackNarrowPanel(OpKind kind, int nr, const T* w, int64_t k, int64_t n, int64_t n0, int64_t width, T* panel) {
+  if (kind == OpKind::kMatmul) {
+    for (int64_t kk = 0; kk < k; ++kk) {
+      std::memcpy(panel + kk * nr, w + kk * n + n0, width * sizeof(T));
+      std::fill(panel + kk * nr + width, panel + (kk + 1) * nr, T{0});
+    }
+    return;
+  }
+  // w[N, K]: a transpose in blocks of 64 k by the panel's columns, so the rows read side by
+  // side (one per column) and the panel rows written stay in L1. Scalar: a bf16 weight is
+  // packed once, at compile time.
+  constexpr int64_t kBlock = 64;
+  for (int64_t k0 = 0; k0 < k; k0 += kBlock) {
+    const int64_t k1 = std::min(k, k0 + kBlock);
+    for (int64_t j = 0; j < width; ++j) {
+      const T* row = w + (n0 + j) * k;
+      for (int64_t kk = k0; kk < k1; ++kk) panel[kk * nr + j] = row[kk];
+    }
+    for (int64_t kk = k0; kk < k1; ++kk) std::fill(panel + kk * nr + width, panel + (kk + 1) * nr, T{0});
+  }
+}
+
 }  // namespace
 
 AlignedBuffer::AlignedBuffer(int64_t floats) : size_(floats) {
@@ -169,25 +194,15 @@ void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int6
     }
     return;
   }
-  if (kind == OpKind::kMatmul) {
-    for (int64_t kk = 0; kk < k; ++kk) {
-      std::memcpy(panel + kk * nr, w + kk * n + n0, width * sizeof(uint16_t));
-      std::fill(panel + kk * nr + width, panel + (kk + 1) * nr, uint16_t{0});
-    }
-    return;
-  }
-  // w[N, K]: a transpose in blocks of 64 k by the panel's columns, so the rows read side by
-  // side (one per column) and the panel rows written stay in L1. Scalar: a bf16 weight is
-  // packed once, at compile time.
-  constexpr int64_t kBlock = 64;
-  for (int64_t k0 = 0; k0 < k; k0 += kBlock) {
-    const int64_t k1 = std::min(k, k0 + kBlock);
-    for (int64_t j = 0; j < width; ++j) {
-      const uint16_t* row = w + (n0 + j) * k;
-      for (int64_t kk = k0; kk < k1; ++kk) panel[kk * nr + j] = row[kk];
-    }
-    for (int64_t kk = k0; kk < k1; ++kk) std::fill(panel + kk * nr + width, panel + (kk + 1) * nr, uint16_t{0});
-  }
+  PackNarrowPanel(kind, nr, w, k, n, n0, width, panel);
+}
+
+void PackPanel8(OpKind kind, const PanelFormat& format, const int8_t* w, int64_t k, int64_t n, int64_t p,
+                int8_t* out) {
+  BRAID_CHECK(format.dtype == DType::kI8 && format.k_interleave == 1, "PackPanel8: an i8 packer, k single");
+  const int nr = format.width;
+  const int64_t n0 = p * nr;
+  PackNarrowPanel(kind, nr, w, k, n, n0, std::min<int64_t>(nr, n - n0), out + p * format.PanelElements(k));
 }
 
 std::vector<int> MicroKernelRowVariants(int mr) {

@@ -43,6 +43,10 @@ void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t
 // as they load) or 2 (k pairs side by side for vdpbf16ps, K padded to pairs with zeros).
 void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int64_t k, int64_t n, int64_t p,
                  uint16_t* out);
+// The same for an int8 weight into int8 panels (format.dtype i8, k_interleave 1): a quarter of
+// f32's bytes; the micro-kernels widen it as they load and the GEMM's scale restores its range.
+void PackPanel8(OpKind kind, const PanelFormat& format, const int8_t* w, int64_t k, int64_t n, int64_t p,
+                int8_t* out);
 
 // Row counts of the micro-kernel variants for micro-tiles of `mr` rows, ascending: powers of
 // two below mr, then mr. A micro-tile with r rows left runs the smallest variant >= r.

@@ -42,6 +42,8 @@ enum class GemmPath {
                // in registers, f32 FMAs: any AVX2/AVX-512 host
   kBf16Dot,    // bf16 activations packed as k pairs, bf16 panels with k pairs interleaved,
                // vdpbf16ps (two products per f32 lane): AVX512-BF16 hosts, bf16 x bf16 GEMMs
+  kI8Widen,    // f32 activations, i8 panels widened to f32 in registers (exact), f32 FMAs, the
+               // GEMM's weight scale applied to the sum in the epilogue: any AVX2/AVX-512 host
 };
 
 inline PanelFormat PanelFormatFor(GemmPath path, int width) {
@@ -52,15 +54,19 @@ inline PanelFormat PanelFormatFor(GemmPath path, int width) {
       return PanelFormat{DType::kBF16, width, 1};
     case GemmPath::kBf16Dot:
       return PanelFormat{DType::kBF16, width, 2};
+    case GemmPath::kI8Widen:
+      return PanelFormat{DType::kI8, width, 1};
   }
   return PanelFormat{DType::kF32, width, 1};
 }
 
 // The path of a GEMM with this activation and weight dtype on a target with (or without) the
-// bf16 dot product. bf16 activations meet bf16 weights only (the type rules).
+// bf16 dot product. bf16 activations meet bf16 weights only, i8 weights f32 activations (the
+// type rules).
 inline GemmPath GemmPathFor(DType act, DType weight, bool bf16_dot) {
   if (weight == DType::kF32) return GemmPath::kF32;
-  BRAID_CHECK(weight == DType::kBF16, "GEMM weights are f32 or bf16 in codegen (CheckCompilable)");
+  if (weight == DType::kI8) return GemmPath::kI8Widen;
+  BRAID_CHECK(weight == DType::kBF16, "GEMM weights are f32, bf16 or i8 in codegen (CheckCompilable)");
   return act == DType::kBF16 && bf16_dot ? GemmPath::kBf16Dot : GemmPath::kBf16Widen;
 }
 

@@ -5,16 +5,22 @@
 
 namespace braid {
 
+GemmOperands LoneGemmOperands(OpKind kind, int num_operands, const int64_t* scale_attr) {
+  const int scale = scale_attr != nullptr ? num_operands - 1 : -1;
+  const int unscaled = scale_attr != nullptr ? num_operands - 1 : num_operands;
+  return GemmOperands{kind, 0, 1, unscaled == 3 ? 2 : -1, scale};
+}
+
 std::vector<GemmOperands> GemmsOf(const Node& node) {
   if (node.info().Has(kTraitGemm)) {
-    const bool has_bias = node.operands().size() == 3;
-    return {GemmOperands{node.op(), 0, 1, has_bias ? 2 : -1}};
+    return {LoneGemmOperands(node.op(), static_cast<int>(node.operands().size()), node.IntAttr("scale"))};
   }
   if (node.op() != OpKind::kGroupedGemm) return {};
   const auto* kinds = node.IdentListAttr("kind");
   const auto* act = node.IntListAttr("act");
   const auto* weight = node.IntListAttr("weight");
   const auto* bias = node.IntListAttr("bias");
+  const auto* scale = node.IntListAttr("scale");  // optional
   BRAID_CHECK(kinds && act && weight && bias, "GemmsOf: grouped_gemm without its index lists");
   std::vector<GemmOperands> gemms;
   gemms.reserve(kinds->size());
@@ -22,14 +28,16 @@ std::vector<GemmOperands> GemmsOf(const Node& node) {
     std::optional<OpKind> kind = ParseGemmKind((*kinds)[g]);
     BRAID_CHECK(kind.has_value(), "GemmsOf: grouped_gemm with an unknown GEMM kind");
     gemms.push_back(GemmOperands{*kind, static_cast<int>((*act)[g]), static_cast<int>((*weight)[g]),
-                                 static_cast<int>((*bias)[g])});
+                                 static_cast<int>((*bias)[g]),
+                                 scale != nullptr ? static_cast<int>((*scale)[g]) : -1});
   }
   return gemms;
 }
 
 GemmValues GemmValuesOf(const Node& node, const GemmOperands& gemm) {
   return GemmValues{gemm.kind, node.operand(gemm.act), node.operand(gemm.weight),
-                    gemm.has_bias() ? node.operand(gemm.bias) : nullptr};
+                    gemm.has_bias() ? node.operand(gemm.bias) : nullptr,
+                    gemm.has_scale() ? node.operand(gemm.scale) : nullptr};
 }
 
 // A grouped GEMM's kinds are the names of the single-GEMM ops in the op table.
@@ -47,7 +55,7 @@ bool IsOnlyGemmWeight(const Node& node, int index) {
   bool weight = false, other = false;
   for (const GemmOperands& gemm : GemmsOf(node)) {
     weight |= gemm.weight == index;
-    other |= gemm.act == index || gemm.bias == index;
+    other |= gemm.act == index || gemm.bias == index || gemm.scale == index;
   }
   return weight && !other;
 }

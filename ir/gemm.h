@@ -16,16 +16,24 @@
 
 namespace braid {
 
-// One GEMM: `kind(operand(act), operand(weight))` (+ `operand(bias)`), as operand indices of
-// its node. `kind` is OpKind::kLinear (y = x·wᵀ, w[N, K]) or OpKind::kMatmul (y = a·b, b[K, N]).
+// One GEMM: `kind(operand(act), operand(weight))` (· `operand(scale)`) (+ `operand(bias)`), as
+// operand indices of its node. `kind` is OpKind::kLinear (y = x·wᵀ, w[N, K]) or
+// OpKind::kMatmul (y = a·b, b[K, N]); the scale holds one f32 per output column.
 struct GemmOperands {
   OpKind kind = OpKind::kLinear;
   int act = 0;
   int weight = 1;
-  int bias = -1;  // -1: no bias (only linear takes one)
+  int bias = -1;   // -1: no bias (only linear takes one)
+  int scale = -1;  // -1: no weight scale
 
   bool has_bias() const { return bias >= 0; }
+  bool has_scale() const { return scale >= 0; }
 };
+
+// A lone linear / matmul with `num_operands` operands: (x, w[, b][, s]), the scale being the
+// last operand when `scale_attr` (its `scale` attribute, or null) is set. Type inference
+// checks that the attribute names the last operand.
+GemmOperands LoneGemmOperands(OpKind kind, int num_operands, const int64_t* scale_attr);
 
 // The GEMMs of `node`, in GEMM-index order: one for linear/matmul, one per GEMM for
 // grouped_gemm, none for any other op. `node` must have passed type inference (a malformed
@@ -37,7 +45,8 @@ struct GemmValues {
   OpKind kind;
   const Value* act;
   const Value* weight;
-  const Value* bias;  // null if none
+  const Value* bias;   // null if none
+  const Value* scale;  // null if none
 };
 GemmValues GemmValuesOf(const Node& node, const GemmOperands& gemm);
 

@@ -19,8 +19,8 @@ absl::Status LocError(const Graph& g, SourceLoc loc, absl::string_view msg) {
   return LocatedError(g.source(), loc, msg, absl::StrCat("@", g.name()));
 }
 
-// y[r, n] = sum_k x[r, k] * w(n, k) (+ bias[n]), with x flattened to [rows, K].
-Tensor Gemm(OpKind kind, const Tensor& x, const Tensor& w, const Tensor* bias) {
+// y[r, n] = sum_k x[r, k] * w(n, k) (* scale[n]) (+ bias[n]), with x flattened to [rows, K].
+Tensor Gemm(OpKind kind, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor* scale) {
   const int64_t k_dim = x.shape().back();
   const bool is_linear = kind == OpKind::kLinear;
   const int64_t n_dim = GemmWeightN(kind, w.shape());
@@ -50,7 +50,7 @@ Tensor Gemm(OpKind kind, const Tensor& x, const Tensor& w, const Tensor* bias) {
       }
     }
     for (int64_t n = 0; n < n_dim; ++n) {
-      yd[r * n_dim + n] = static_cast<float>(acc[n] + (bias ? bias->f32()[n] : 0.0));
+      yd[r * n_dim + n] = static_cast<float>(acc[n] * (scale ? scale->f32()[n] : 1.0) + (bias ? bias->f32()[n] : 0.0));
     }
   }
   return y;
@@ -156,13 +156,15 @@ absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const Operand
     case OpKind::kMatmul: {
       const GemmOperands gemm = GemmsOf(node).front();
       out.push_back(Gemm(gemm.kind, in(gemm.act), in(gemm.weight),
-                         gemm.has_bias() ? &in(gemm.bias) : nullptr));
+                         gemm.has_bias() ? &in(gemm.bias) : nullptr,
+                         gemm.has_scale() ? &in(gemm.scale) : nullptr));
       break;
     }
     case OpKind::kGroupedGemm:
       for (const GemmOperands& gemm : GemmsOf(node)) {
         out.push_back(Gemm(gemm.kind, in(gemm.act), in(gemm.weight),
-                           gemm.has_bias() ? &in(gemm.bias) : nullptr));
+                           gemm.has_bias() ? &in(gemm.bias) : nullptr,
+                           gemm.has_scale() ? &in(gemm.scale) : nullptr));
       }
       break;
     case OpKind::kMultiOutput:

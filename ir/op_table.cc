@@ -42,8 +42,8 @@ OpInfo Binary(OpKind k, const char* name, double (*fn)(double, double)) {
 // Indexed by OpKind; the order must match the enum (checked in GetOpInfo).
 const std::vector<OpInfo>& Table() {
   static const std::vector<OpInfo>* table = new std::vector<OpInfo>{
-      {OpKind::kLinear, "linear", 2, 3, kTraitGemm | kTraitTemplate, {}},
-      {OpKind::kMatmul, "matmul", 2, 2, kTraitGemm | kTraitTemplate, {}},
+      {OpKind::kLinear, "linear", 2, 4, kTraitGemm | kTraitTemplate, {{"scale", AttrKind::kInt, true}}},
+      {OpKind::kMatmul, "matmul", 2, 3, kTraitGemm | kTraitTemplate, {{"scale", AttrKind::kInt, true}}},
       Unary(OpKind::kRelu, "relu", Relu),
       Unary(OpKind::kSilu, "silu", Silu),
       Unary(OpKind::kGelu, "gelu", Gelu),
@@ -68,6 +68,7 @@ const std::vector<OpInfo>& Table() {
        {{"act", AttrKind::kIntList},
         {"bias", AttrKind::kIntList},
         {"kind", AttrKind::kIdentList},
+        {"scale", AttrKind::kIntList, true},
         {"weight", AttrKind::kIntList}}},
       {OpKind::kMultiOutput, "multi_output", 1, 1, kTraitProjection, {{"index", AttrKind::kInt}}},
       {OpKind::kAllReduce, "all_reduce", 1, 1, kTraitCollective, {}},

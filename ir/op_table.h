@@ -7,6 +7,11 @@
 //   linear(x[..., K], w[N, K])            -> [..., N]    y = x·wᵀ        (nn.Linear)
 //   linear(x[..., K], w[N, K], b[N])      -> [..., N]    y = x·wᵀ + b
 //   matmul(a[..., K], b[K, N])            -> [..., N]    y = a·b
+//   linear(x, w, [b,] s) {scale = i}      -> [..., N]    y = (x·wᵀ)·s + b, s = operand i (the
+//   matmul(a, b, s) {scale = 2}           -> [..., N]    last): a weight scale per output channel
+//                                                        (int8 weights carry one), f32 [N], or
+//                                                        [N, 1] for linear / [1, N] for matmul,
+//                                                        applied to the f32 sum before the bias
 //   relu silu gelu gelu_tanh sigmoid tanh exp neg (x)   -> same type as x
 //   add sub mul div maximum (a, b)        -> NumPy broadcast of a and b (equal dims or a
 //                                            literal 1; symbols must match by name)
@@ -14,11 +19,12 @@
 //                                            to nearest even, widening is exact)
 //
 //   grouped_gemm(operands...) {kind = [k0, ..., kG-1], act = [a0, ...], weight = [w0, ...],
-//                              bias = [b0, ...]} : multi_output_layout(T0, ..., TG-1)
+//                              bias = [b0, ...], scale = [s0, ...]} : multi_output_layout(T0, ..., TG-1)
 //     G GEMMs as one template node. GEMM i is `ki(operands[ai], operands[wi])` with ki one of
 //     `linear` / `matmul`, plus `operands[bi]` as bias when bi >= 0 (only for linear; -1 = no
-//     bias). The index lists express shared activations (all ai equal), independent ones
-//     (different ai), per-GEMM optional bias and unequal output widths; Ti is GEMM i's result.
+//     bias), scaled by `operands[si]` when si >= 0 (`scale` may be absent: no scales). The
+//     index lists express shared activations (all ai equal), independent ones (different ai),
+//     per-GEMM optional bias and unequal output widths; Ti is GEMM i's result.
 //     Every operand must be referenced by at least one index.
 //   multi_output(%t) {index = i}          -> the i-th tensor of layout %t
 //   all_reduce(x)                         -> x's type: the sum of x over every rank of a
@@ -84,6 +90,7 @@ const char* AttrKindName(AttrKind kind);
 struct AttrSpec {
   const char* name;
   AttrKind kind;
+  bool optional = false;  // may be absent (required otherwise)
 };
 
 struct OpInfo {
@@ -92,7 +99,8 @@ struct OpInfo {
   int min_operands;
   int max_operands;  // kVariadic: no upper bound
   uint32_t traits;
-  // The attributes the op requires (and the only ones it accepts), with their kinds.
+  // The attributes the op takes (and the only ones it accepts), with their kinds; all are
+  // required but those marked optional.
   std::vector<AttrSpec> attributes;
   // Reference scalar meaning for pointwise ops (exactly one is set for them), else null.
   double (*unary)(double) = nullptr;

@@ -70,6 +70,15 @@ absl::StatusOr<Type> InferGroupedGemm(const std::vector<const Type*>& operands,
     }
     lists.push_back(list);
   }
+  const std::vector<int64_t>* scales = nullptr;  // optional
+  if (auto it = attrs.find("scale"); it != attrs.end()) {
+    scales = std::get_if<std::vector<int64_t>>(&it->second);
+    if (scales == nullptr) return Error("attribute 'scale' must be a list of integers");
+    if (scales->size() != count) {
+      return Error(absl::StrCat("attribute 'scale' has ", scales->size(), " entries but 'kind' has ", count,
+                                "; every GEMM needs one (-1: no scale)"));
+    }
+  }
   const int num_operands = static_cast<int>(operands.size());
   std::vector<bool> referenced(num_operands, false);
   auto operand = [&](const char* what, size_t gemm, int64_t index)
@@ -96,7 +105,11 @@ absl::StatusOr<Type> InferGroupedGemm(const std::vector<const Type*>& operands,
       if (kind == OpKind::kMatmul) return Error(absl::StrCat("GEMM ", i, " is a matmul; only linear takes a bias"));
       BRAID_ASSIGN_OR_RETURN(bias, operand("bias", i, bias_index));
     }
-    auto type = InferGemmType(kind, *x, *w, bias);
+    const TensorType* scale = nullptr;
+    if (scales != nullptr && (*scales)[i] != -1) {
+      BRAID_ASSIGN_OR_RETURN(scale, operand("scale", i, (*scales)[i]));
+    }
+    auto type = InferGemmType(kind, *x, *w, bias, scale);
     if (!type.ok()) return Error(absl::StrCat("GEMM ", i, ": ", type.status().message()));
     results.push_back(*std::move(type));
   }
@@ -128,12 +141,12 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
 }
 
 absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const TensorType& w,
-                                         const TensorType* bias) {
-  // Weight storage: an f32 GEMM may keep its weight in bf16 or f16, widened exactly as it is
-  // read (what fold-weight-convert makes of `linear(%x, convert(%w_bf16))`). Otherwise the
-  // operands share a dtype.
-  const bool narrow_weight =
-      x.dtype == DType::kF32 && (w.dtype == DType::kBF16 || w.dtype == DType::kF16);
+                                         const TensorType* bias, const TensorType* scale) {
+  // Weight storage: an f32 GEMM may keep its weight in bf16, f16 or i8, widened exactly as it
+  // is read (what fold-weight-convert makes of `linear(%x, convert(%w_bf16))`, and of an int8
+  // weight's dequantisation with its scale). Otherwise the operands share a dtype.
+  const bool narrow_weight = x.dtype == DType::kF32 &&
+                             (w.dtype == DType::kBF16 || w.dtype == DType::kF16 || w.dtype == DType::kI8);
   if (!narrow_weight) BRAID_RETURN_IF_ERROR(SameDType(x, w));
   if (!IsFloat(x.dtype)) {
     return Error(absl::StrCat("GEMMs compute on floating-point tensors, got ", x.ToString(),
@@ -156,6 +169,18 @@ absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const
       return Error(absl::StrCat("bias must be [", n.ToString(), "], got ", bias->ToString()));
     }
   }
+  if (scale != nullptr) {
+    // One scale per output column: [N], or shaped like a column of the weight's N axis.
+    const bool per_column =
+        scale->rank() == 1 ? scale->shape[0] == n
+        : scale->rank() == 2 && (is_linear ? scale->shape[0] == n && scale->shape[1] == Dim::Const(1)
+                                           : scale->shape[0] == Dim::Const(1) && scale->shape[1] == n);
+    if (scale->dtype != DType::kF32 || !per_column) {
+      return Error(absl::StrCat("the weight scale must be f32[", n.ToString(), "] or f32",
+                                is_linear ? absl::StrCat("[", n.ToString(), ", 1]") : absl::StrCat("[1, ", n.ToString(), "]"),
+                                " (one per output channel), got ", scale->ToString()));
+    }
+  }
   TensorType out = x;
   out.shape.back() = n;
   return out;
@@ -170,7 +195,8 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
         info.max_operands == kVariadic ? absl::StrCat("at least ", info.min_operands)
         : info.min_operands == info.max_operands
             ? absl::StrCat(info.min_operands)
-            : absl::StrCat(info.min_operands, " or ", info.max_operands);
+            : absl::StrCat(info.min_operands, info.max_operands == info.min_operands + 1 ? " or " : " to ",
+                           info.max_operands);
     return Error(absl::StrCat("'", info.name, "' takes ", expected, " operand",
                               expected == "1" ? "" : "s", ", got ", n));
   }
@@ -183,8 +209,11 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
       return Error(absl::StrCat("'", info.name, "' has no attribute '", name, "'"));
     }
   }
-  for (const auto& [name, kind] : wanted) {
+  for (const AttrSpec& spec : info.attributes) {
+    const std::string name = spec.name;
+    const AttrKind kind = spec.kind;
     auto it = attrs.find(name);
+    if (it == attrs.end() && spec.optional) continue;
     if (it == attrs.end()) {
       return Error(absl::StrCat("'", info.name, "' requires attribute '", name, "'"));
     }
@@ -217,8 +246,23 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
     tensors.push_back(t);
   }
   if (info.Has(kTraitGemm)) {
-    BRAID_ASSIGN_OR_RETURN(TensorType t, InferGemmType(op, *tensors[0], *tensors[1],
-                                                       n == 3 ? tensors[2] : nullptr));
+    // (x, w[, b][, s]): `scale = i` names the scale, which must be the last operand.
+    const int64_t* scale_attr = nullptr;
+    if (auto it = attrs.find("scale"); it != attrs.end()) {
+      scale_attr = std::get_if<int64_t>(&it->second);
+      if (n < 3 || *scale_attr != n - 1) {
+        return Error(absl::StrCat("attribute 'scale' must name the last operand, the weight scale (", n - 1,
+                                  n < 3 ? " is the weight: add the scale" : "", "), not ", *scale_attr));
+      }
+    }
+    const GemmOperands gemm = LoneGemmOperands(op, n, scale_attr);
+    if (op == OpKind::kMatmul && gemm.has_bias()) {
+      return Error("matmul takes no bias (only linear does); a third operand is a weight scale, named by "
+                   "{scale = 2}");
+    }
+    BRAID_ASSIGN_OR_RETURN(TensorType t, InferGemmType(op, *tensors[gemm.act], *tensors[gemm.weight],
+                                                       gemm.has_bias() ? tensors[gemm.bias] : nullptr,
+                                                       gemm.has_scale() ? tensors[gemm.scale] : nullptr));
     return Type::Tensor(std::move(t));
   }
   if (op == OpKind::kAllReduce) {

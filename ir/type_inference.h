@@ -18,9 +18,10 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
 // NumPy broadcasting of two shapes: trailing-aligned dims must be equal or a literal 1.
 absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);
 
-// One GEMM's result: `linear` (w is [N, K], optional bias [N]) or `matmul` (b is [K, N]).
+// One GEMM's result: `linear` (w is [N, K], optional bias [N]) or `matmul` (b is [K, N]),
+// with an optional weight scale (f32, one per output column).
 absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const TensorType& w,
-                                         const TensorType* bias);
+                                         const TensorType* bias, const TensorType* scale = nullptr);
 
 }  // namespace braid
 

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ir/gemm.h"
 #include "ir/status_macros.h"
 #include "passes/pattern.h"
 
@@ -66,20 +67,25 @@ absl::StatusOr<bool> Rewrite(Graph& graph, const std::vector<Node*>& group) {
     return it->second;
   };
   std::vector<std::string> kinds;
-  std::vector<int64_t> act, weight, bias;
+  std::vector<int64_t> act, weight, bias, scale;
+  bool scaled = false;
   std::vector<TensorType> layout;
   std::vector<std::string> names;
-  for (Node* gemm : group) {
-    kinds.push_back(gemm->info().name);
-    act.push_back(index_of(gemm->operand(0)));
-    weight.push_back(index_of(gemm->operand(1)));
-    bias.push_back(gemm->operands().size() == 3 ? index_of(gemm->operand(2)) : -1);
-    layout.push_back(gemm->result()->type().tensor());
-    names.push_back(gemm->result()->name());
+  for (Node* node : group) {
+    const GemmOperands gemm = GemmsOf(*node).front();
+    kinds.push_back(node->info().name);
+    act.push_back(index_of(node->operand(gemm.act)));
+    weight.push_back(index_of(node->operand(gemm.weight)));
+    bias.push_back(gemm.has_bias() ? index_of(node->operand(gemm.bias)) : -1);
+    scale.push_back(gemm.has_scale() ? index_of(node->operand(gemm.scale)) : -1);
+    scaled |= gemm.has_scale();
+    layout.push_back(node->result()->type().tensor());
+    names.push_back(node->result()->name());
   }
   std::string name = absl::StrJoin(names, "_");
   if (name.size() > 40) name = names.front() + "_group";
   Attributes attrs = {{"kind", kinds}, {"act", act}, {"weight", weight}, {"bias", bias}};
+  if (scaled) attrs["scale"] = scale;  // (absent when no GEMM has one)
   Node* first = group.front();
   Node* grouped = graph.InsertNode(first, OpKind::kGroupedGemm, operands, std::move(attrs),
                                    graph.UniqueName(name), Type::Layout(layout), first->loc());

@@ -45,7 +45,9 @@ Value* SliceableConstant(Value* v) {
   return source->is_const() && source->users().size() == 1 ? source : nullptr;
 }
 
-bool IsLinearOp(OpKind op) { return op == OpKind::kLinear; }
+// A linear the pass slices: one with a weight scale is not sliced yet (its scale would be
+// sliced with the weight's rows).
+bool IsLinearOp(const Node& node) { return node.op() == OpKind::kLinear && node.IntAttr("scale") == nullptr; }
 
 // Why a candidate reading a slice is not column-parallel: it is row-parallel (said later).
 constexpr char kRowParallel[] = "its activation is a slice";
@@ -76,7 +78,8 @@ class Sharder {
   // A linear every rank could slice by rows: its weight a constant only it reads, its result
   // static, at least N wide and its activation whole (decided in Propagate).
   std::string WhyNotColumnCandidate(const Node& node) {
-    if (!IsLinearOp(node.op())) return "not a linear";
+    if (node.op() == OpKind::kLinear && !IsLinearOp(node)) return "it has a weight scale (not sliced yet)";
+    if (!IsLinearOp(node)) return "not a linear";
     if (SliceableConstant(node.operand(1)) == nullptr) {
       return "its weight is not a constant read only by it";
     }
@@ -121,7 +124,7 @@ class Sharder {
         continue;
       }
       // A row-parallel linear: reads a sliced activation with a constant weight.
-      if (IsLinearOp(node->op()) && sliced.size() == 1 && sliced[0] == node->operand(0) &&
+      if (IsLinearOp(*node) && sliced.size() == 1 && sliced[0] == node->operand(0) &&
           SliceableConstant(node->operand(1)) != nullptr &&
           (node->operands().size() < 3 || SliceableConstant(node->operand(2)) != nullptr)) {
         layout_[result] = Layout::kPartial;
@@ -131,7 +134,7 @@ class Sharder {
       if (!node->info().Has(kTraitPointwise)) {
         why = absl::StrCat("%", node->result()->name(), " (", node->info().name,
                            ") would read a slice");
-        if (IsLinearOp(node->op())) absl::StrAppend(&why, " with a weight that is not a constant only it reads");
+        if (IsLinearOp(*node)) absl::StrAppend(&why, " with a weight that is not a constant only it reads");
       } else {
         why = WhyNotSlicedPointwise(*node, sliced);
       }
@@ -201,7 +204,7 @@ class Sharder {
 
   void ChooseColumnParallel() {
     for (const auto& node : graph_.nodes()) {
-      if (!IsLinearOp(node->op())) continue;
+      if (!IsLinearOp(*node)) continue;
       const std::string why = WhyNotColumnCandidate(*node);
       if (why.empty()) {
         columns_.insert(node.get());
@@ -300,7 +303,7 @@ class Sharder {
         changed = true;
         continue;
       }
-      if (out == Layout::kPartial && IsLinearOp(node->op()) && LayoutOf(node->operand(0)) == Layout::kSliced) {
+      if (out == Layout::kPartial && IsLinearOp(*node) && LayoutOf(node->operand(0)) == Layout::kSliced) {
         SliceOperand(node->operand(1), 1);
         Explain(absl::StrCat("%", result->name(), " row-parallel: a partial sum over this rank's slice"
                              , node->operands().size() == 3 ? (rank_ == 0 ? "; adds the bias" : "; the bias is rank 0's") : ""));

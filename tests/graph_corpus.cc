@@ -14,6 +14,7 @@
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/verifier.h"
+#include "passes/pipeline.h"
 
 namespace braid::testing {
 namespace {
@@ -25,10 +26,13 @@ std::string Read(const std::string& path) {
   return s.str();
 }
 
-// What the compiler takes so far (CheckCompilable: f32 and bf16 values).
-bool AllF32(const Module& module) {
+// What the compiler takes so far (CheckCompilable: f32 and bf16 values, i8 GEMM weights),
+// as written or after the default pipeline.
+bool Compiles(const Module& module, bool optimized) {
   for (const auto& g : module.graphs) {
-    if (!CheckCompilable(*g).ok()) return false;
+    std::unique_ptr<Graph> copy = g->Clone();
+    if (optimized && !RunDefaultPipeline(*copy).ok()) return false;
+    if (!CheckCompilable(*copy).ok()) return false;
   }
   return true;
 }
@@ -52,8 +56,10 @@ std::vector<CorpusEntry> LoadCorpus() {
     for (std::string& chunk : SplitInputFile(Read(file))) {
       auto module = ParseModule(file, chunk);
       // Negative tests do not parse or verify; f16 and integer graphs cannot be compiled yet.
-      if (!module.ok() || !VerifyModule(*module).ok() || !AllF32(*module)) continue;
-      corpus.push_back(CorpusEntry{file, std::move(chunk)});
+      if (!module.ok() || !VerifyModule(*module).ok()) continue;
+      const bool as_written = Compiles(*module, false);
+      if (!as_written && !Compiles(*module, true)) continue;
+      corpus.push_back(CorpusEntry{file, std::move(chunk), as_written});
     }
   }
   return corpus;
@@ -79,8 +85,12 @@ std::vector<Tensor> RandomInputs(const Graph& graph, const DimBindings& dims, un
   for (size_t i = 0; i < shapes->size(); ++i) {
     Tensor t(DType::kF32, (*shapes)[i]);
     for (float& x : t.f32_span()) x = dist(rng);
-    // In the parameter's dtype (bf16 graphs compile too): the f32 values rounded.
+    // In the parameter's dtype (bf16 graphs compile too): the f32 values rounded; int8
+    // weights over their whole range.
     const DType dtype = graph.params()[i]->type().tensor().dtype;
+    if (dtype == DType::kI8) {
+      for (float& x : t.f32_span()) x *= 127;
+    }
     inputs.push_back(dtype == DType::kF32 ? std::move(t) : ConvertTensor(t, dtype));
   }
   return inputs;

@@ -128,6 +128,35 @@ TEST(PackWeightsTest, SixteenBitPanelsMatchDefinitionWithZeroPadding) {
   }
 }
 
+// The 8-bit packer (int8 weights stay int8, a quarter of f32's bytes) against the same
+// definition, negative values included; k crosses its 64-k blocks.
+TEST(PackWeightsTest, EightBitPanelsMatchDefinitionWithZeroPadding) {
+  for (OpKind kind : {OpKind::kLinear, OpKind::kMatmul}) {
+    for (int nr : {16, 32, 64}) {
+      for (int64_t k : {1, 3, 64, 65, 130}) {
+        for (int64_t n : {1, 5, 17, 100}) {
+          std::vector<int8_t> w(k * n);
+          for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(static_cast<int>(i % 255) - 127);
+          const PanelFormat format{DType::kI8, nr, 1};
+          ASSERT_EQ(format.PackedBytes(k, n), format.Panels(n) * nr * k);
+          std::vector<int8_t> out(format.PackedElements(k, n), int8_t{-1});
+          for (int64_t p = 0; p < format.Panels(n); ++p) PackPanel8(kind, format, w.data(), k, n, p, out.data());
+          for (int64_t p = 0; p * nr < n; ++p) {
+            for (int64_t kk = 0; kk < k; ++kk) {
+              for (int j = 0; j < nr; ++j) {
+                const int64_t col = p * nr + j;
+                const int8_t want = col >= n ? 0 : kind == OpKind::kLinear ? w[col * k + kk] : w[kk * n + col];
+                ASSERT_EQ(out[(p * k + kk) * nr + j], want)
+                    << "nr=" << nr << " k=" << k << " n=" << n << " p=" << p << " kk=" << kk << " j=" << j;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // k pairs interleaved (the bf16 dot path): element (kk, j) of panel p at ((kk / 2)·nr + j)·2 +
 // kk % 2, K padded to pairs, zeros in the padding.
 TEST(PackWeightsTest, PairPanelsMatchDefinitionWithZeroPadding) {

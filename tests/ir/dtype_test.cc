@@ -93,10 +93,11 @@ TEST(DtypeTest, MixedAndIntegerArithmeticAreLocatedErrors) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("t.ir:2:8: error: dtype mismatch: bf16[M, 4] vs f32[2, 4] (state the "
                                  "conversion with convert)")));
-  EXPECT_THAT(Parse("graph @g(%x: f32[M, 4], %w: i8[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dtype mismatch: f32[M, 4] vs i8[2, 4]")));
-  // The one mix allowed: an f32 GEMM keeps its weight in bf16 or f16 storage (widened exactly).
-  for (const char* storage : {"bf16", "f16"}) {
+  EXPECT_THAT(Parse("graph @g(%x: bf16[M, 4], %w: i8[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dtype mismatch: bf16[M, 4] vs i8[2, 4]")));
+  // The one mix allowed: an f32 GEMM keeps its weight in bf16, f16 or i8 storage (widened
+  // exactly).
+  for (const char* storage : {"bf16", "f16", "i8"}) {
     ASSERT_OK_AND_ASSIGN(Module m, Parse(absl::StrCat("graph @g(%x: f32[M, 4], %w: ", storage,
                                                       "[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}")));
     EXPECT_EQ(m.graphs[0]->outputs()[0]->type().tensor().ToString(), "f32[M, 2]");

@@ -50,11 +50,45 @@ graph @g(%x: f32[M, 8], %a: f32[16, 8], %b: f32[8, 4], %bias: f32[16]) {
   EXPECT_EQ(v.weight->name(), "a");
   EXPECT_EQ(v.bias->name(), "bias");
   EXPECT_EQ(GemmValuesOf(t, group[0]).bias, nullptr);
+  // Without a `scale` list, no GEMM has a scale.
+  for (const GemmOperands& gemm : group) EXPECT_FALSE(gemm.has_scale());
+  EXPECT_FALSE(y[0].has_scale());
   // %b is only a weight, %a is only a weight, %x an activation, %bias a bias.
   EXPECT_TRUE(IsOnlyGemmWeight(t, 1));
   EXPECT_TRUE(IsOnlyGemmWeight(t, 2));
   EXPECT_FALSE(IsOnlyGemmWeight(t, 0));
   EXPECT_FALSE(IsOnlyGemmWeight(t, 3));
+}
+
+// A weight scale: the last operand of a lone GEMM named by `scale`, or a grouped GEMM's
+// `scale` list (absent: no scales); it is not a weight (prepacking must keep it).
+TEST(GemmTest, DescribesWeightScales) {
+  ASSERT_OK_AND_ASSIGN(Module m, ParseModule("t.ir", R"(
+graph @g(%x: f32[M, 8], %q: const i8[16, 8], %s: const f32[16, 1], %bias: f32[16], %b: f32[8, 4], %t: f32[4]) {
+  %y = linear(%x, %q, %bias, %s) {scale = 3}
+  %z = linear(%x, %q, %s) {scale = 2}
+  %u = matmul(%x, %b, %t) {scale = 2}
+  %g = grouped_gemm(%x, %q, %s, %b) {act = [0, 0], bias = [-1, -1], kind = [linear, matmul], scale = [2, -1], weight = [1, 3]}
+  return %y, %z, %u
+})"));
+  ASSERT_THAT(VerifyModule(m), testing::IsOk());
+  const Graph& g = *m.graphs[0];
+  const GemmOperands y = GemmsOf(NodeNamed(g, "y")).front();
+  EXPECT_EQ(y.bias, 2);
+  EXPECT_EQ(y.scale, 3);
+  const GemmOperands z = GemmsOf(NodeNamed(g, "z")).front();
+  EXPECT_FALSE(z.has_bias());
+  EXPECT_EQ(z.scale, 2);
+  EXPECT_EQ(GemmValuesOf(NodeNamed(g, "z"), z).scale->name(), "s");
+  const GemmOperands u = GemmsOf(NodeNamed(g, "u")).front();
+  EXPECT_FALSE(u.has_bias());
+  EXPECT_EQ(u.scale, 2);
+  const Node& t = NodeNamed(g, "g");
+  const std::vector<GemmOperands> group = GemmsOf(t);
+  EXPECT_EQ(group[0].scale, 2);
+  EXPECT_FALSE(group[1].has_scale());
+  EXPECT_TRUE(IsOnlyGemmWeight(t, 1));
+  EXPECT_FALSE(IsOnlyGemmWeight(t, 2));
 }
 
 TEST(GemmTest, WeightDimsByKind) {

@@ -3,6 +3,7 @@
 #include "ir/interpreter.h"
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "gmock/gmock.h"
@@ -49,6 +50,22 @@ TEST(InterpreterTest, LinearWithAndWithoutBias) {
   EXPECT_THAT(out[0].shape(), ElementsAre(1, 3));
   EXPECT_THAT(out[0].f32_values(), ElementsAre(1, 2, 3));
   EXPECT_THAT(out[1].f32_values(), ElementsAre(11, 22, 33));
+}
+
+// y = (x·wᵀ)·s + b: the scale multiplies the sum, before the bias; an i8 weight is widened
+// exactly. The same as the dequantised graph (w = f32(q)·s) up to f32 rounding.
+TEST(InterpreterTest, LinearWithWeightScale) {
+  const char* text = "graph @g(%x: f32[1, 2], %q: i8[3, 2], %s: f32[3, 1], %b: f32[3]) {\n"
+                     "  %y = linear(%x, %q, %b, %s) {scale = 3}\n"
+                     "  %c = convert(%q) : f32[3, 2]\n  %w = mul(%c, %s)\n  %z = linear(%x, %w, %b)\n"
+                     "  return %y, %z\n}";
+  Tensor q(DType::kI8, {3, 2});
+  const int8_t qv[] = {1, -2, 127, -128, 0, 3};
+  std::memcpy(q.raw_data(), qv, sizeof(qv));
+  ASSERT_OK_AND_ASSIGN(auto out, RunText(text, {T({1, 2}, {1, 2}), q, T({3, 1}, {0.5f, 2, -1}), T({3}, {10, 20, 30})}));
+  // x·qᵀ = (-3, -129, 6); · s = (-1.5, -258, -6); + b.
+  EXPECT_THAT(out[0].f32_values(), ElementsAre(8.5f, -238, 24));
+  EXPECT_THAT(out[1].f32_values(), ElementsAre(8.5f, -238, 24));
 }
 
 TEST(InterpreterTest, MatmulWith3dInput) {

@@ -132,7 +132,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"BadArityUnary", "graph @g(%x: f32[2]) { %y = relu(%x, %x) return %y }",
                  "bad.ir:1:29: error: 'relu' takes 1 operand, got 2"},
         BadInput{"BadArityLinear", "graph @g(%x: f32[2]) { %y = linear(%x) return %y }",
-                 "bad.ir:1:29: error: 'linear' takes 2 or 3 operands, got 1"},
+                 "bad.ir:1:29: error: 'linear' takes 2 to 4 operands, got 1"},
         BadInput{"ShapeMismatch",
                  "graph @g(%x: f32[M, 8], %w: f32[4, 7]) { %y = linear(%x, %w) return %y }",
                  "bad.ir:1:47: error: reduction dims differ"},

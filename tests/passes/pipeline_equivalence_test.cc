@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ir/compare.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
@@ -43,7 +44,17 @@ TEST(PipelineEquivalenceTest, EveryGraphComputesTheSameAfterTheDefaultPipeline) 
         grouped += printed.find("grouped_gemm") != std::string::npos;
         auto after = Interpret(*optimized.graphs[i], inputs, dims);
         ASSERT_TRUE(after.ok()) << where << ": " << after.status();
-        testing::ExpectNear(*before, *after, where + (independent ? " (independent)" : ""));
+        // Folding an int8 weight's dequantisation moves a rounding: w = f32(q)·s is no longer
+        // rounded per weight, the scale multiplies the exact sum instead. Each weight's 2^-24
+        // relative error, summed over K = 11008, is small against the output's magnitude but
+        // not against an element that cancels (2.5e-4 of one in the 7B example): those graphs
+        // are held to --verify's criterion, 1e-4 of |want| + rms(want) (ir/compare.h).
+        if (entry.text.find("i8[") != std::string::npos) {
+          const Comparison c = CompareOutputs(*before, *after);
+          EXPECT_TRUE(c.ok) << where << (independent ? " (independent)" : "") << ": " << c.first_mismatch;
+        } else {
+          testing::ExpectNear(*before, *after, where + (independent ? " (independent)" : ""));
+        }
         EXPECT_EQ(printed, Optimize(entry, i, independent, again)) << where << ": not deterministic";
       }
       ++checked;
