@@ -88,6 +88,63 @@ __attribute__((target("avx512f"))) float SumRange(const float* data, int64_t n) 
   return LaneSum(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
+// The same probes for AVX2 hosts (8-lane FMAs, two FMA pipes): 12 chains of the 16 ymm
+// registers cover latency x throughput on AVX2 cores (4-5 cycles x 2).
+__attribute__((target("avx2,fma"))) float FmaLoopAvx2(int64_t iterations) {
+  const __m256 a = _mm256_set1_ps(0.999999f);
+  const __m256 b = _mm256_set1_ps(1e-7f);
+  __m256 c0 = _mm256_set1_ps(1.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  __m256 c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+  for (int64_t it = 0; it < iterations; ++it) {
+    c0 = _mm256_fmadd_ps(c0, a, b);
+    c1 = _mm256_fmadd_ps(c1, a, b);
+    c2 = _mm256_fmadd_ps(c2, a, b);
+    c3 = _mm256_fmadd_ps(c3, a, b);
+    c4 = _mm256_fmadd_ps(c4, a, b);
+    c5 = _mm256_fmadd_ps(c5, a, b);
+    c6 = _mm256_fmadd_ps(c6, a, b);
+    c7 = _mm256_fmadd_ps(c7, a, b);
+    c8 = _mm256_fmadd_ps(c8, a, b);
+    c9 = _mm256_fmadd_ps(c9, a, b);
+    c10 = _mm256_fmadd_ps(c10, a, b);
+    c11 = _mm256_fmadd_ps(c11, a, b);
+    __asm__ volatile("" : "+x"(c0), "+x"(c1), "+x"(c2), "+x"(c3), "+x"(c4), "+x"(c5));
+    __asm__ volatile("" : "+x"(c6), "+x"(c7), "+x"(c8), "+x"(c9), "+x"(c10), "+x"(c11));
+  }
+  const __m256 s0 = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
+  const __m256 s1 = _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7));
+  const __m256 s2 = _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), s2));
+  float sum = 0;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
+__attribute__((target("avx2"), always_inline)) inline __m256 SumLineAvx2(const float* p) {
+  return _mm256_add_ps(_mm256_load_ps(p), _mm256_load_ps(p + 8));
+}
+
+__attribute__((target("avx2"))) float SumRangeAvx2(const float* data, int64_t n) {
+  static_assert(kStreams == 4, "SumRangeAvx2 reads four streams");
+  const int64_t part = n / kStreams / 64 * 64;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t i = 0; i < part; i += 16) {
+    a0 = _mm256_add_ps(a0, SumLineAvx2(data + i));
+    a1 = _mm256_add_ps(a1, SumLineAvx2(data + part + i));
+    a2 = _mm256_add_ps(a2, SumLineAvx2(data + 2 * part + i));
+    a3 = _mm256_add_ps(a3, SumLineAvx2(data + 3 * part + i));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  float sum = 0;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
+bool HasAvx512() { return __builtin_cpu_supports("avx512f"); }
+bool HasAvx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
 // Runs `work(thread)` on `threads` threads at once; returns the wall seconds of the slowest.
 template <typename Work>
 double TimeOnThreads(int threads, Work work) {
@@ -104,18 +161,22 @@ volatile float sink;
 }  // namespace
 
 double MeasureFmaPeakGflops(int threads) {
-  if (!__builtin_cpu_supports("avx512f")) return 0;
-  const int64_t iterations = 20'000'000;  // 5 GFLOP per thread: ~25 ms at peak
+  if (!HasAvx512() && !HasAvx2()) return 0;
+  const int64_t iterations = 20'000'000;  // 5 GFLOP per thread (AVX-512): ~25 ms at peak
+  // FLOPs per iteration: chains x lanes x 2.
+  const double flops = HasAvx512() ? 16.0 * 16 * 2 : 12.0 * 8 * 2;
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
-    const double seconds = TimeOnThreads(threads, [&](int) { sink = FmaLoop(iterations); });
-    best = std::max(best, threads * iterations * 16.0 * 16 * 2 / seconds / 1e9);
+    const double seconds = TimeOnThreads(threads, [&](int) {
+      sink = HasAvx512() ? FmaLoop(iterations) : FmaLoopAvx2(iterations);
+    });
+    best = std::max(best, threads * iterations * flops / seconds / 1e9);
   }
   return best;
 }
 
 double MeasureReadBandwidthGBs(int threads, int64_t bytes) {
-  if (!__builtin_cpu_supports("avx512f")) return 0;
+  if (!HasAvx512() && !HasAvx2()) return 0;
   const int64_t floats = bytes / 4 / (64 * kStreams) / threads * (64 * kStreams) * threads;
   // On huge pages like braid's prepacked weights (AlignedBuffer): the probe measures DRAM, not
   // the page walker.
@@ -126,7 +187,9 @@ double MeasureReadBandwidthGBs(int threads, int64_t bytes) {
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
     const double seconds =
-        TimeOnThreads(threads, [&](int t) { sink = SumRange(data.data() + t * share, share); });
+        TimeOnThreads(threads, [&](int t) {
+          sink = HasAvx512() ? SumRange(data.data() + t * share, share) : SumRangeAvx2(data.data() + t * share, share);
+        });
     best = std::max(best, floats * 4.0 / seconds / 1e9);
   }
   return best;

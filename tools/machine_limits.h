@@ -8,13 +8,13 @@
 
 namespace braid {
 
-// fp32 GFLOP/s of a hand-written AVX-512 loop of independent FMA chains on `threads` threads
-// (0 if the host has no AVX-512F).
+// fp32 GFLOP/s of a hand-written loop of independent FMA chains on `threads` threads, in the
+// host's widest vectors (AVX-512, else AVX2 + FMA; 0 if it has neither).
 double MeasureFmaPeakGflops(int threads);
 
 // GB/s of summing an array of `bytes` (make it far larger than the last-level cache) split
-// across `threads` threads, each reading its share as four streams side by side (0 if the
-// host has no AVX-512F).
+// across `threads` threads, each reading its share as four streams side by side (AVX-512 or
+// AVX2 loads; 0 if the host has neither).
 double MeasureReadBandwidthGBs(int threads, int64_t bytes = int64_t{1} << 30);
 
 }  // namespace braid
