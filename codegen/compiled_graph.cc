@@ -85,9 +85,10 @@ absl::Status CheckCompilable(const Graph& g) {
     }
   }
   for (const Value* p : g.params()) {
-    // An i8 constant lives only as prepacked GEMM weights (checked above for every GEMM).
+    // An i8 constant lives only as prepacked GEMM weights (checked above for every GEMM), or
+    // is not read at all.
     const DType dtype = p->type().tensor().dtype;
-    const bool packed_i8 = dtype == DType::kI8 && p->is_const() && !NeededUnpacked(g, p) && p->has_users();
+    const bool packed_i8 = dtype == DType::kI8 && p->is_const() && !NeededUnpacked(g, p);
     if (!IsStorageDType(dtype) && !packed_i8) return storage_error(p->loc(), p, p->type().tensor());
   }
   return absl::OkStatus();

@@ -180,8 +180,9 @@ llvm::Value* GemmTaskEmitter::WeightBlock(llvm::Value* panel, size_t g, llvm::Va
   // Computed without inbounds: the next block's address may lie past the weight, and is then
   // only prefetched, which never faults.
   llvm::Value* offset = b_.CreateMul(b_.CreateAdd(b_.CreateMul(panel, ops_[g].k_panel), k_start), f_.I64(nr_));
-  // (An integer of the panel element's width: the address arithmetic only needs its size.)
-  llvm::Type* element = b_.getIntNTy(8 * DTypeBytes(PanelFormatFor(ops_[g].path, nr_).dtype));
+  // (f32, else an integer of the panel element's width: the address arithmetic only needs its size.)
+  const DType dtype = PanelFormatFor(ops_[g].path, nr_).dtype;
+  llvm::Type* element = dtype == DType::kF32 ? b_.getFloatTy() : b_.getIntNTy(8 * DTypeBytes(dtype));
   return b_.CreateGEP(element, ops_[g].packed, offset);
 }
 

@@ -8,10 +8,13 @@
 // Every benchmark row is one (workload, shape, M, threads, implementation). Before timing, each
 // implementation's output is compared with braid's (CompareOutputs' tolerance); a disagreement
 // fails that row. At the end a table gives GFLOP/s, the fraction of the measured peak (M = 1:
-// of the read bandwidth, counting weight bytes) and braid's speed over the best peer's.
+// of the read bandwidth, counting weight bytes) and braid's speed over the best peer's; then
+// braid with int8 weights (the same weights quantised per output channel, weight-only: its
+// output within 2 % of the f32 one's rms) and its speed over braid's f32 row.
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,7 +43,13 @@ struct Shape {
 constexpr Shape kShapes[] = {{"1024x2816", 1024, 2816}, {"7B", 4096, 11008}};
 constexpr int64_t kMs[] = {1, 16, 128, 512};
 constexpr int kThreads[] = {1, 2};
-constexpr const char* kImpls[] = {"braid", "braid_ungrouped", "onednn_postops", "onednn_concat", "openblas"};
+constexpr const char* kImpls[] = {"braid",         "braid_ungrouped", "braid_int8w",
+                                  "onednn_postops", "onednn_concat",   "openblas"};
+
+void Die(const absl::Status& status) {
+  std::fprintf(stderr, "gate_up_bench: %s\n", status.ToString().c_str());
+  std::exit(1);
+}
 
 std::string GraphText(Workload workload, const Shape& s) {
   const std::string header = absl::StrFormat(
@@ -53,6 +62,30 @@ std::string GraphText(Workload workload, const Shape& s) {
                       "  %d = linear(%h, %wd)\n  %y = add(%d, %x)\n  return %y\n}\n");
 }
 
+// The same workload with int8 weights as weight-only quantisation writes them: each weight an
+// i8 constant `q<name>` with an f32 scale per output channel `s<name>`, dequantised in the graph
+// (--O folds each into its GEMM).
+std::string Int8GraphText(Workload workload, const Shape& s) {
+  std::string text = GraphText(workload, s);
+  auto replace = [&](const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    if (at == std::string::npos) Die(absl::InternalError("Int8GraphText: " + from + " not found"));
+    text.replace(at, from.size(), to);
+  };
+  std::string dequantise;
+  for (const char* w : {"wg", "wu", "wd"}) {
+    if (w[1] == 'd' && workload != Workload::kMlp) continue;
+    const int64_t rows = w[1] == 'd' ? s.k : s.n, cols = w[1] == 'd' ? s.n : s.k;
+    replace(absl::StrFormat("%%%s: const f32[%d, %d]", w, rows, cols),
+            absl::StrFormat("%%q%s: const i8[%d, %d], %%s%s: const f32[%d, 1]", w, rows, cols, w, rows));
+    absl::StrAppend(&dequantise, absl::StrFormat("  %%c%s = convert(%%q%s) {to = f32}\n  %%%s = mul(%%c%s, %%s%s)\n",
+                                                 w, w, w, w, w));
+  }
+  const size_t body = text.find("{\n") + 2;
+  text.insert(body, dequantise);
+  return text;
+}
+
 Tensor Random(std::vector<int64_t> shape, float scale, std::mt19937& rng) {
   Tensor t(DType::kF32, shape);
   std::uniform_real_distribution<float> dist(-scale, scale);
@@ -60,16 +93,12 @@ Tensor Random(std::vector<int64_t> shape, float scale, std::mt19937& rng) {
   return t;
 }
 
-void Die(const absl::Status& status) {
-  std::fprintf(stderr, "gate_up_bench: %s\n", status.ToString().c_str());
-  std::exit(1);
-}
-
 // Weights and braid's compiled graphs for one (workload, shape), shared by every M.
 struct ShapeState {
   MlpWeights weights;
   std::map<std::string, Tensor> constants;
   std::map<std::pair<bool, int>, std::unique_ptr<CompiledGraph>> braid;  // (grouped, threads)
+  std::map<int, std::unique_ptr<CompiledGraph>> braid_int8w;              // threads (grouped)
   double parse_ms = 0;
 };
 
@@ -105,6 +134,34 @@ ShapeState& GetShape(Workload workload, const Shape& s) {
   if (workload == Workload::kMlp) st.constants["wd"] = Random({s.k, s.n}, 1.0f / std::sqrt(float(s.n)), rng);
   st.weights = {s.k, s.n, st.constants["wg"].f32_values(), st.constants["wu"].f32_values(),
                 workload == Workload::kMlp ? st.constants["wd"].f32_values() : std::vector<float>{}};
+  // int8 weights: each f32 weight quantised per output channel (s = max|w_row| / 127,
+  // q = round(w / s)), the per-channel symmetric scheme of weight-only int8.
+  std::map<std::string, Tensor> int8_constants;
+  for (const auto& [name, w] : st.constants) {
+    const int64_t rows = w.shape()[0], cols = w.shape()[1];
+    Tensor q(DType::kI8, {rows, cols}), scale(DType::kF32, {rows, 1});
+    for (int64_t r = 0; r < rows; ++r) {
+      float max_abs = 0;
+      for (int64_t c = 0; c < cols; ++c) max_abs = std::max(max_abs, std::fabs(w.f32()[r * cols + c]));
+      const float sr = max_abs > 0 ? max_abs / 127 : 1;
+      scale.f32()[r] = sr;
+      for (int64_t c = 0; c < cols; ++c) {
+        static_cast<int8_t*>(q.raw_data())[r * cols + c] = static_cast<int8_t>(std::lrint(w.f32()[r * cols + c] / sr));
+      }
+    }
+    int8_constants["q" + name] = std::move(q);
+    int8_constants["s" + name] = std::move(scale);
+  }
+  for (int threads : kThreads) {
+    auto module = ParseAndVerify("bench_int8.ir", Int8GraphText(workload, s));
+    if (!module.ok()) Die(module.status());
+    if (auto changed = Optimize(*module->graphs[0]); !changed.ok()) Die(changed.status());
+    CompileOptions options;
+    options.threads = threads;
+    auto compiled = CompiledGraph::Compile(*module->graphs[0], options, int8_constants);
+    if (!compiled.ok()) Die(compiled.status());
+    st.braid_int8w[threads] = std::move(*compiled);
+  }
   for (bool grouped : {true, false}) {
     for (int threads : kThreads) {
       const auto start = std::chrono::steady_clock::now();
@@ -150,6 +207,22 @@ CaseState& GetCase(Workload workload, const Shape& s, int64_t m) {
   if (!ungrouped.ok()) Die(ungrouped.status());
   Comparison c = CompareOutputs(cs->braid_out, *ungrouped);
   if (!c.ok) cs->disagreement["braid_ungrouped"] = c.first_mismatch;
+  // int8 weights compute a different (quantised) function: within 2 % of the output's rms of the
+  // f32 result (per-channel int8 rounds each weight by at most 1/254 of its row's largest; the
+  // tests check the int8 path against the interpreter exactly).
+  auto int8w = st.braid_int8w.at(2)->Run({cs->x}, {{"M", m}});
+  if (!int8w.ok()) Die(int8w.status());
+  const float* want = cs->braid_out[0].f32();
+  const float* got = (*int8w)[0].f32();
+  double sum_sq = 0, worst = 0;
+  for (int64_t i = 0; i < cs->braid_out[0].size(); ++i) {
+    sum_sq += double(want[i]) * want[i];
+    worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+  }
+  const double rms = std::sqrt(sum_sq / std::max<int64_t>(1, cs->braid_out[0].size()));
+  if (worst > 2e-2 * rms) {
+    cs->disagreement["braid_int8w"] = absl::StrFormat("max |int8 - f32| = %g, over 2 %% of the rms %g", worst, rms);
+  }
   case_state = std::move(cs);
   return *case_state;
 }
@@ -171,7 +244,12 @@ void RunCase(benchmark::State& state, Workload workload, const Shape& s, int64_t
   std::function<void()> once;
   std::vector<Tensor> out = cs.braid_out;
   const std::vector<TensorView> out_views = ViewsOf(out);
-  if (impl == "braid" || impl == "braid_ungrouped") {
+  if (impl == "braid_int8w") {
+    const CompiledGraph& g = *shape_state->braid_int8w.at(threads);
+    once = [&] {
+      if (absl::Status st = g.RunInto({cs.x.view()}, {{"M", m}}, out_views); !st.ok()) Die(st);
+    };
+  } else if (impl == "braid" || impl == "braid_ungrouped") {
     const CompiledGraph& g = *shape_state->braid.at({impl == "braid", threads});
     once = [&] {
       if (absl::Status st = g.RunInto({cs.x.view()}, {{"M", m}}, out_views); !st.ok()) Die(st);
@@ -280,8 +358,8 @@ void ReportCompileLatency() {
 }
 
 void PrintTable(const TableReporter& r, const double peak[3], const double bandwidth[3]) {
-  std::printf("\n| workload | K×N | M | threads | braid GFLOP/s | braid of peak | braid ungrouped | oneDNN post-ops | oneDNN concat | OpenBLAS | braid / best peer |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("\n| workload | K×N | M | threads | braid GFLOP/s | braid of peak | braid ungrouped | oneDNN post-ops | oneDNN concat | OpenBLAS | braid / best peer | braid int8 weights | int8 of peak | int8 / braid f32 |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const char* workload : {"gate_up", "mlp"}) {
     const Workload w = std::strcmp(workload, "mlp") == 0 ? Workload::kMlp : Workload::kGateUp;
     for (const Shape& s : kShapes) {
@@ -303,10 +381,18 @@ void PrintTable(const TableReporter& r, const double peak[3], const double bandw
           const std::string of_peak =
               m == 1 ? absl::StrFormat("%.0f %% of BW", 100 * WeightBytes(w, s) / braid / 1e9 / bandwidth[t])
                      : absl::StrFormat("%.0f %%", 100 * flops / braid / 1e9 / peak[t]);
-          std::printf("| %s | %s | %lld | %d | %s | %s | %s | %s | %s | %s | %s |\n", workload, s.name,
+          // int8 weights: at M = 1 against the read bandwidth over their (quarter) bytes.
+          const double int8w = r.Seconds(row + "/braid_int8w");
+          const std::string int8_of_peak =
+              int8w == 0 ? "—"
+              : m == 1   ? absl::StrFormat("%.0f %% of BW", 100 * WeightBytes(w, s) / 4 / int8w / 1e9 / bandwidth[t])
+                         : absl::StrFormat("%.0f %%", 100 * flops / int8w / 1e9 / peak[t]);
+          std::printf("| %s | %s | %lld | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", workload, s.name,
                       static_cast<long long>(m), t, gf("braid").c_str(), of_peak.c_str(),
                       gf("braid_ungrouped").c_str(), gf("onednn_postops").c_str(), gf("onednn_concat").c_str(),
-                      gf("openblas").c_str(), best_peer == 0 ? "—" : absl::StrFormat("%.2f×", best_peer / braid).c_str());
+                      gf("openblas").c_str(), best_peer == 0 ? "—" : absl::StrFormat("%.2f×", best_peer / braid).c_str(),
+                      gf("braid_int8w").c_str(), int8_of_peak.c_str(),
+                      int8w == 0 ? "—" : absl::StrFormat("%.2f×", braid / int8w).c_str());
         }
       }
     }

@@ -83,6 +83,8 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
     if (Comparison c = CompareOutputs(*want, *scheduled); !c.ok) {
       return Failure(absl::StrCat(path, " schedule executor differs: ", c.first_mismatch), text, dims, seed, path_flags);
     }
+    // An int8 weight's dequantisation compiles only once --O has folded it into its GEMM.
+    if (!optimize && text.find(" i8[") != std::string::npos && !CheckCompilable(g).ok()) continue;
     for (Isa isa : isas) {
       for (bool fuse : {true, false}) {
         CompileOptions options;

@@ -74,6 +74,16 @@ class Generator {
     Param(name, lead, shape.back(), is_const);
     return name;
   }
+  // An i8 [rows, cols] constant and its f32 scale ([rows, 1] for a linear's w[N, K], [1, cols]
+  // for a matmul's b[K, N]), and the dequantised f32 weight's name.
+  std::string Int8Weight(int64_t rows, int64_t cols, bool linear) {
+    const std::string q = Fresh("q"), scale = Fresh("s"), c = Fresh("dq"), w = Fresh("w");
+    params_.push_back(absl::StrCat("%", q, ": const i8[", rows, ", ", cols, "]"));
+    params_.push_back(absl::StrCat("%", scale, ": const f32[", linear ? rows : 1, ", ", linear ? 1 : cols, "]"));
+    body_.push_back(absl::StrCat("%", c, " = convert(%", q, ") : f32[", rows, ", ", cols, "]"));
+    body_.push_back(absl::StrCat("%", w, " = mul(%", c, ", %", scale, ")"));
+    return w;
+  }
   const Tensor& Any() { return pool_[Int(0, static_cast<int>(pool_.size()) - 1)]; }
   void Emit(const std::string& name, const std::string& rhs, const Tensor& like, int64_t cols, bool bounded) {
     body_.push_back(absl::StrCat("%", name, " = ", rhs));
@@ -88,13 +98,16 @@ class Generator {
       const int64_t n = Pick({1, 5, 8, 13, 16, 24, 40, 64, 70});
       const bool is_const = Chance(0.8);
       const std::string name = Fresh("g");
+      // In f32 graphs, one constant weight in four is int8 with a scale per output channel,
+      // dequantised as weight-only quantisation writes it (--O folds it into the GEMM).
+      const bool int8 = dtype_ == "f32" && is_const && Chance(0.25);
       if (Chance(0.7)) {
-        const std::string w = Weight({n, act.cols}, is_const);
+        const std::string w = int8 ? Int8Weight(n, act.cols, true) : Weight({n, act.cols}, is_const);
         std::string rhs = absl::StrCat("linear(%", act.name, ", %", w);
         if (Chance(0.4)) absl::StrAppend(&rhs, ", %", Weight({n}, true));
         Emit(name, rhs + ")", act, n, false);
       } else {
-        const std::string w = Weight({act.cols, n}, is_const);
+        const std::string w = int8 ? Int8Weight(act.cols, n, false) : Weight({act.cols, n}, is_const);
         Emit(name, absl::StrCat("matmul(%", act.name, ", %", w, ")"), act, n, false);
       }
     }

@@ -3,7 +3,8 @@
 // linear and matmul, 2-D and 3-D activations, const and runtime weights, epilogue chains
 // (including cross-output ones), residual users, broadcast operands (bias rows, columns,
 // scalars), escaping outputs and plain pointwise chains — all over a symbolic M; one graph in
-// four in bf16 (compiled results then within bf16's tolerance of the interpreter's).
+// four in bf16 (compiled results then within bf16's tolerance of the interpreter's); in f32
+// graphs one constant weight in four is int8 with per-channel scales, dequantised in the graph.
 #ifndef BRAID_TESTS_FUZZ_RANDOM_GRAPH_H_
 #define BRAID_TESTS_FUZZ_RANDOM_GRAPH_H_
 
