@@ -486,4 +486,22 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
   return fn;
 }
 
+llvm::Function* GemmWidenI8BlockFunction(ModuleContext& mc) {
+  const std::string name = "braid_widen_i8_block";
+  if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
+  llvm::Function* fn = DeclareBlockFunction(mc, name, {true, false, true}, {0, 2});
+  FunctionEmitter f(mc, fn, nullptr, nullptr);
+  llvm::IRBuilder<>& b = f.b();
+  const int vw = mc.target.vector_width;
+  llvm::Value* src = fn->getArg(0);
+  llvm::Value* count = fn->getArg(1);
+  llvm::Value* dst = fn->getArg(2);
+  f.For(f.I64(0), count, vw, "i", [&](llvm::Value* i) {
+    llvm::Value* wide = LoadWeightVector(b, DType::kI8, vw, b.CreateInBoundsGEP(b.getInt8Ty(), src, i));
+    b.CreateAlignedStore(wide, b.CreateInBoundsGEP(b.getFloatTy(), dst, i), llvm::Align(vw * 4));
+  });
+  b.CreateRetVoid();
+  return fn;
+}
+
 }  // namespace braid

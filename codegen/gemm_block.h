@@ -55,6 +55,11 @@ llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, G
 // AVX-512, 8 on AVX2).
 llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& cfg, GemmPath path);
 
+// `void (const int8_t* src, i64 count, float* dst)`: dst[i] = src[i] for i < count (a multiple
+// of the vector width; src and dst aligned to it): an int8 weight block widened once for the
+// tiled path, whose micro-tiles then read f32.
+llvm::Function* GemmWidenI8BlockFunction(ModuleContext& mc);
+
 }  // namespace braid
 
 #endif  // BRAID_CODEGEN_GEMM_BLOCK_H_

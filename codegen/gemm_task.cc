@@ -272,11 +272,32 @@ void GemmTaskEmitter::EmitTiled(llvm::Value* k0) {
           next = b_.CreateSelect(last_panel, WeightBlock(first_panel_, 0, b_.CreateAdd(k0, kc_)),
                                  WeightBlock(b_.CreateAdd(panel, f_.I64(1)), 0, k0));
         }
-        b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_, op.path),
-                      {acts_[op.act].packed, WeightBlock(panel, g, k0), kb, TileOf(pp, g), m_rows_, next, tiled_kc_});
+        llvm::Value* weights = WeightBlock(panel, g, k0);
+        GemmPath block_path = op.path;
+        if (op.path == GemmPath::kI8Widen) {
+          // An int8 block is widened once into an f32 block in L1 and multiplied by the f32
+          // micro-kernels, instead of every micro-tile of the M block widening it again.
+          b_.CreateCall(GemmWidenI8BlockFunction(mc_), {weights, b_.CreateMul(kb, f_.I64(nr_)), WidenedBlock()});
+          weights = WidenedBlock();
+          block_path = GemmPath::kF32;
+        }
+        b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_, block_path),
+                      {acts_[op.act].packed, weights, kb, TileOf(pp, g), m_rows_, next, tiled_kc_});
       });
     }
   });
+}
+
+llvm::Value* GemmTaskEmitter::WidenedBlock() {
+  if (widened_ == nullptr) {
+    // The longest tiled K block (kc, or the small blocks' longer one) by nr floats.
+    const int64_t floats = std::max<int64_t>(cfg_.kc, small_block_kc_) * nr_;
+    llvm::IRBuilder<> entry(&f_.fn()->getEntryBlock(), f_.fn()->getEntryBlock().begin());
+    llvm::AllocaInst* block = entry.CreateAlloca(llvm::ArrayType::get(entry.getFloatTy(), floats), nullptr, "b.widened");
+    block->setAlignment(llvm::Align(64));
+    widened_ = block;
+  }
+  return widened_;
 }
 
 // The epilogue over the finished tiles: each GEMM result (and any duplicate multi_output of it)

@@ -108,6 +108,9 @@ class GemmTaskEmitter {
   std::vector<Activation> acts_;
   llvm::Value* k_max_ = nullptr;
   int64_t small_block_kc_ = 0;
+  // An f32 buffer (entry-block alloca) for one int8 weight block widened for the tiled path.
+  llvm::Value* WidenedBlock();
+  llvm::Value* widened_ = nullptr;
   llvm::Value* single_tile_ = nullptr;
   llvm::Value* small_block_ = nullptr;
   llvm::Value* tiled_kc_ = nullptr;

@@ -207,21 +207,25 @@ CaseState& GetCase(Workload workload, const Shape& s, int64_t m) {
   if (!ungrouped.ok()) Die(ungrouped.status());
   Comparison c = CompareOutputs(cs->braid_out, *ungrouped);
   if (!c.ok) cs->disagreement["braid_ungrouped"] = c.first_mismatch;
-  // int8 weights compute a different (quantised) function: within 2 % of the output's rms of the
-  // f32 result (per-channel int8 rounds each weight by at most 1/254 of its row's largest; the
-  // tests check the int8 path against the interpreter exactly).
+  // int8 weights compute a different (quantised) function: the rms of its difference from the
+  // f32 result within 2 % of the f32 result's rms. Per-channel int8 rounds each weight of a
+  // uniform row by 0.4 % of the weights' rms on average, so a GEMM's output moves by ~0.4 % of
+  // its rms and silu(g)·u by somewhat more (the run prints the figure); the tests check the int8 path against
+  // the interpreter's dequantised arithmetic exactly.
   auto int8w = st.braid_int8w.at(2)->Run({cs->x}, {{"M", m}});
   if (!int8w.ok()) Die(int8w.status());
   const float* want = cs->braid_out[0].f32();
   const float* got = (*int8w)[0].f32();
-  double sum_sq = 0, worst = 0;
+  double sum_sq = 0, error_sq = 0;
   for (int64_t i = 0; i < cs->braid_out[0].size(); ++i) {
     sum_sq += double(want[i]) * want[i];
-    worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+    error_sq += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
   }
-  const double rms = std::sqrt(sum_sq / std::max<int64_t>(1, cs->braid_out[0].size()));
-  if (worst > 2e-2 * rms) {
-    cs->disagreement["braid_int8w"] = absl::StrFormat("max |int8 - f32| = %g, over 2 %% of the rms %g", worst, rms);
+  std::printf("%s M=%lld: int8 weights' output differs from f32's by %.2f %% of its rms\n", shape_key.c_str(),
+              static_cast<long long>(m), 100 * std::sqrt(error_sq / sum_sq));
+  if (!(error_sq <= 4e-4 * sum_sq)) {
+    cs->disagreement["braid_int8w"] = absl::StrFormat("rms(int8 - f32) = %.2f %% of rms(f32), over 2 %%",
+                                                      100 * std::sqrt(error_sq / sum_sq));
   }
   case_state = std::move(cs);
   return *case_state;
