@@ -275,8 +275,9 @@ void GemmTaskEmitter::EmitTiled(llvm::Value* k0) {
         llvm::Value* weights = WeightBlock(panel, g, k0);
         GemmPath block_path = op.path;
         if (op.path == GemmPath::kI8Widen) {
-          // An int8 block is widened once into an f32 block in L1 and multiplied by the f32
-          // micro-kernels, instead of every micro-tile of the M block widening it again.
+          // An int8 block is widened once into an f32 block (kc x nr floats: L1 at the default
+          // kc, L2 for the longer blocks of small M) and multiplied by the f32 micro-kernels,
+          // instead of every micro-tile of the M block widening it again.
           b_.CreateCall(GemmWidenI8BlockFunction(mc_), {weights, b_.CreateMul(kb, f_.I64(nr_)), WidenedBlock()});
           weights = WidenedBlock();
           block_path = GemmPath::kF32;

@@ -255,6 +255,10 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
                                   n < 3 ? " is the weight: add the scale" : "", "), not ", *scale_attr));
       }
     }
+    if (scale_attr == nullptr && n == 4) {
+      return Error("'linear' takes (x, w[, b]), or a weight scale last named by {scale = 2} or {scale = 3}; "
+                   "4 operands without 'scale'");
+    }
     const GemmOperands gemm = LoneGemmOperands(op, n, scale_attr);
     if (op == OpKind::kMatmul && gemm.has_bias()) {
       return Error("matmul takes no bias (only linear does); a third operand is a weight scale, named by "

@@ -49,6 +49,12 @@ ScaledWeight MatchScaledWeight(const Node& node, const GemmOperands& gemm, Value
     }
   }
   if (match.convert == nullptr) return match;
+  // The product must not broadcast the quantised tensor (q[1, K] · s[N, 1] is [N, K] too).
+  if (match.convert->result()->type().tensor().shape != w->type().tensor().shape) {
+    match.why_not = absl::StrCat("%", match.convert->result()->name(), " is not of the weight's shape (the scale ",
+                                 "broadcasts it)");
+    return match;
+  }
   const TensorType& s = match.scale->type().tensor();
   const Dim& n = GemmWeightN(gemm.kind, w->type().tensor().shape);
   // One scale per output channel, broadcast along K: [N, 1] against w[N, K]; [1, N] or [N]
@@ -65,8 +71,6 @@ ScaledWeight MatchScaledWeight(const Node& node, const GemmOperands& gemm, Value
                                  gemm.kind == OpKind::kLinear ? "[N, 1]" : "[1, N]", "), not per group or per element");
   } else if (gemm.has_scale()) {
     match.why_not = absl::StrCat("%", node.result()->name(), " already has a weight scale");
-  } else if (node.op() == OpKind::kGroupedGemm) {
-    match.why_not = "the GEMM is already grouped (fold-weight-convert runs before grouped-gemm)";
   }
   return match;
 }
@@ -77,7 +81,9 @@ absl::StatusOr<bool> FoldWeightConvert::Run(Graph& graph) {
   bool changed = false;
   std::vector<Node*> gemms;
   for (const auto& node : graph.nodes()) {
-    if (node->info().Has(kTraitGemm) || node->op() == OpKind::kGroupedGemm) gemms.push_back(node.get());
+    // Lone GEMMs (the pass runs before grouped-gemm; a grouped node's operands may be shared
+    // between roles, so rewriting one would change another).
+    if (node->info().Has(kTraitGemm)) gemms.push_back(node.get());
   }
   auto explain = [&](Node* node, Value* weight, const std::string& why) {
     if (debug() != nullptr) {

@@ -15,7 +15,9 @@ namespace braid {
 std::vector<std::pair<std::string, std::string>> ListPasses() {
   return {
       {"fold-silu", "mul(x, sigmoid(x)) -> silu(x)"},
-      {"fold-weight-convert", "linear(x, convert(w_bf16)) -> linear(x, w_bf16): weights stay in their storage dtype"},
+      {"fold-weight-convert",
+       "linear(x, convert(w_bf16)) -> linear(x, w_bf16), linear(x, mul(convert(q_i8), s)) -> linear(x, q_i8, s) "
+       "{scale}: weights stay in their storage dtype"},
       {"grouped-gemm", "group GEMMs that read one activation into grouped_gemm + multi_output"},
       {"dce", "remove nodes nothing reads"},
   };

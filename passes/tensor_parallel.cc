@@ -78,7 +78,6 @@ class Sharder {
   // A linear every rank could slice by rows: its weight a constant only it reads, its result
   // static, at least N wide and its activation whole (decided in Propagate).
   std::string WhyNotColumnCandidate(const Node& node) {
-    if (node.op() == OpKind::kLinear && !IsLinearOp(node)) return "it has a weight scale (not sliced yet)";
     if (!IsLinearOp(node)) return "not a linear";
     if (SliceableConstant(node.operand(1)) == nullptr) {
       return "its weight is not a constant read only by it";
