@@ -39,9 +39,19 @@ absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
 
 // tensor-parallel is not in the registry: it needs a rank (the driver runs it for --tp=N before
 // the other passes; API users set PipelineOptions::tp_rank/tp_size or call ShardGraph).
+std::vector<std::unique_ptr<Pass>> ShardingPasses(int rank, int size) {
+  std::vector<std::unique_ptr<Pass>> passes;
+  passes.push_back(std::make_unique<FoldWeightConvert>());
+  passes.push_back(std::make_unique<DeadCodeElimination>());
+  passes.push_back(std::make_unique<TensorParallel>(rank, size));
+  return passes;
+}
+
 std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options) {
   std::vector<std::unique_ptr<Pass>> passes;
-  if (options.tp_size > 1) passes.push_back(std::make_unique<TensorParallel>(options.tp_rank, options.tp_size));
+  // Sharding first (fold-weight-convert, dce, tensor-parallel: an int8 weight is then a
+  // constant with its scale, sliced with the weight's rows), so that the slices still group.
+  if (options.tp_size > 1) passes = ShardingPasses(options.tp_rank, options.tp_size);
   passes.push_back(std::make_unique<FoldSilu>());
   passes.push_back(std::make_unique<FoldWeightConvert>());
   passes.push_back(std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent}));

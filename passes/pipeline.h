@@ -31,6 +31,11 @@ absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
 std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options);
 
 // Runs DefaultPipeline on `graph` with a verifying pass manager; true if it changed.
+// What sharding for tensor parallelism runs: fold-weight-convert and dce (so a bf16 or int8
+// weight is a constant — with its scale — that the slicing reads directly), then the
+// tensor-parallel pass for `rank` of `size`.
+std::vector<std::unique_ptr<Pass>> ShardingPasses(int rank, int size);
+
 absl::StatusOr<bool> RunDefaultPipeline(Graph& graph, const PipelineOptions& options = {});
 
 }  // namespace braid

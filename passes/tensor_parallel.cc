@@ -45,9 +45,17 @@ Value* SliceableConstant(Value* v) {
   return source->is_const() && source->users().size() == 1 ? source : nullptr;
 }
 
-// A linear the pass slices: one with a weight scale is not sliced yet (its scale would be
-// sliced with the weight's rows).
-bool IsLinearOp(const Node& node) { return node.op() == OpKind::kLinear && node.IntAttr("scale") == nullptr; }
+bool IsLinearOp(const Node& node) { return node.op() == OpKind::kLinear; }
+
+// A linear's bias and weight scale (an int8 weight's, one per output channel), or null.
+Value* BiasOf(const Node& node) {
+  const GemmOperands gemm = GemmsOf(node).front();
+  return gemm.has_bias() ? node.operand(gemm.bias) : nullptr;
+}
+Value* ScaleOf(const Node& node) {
+  const GemmOperands gemm = GemmsOf(node).front();
+  return gemm.has_scale() ? node.operand(gemm.scale) : nullptr;
+}
 
 // Why a candidate reading a slice is not column-parallel: it is row-parallel (said later).
 constexpr char kRowParallel[] = "its activation is a slice";
@@ -82,8 +90,11 @@ class Sharder {
     if (SliceableConstant(node.operand(1)) == nullptr) {
       return "its weight is not a constant read only by it";
     }
-    if (node.operands().size() == 3 && SliceableConstant(node.operand(2)) == nullptr) {
+    if (BiasOf(node) != nullptr && SliceableConstant(BiasOf(node)) == nullptr) {
       return "its bias is not a constant read only by it";
+    }
+    if (ScaleOf(node) != nullptr && SliceableConstant(ScaleOf(node)) == nullptr) {
+      return "its weight scale is not a constant read only by it";
     }
     std::optional<int64_t> width = StaticLastDim(node.result());
     if (!width) return "its width is symbolic";
@@ -125,7 +136,7 @@ class Sharder {
       // A row-parallel linear: reads a sliced activation with a constant weight.
       if (IsLinearOp(*node) && sliced.size() == 1 && sliced[0] == node->operand(0) &&
           SliceableConstant(node->operand(1)) != nullptr &&
-          (node->operands().size() < 3 || SliceableConstant(node->operand(2)) != nullptr)) {
+          (BiasOf(*node) == nullptr || SliceableConstant(BiasOf(*node)) != nullptr)) {
         layout_[result] = Layout::kPartial;
         continue;
       }
@@ -281,7 +292,8 @@ class Sharder {
           graph_.SetOperand(node, 0, whole(node->operand(0), node));
         }
         SliceOperand(node->operand(1), 0);
-        if (node->operands().size() == 3) SliceOperand(node->operand(2), 0);
+        if (Value* bias = BiasOf(*node)) SliceOperand(bias, 0);
+        if (Value* scale = ScaleOf(*node)) SliceOperand(scale, 0);  // [N, 1] or [N]: by rows
         SetLastDim(result, range.width());
         Explain(absl::StrCat("%", result->name(), " column-parallel: [", range.begin, ", ", range.end,
                              ") of its ", full, " columns"));
@@ -304,11 +316,19 @@ class Sharder {
       }
       if (out == Layout::kPartial && IsLinearOp(*node) && LayoutOf(node->operand(0)) == Layout::kSliced) {
         SliceOperand(node->operand(1), 1);
-        Explain(absl::StrCat("%", result->name(), " row-parallel: a partial sum over this rank's slice"
-                             , node->operands().size() == 3 ? (rank_ == 0 ? "; adds the bias" : "; the bias is rank 0's") : ""));
-        if (node->operands().size() == 3 && rank_ != 0) {
-          Node* without_bias = graph_.InsertNode(node, OpKind::kLinear, {node->operand(0), node->operand(1)},
-                                                 {}, graph_.UniqueName(result->name()), result->type(), node->loc());
+        // (A weight scale, one per output channel, stays whole: each rank scales its partial.)
+        Value* bias = BiasOf(*node);
+        Explain(absl::StrCat("%", result->name(), " row-parallel: a partial sum over this rank's slice",
+                             bias != nullptr ? (rank_ == 0 ? "; adds the bias" : "; the bias is rank 0's") : ""));
+        if (bias != nullptr && rank_ != 0) {
+          std::vector<Value*> operands = {node->operand(0), node->operand(1)};
+          Attributes attrs;
+          if (Value* scale = ScaleOf(*node)) {
+            operands.push_back(scale);
+            attrs["scale"] = int64_t{2};
+          }
+          Node* without_bias = graph_.InsertNode(node, OpKind::kLinear, std::move(operands), std::move(attrs),
+                                                 graph_.UniqueName(result->name()), result->type(), node->loc());
           graph_.ReplaceNode(node, without_bias->result());
           layout_[without_bias->result()] = Layout::kPartial;
         }

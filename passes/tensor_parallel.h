@@ -31,7 +31,9 @@
 // whose weight is not a constant (or convert of one) read only by it, whose result is narrower
 // than N or symbolic, or that is mixed in a pointwise op with a non-constant whole-width value.
 // The graph's `tensor_parallel()` records every constant's slice; Compile slices full tensors.
-// It runs before grouped-gemm, so the slices of gate/up and Q/K/V still group.
+// A GEMM's weight scale (int8 weights, after fold-weight-convert) is sliced with a
+// column-parallel weight's rows and stays whole for a row-parallel one (each rank scales its
+// partial). It runs before grouped-gemm, so the slices of gate/up and Q/K/V still group.
 #ifndef BRAID_PASSES_TENSOR_PARALLEL_H_
 #define BRAID_PASSES_TENSOR_PARALLEL_H_
 

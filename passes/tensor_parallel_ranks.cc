@@ -9,14 +9,13 @@
 #include "ir/status_macros.h"
 #include "ir/tensor_slice.h"
 #include "ir/verifier.h"
-#include "passes/tensor_parallel.h"
+#include "passes/pipeline.h"
 
 namespace braid {
 
 absl::StatusOr<std::unique_ptr<Graph>> ShardGraph(const Graph& graph, int rank, int size) {
   std::unique_ptr<Graph> shard = graph.Clone();
-  TensorParallel pass(rank, size);
-  BRAID_RETURN_IF_ERROR(pass.Run(*shard).status());
+  for (auto& pass : ShardingPasses(rank, size)) BRAID_RETURN_IF_ERROR(pass->Run(*shard).status());
   BRAID_RETURN_IF_ERROR(VerifyGraph(*shard));
   return shard;
 }

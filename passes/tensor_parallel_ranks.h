@@ -12,8 +12,8 @@
 
 namespace braid {
 
-// Rank `rank` of `size`'s graph: a copy of the single-process `graph` after the tensor-parallel
-// pass (verified).
+// Rank `rank` of `size`'s graph: a copy of the single-process `graph` after ShardingPasses
+// (passes/pipeline.h; verified).
 absl::StatusOr<std::unique_ptr<Graph>> ShardGraph(const Graph& graph, int rank, int size);
 
 // Interprets `graph` (single-process; `inputs` one per parameter, constants full) as `size`

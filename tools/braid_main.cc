@@ -342,7 +342,7 @@ absl::Status ShardModule(Module& module, Module& unsharded) {
     if (!options.debug_only.empty()) options.debug_stream = &std::cerr;
     if (absl::GetFlag(FLAGS_print_after_all)) options.print_after_all = &std::cerr;
     PassManager manager(std::move(options));
-    manager.Add(std::make_unique<TensorParallel>(TensorParallelRank(), size));
+    for (auto& pass : ShardingPasses(TensorParallelRank(), size)) manager.Add(std::move(pass));
     absl::Status sharded = manager.Run(*graph).status();
     if (!sharded.ok()) return DriverError(absl::StrCat("--tp: @", graph->name(), ": ", sharded.message()));
   }

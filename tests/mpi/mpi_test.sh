@@ -37,6 +37,8 @@ for np in 2 4; do
   done
 done
 expect_ok "LLaMA-7B MLP, 2 ranks, M=4" 2 --O --run --verify --dims=M=4 "$examples/llama_mlp.ir"
+# int8 weights: each rank holds its rows of gate/up (with their scales) and its K slice of down.
+expect_ok "LLaMA-7B MLP with int8 weights, 2 ranks, M=1" 2 --O --run --verify --dims=M=1 "$examples/llama_mlp_int8.ir"
 
 # Only rank 0 prints the outputs, and they equal the single-process run's.
 single="$("$braid" --O --run --graph=mlp --dims=M=3 "$here/graphs.ir" | grep '%y:')"
