@@ -129,6 +129,39 @@ TEST(TensorParallelTest, UnequalQkvWithBiasesAndSummedPartials) {
   for (int size : {2, 4}) ExpectRanksAgree(*Parse(kQkv), size, "qkv");
 }
 
+// int8 weights with per-channel scales (folded into the GEMMs by the sharding passes): the
+// column-parallel scale is sliced with its weight's rows, the row-parallel one stays whole,
+// and a rank other than 0 drops the down projection's bias but keeps its scale.
+constexpr char kInt8Mlp[] = R"(
+graph @mlp8(%x: f32[M, 16], %qg: const i8[44, 16], %sg: const f32[44, 1], %wu: const f32[44, 16],
+            %qd: const i8[16, 44], %sd: const f32[16, 1], %bd: const f32[16]) {
+  %cg = convert(%qg) : f32[44, 16]
+  %wg = mul(%cg, %sg)
+  %cd = convert(%qd) : f32[16, 44]
+  %wd = mul(%sd, %cd)
+  %g = linear(%x, %wg)
+  %u = linear(%x, %wu)
+  %s = silu(%g)
+  %h = mul(%s, %u)
+  %d = linear(%h, %wd, %bd)
+  %y = add(%d, %x)
+  return %y
+}
+)";
+
+TEST(TensorParallelTest, Int8WeightsShardWithTheirScales) {
+  ASSERT_OK_AND_ASSIGN(auto shard, ShardGraph(*Parse(kInt8Mlp), 1, 2));
+  const std::string rank1 = PrintGraph(*shard);
+  EXPECT_THAT(rank1, HasSubstr("%qg: const i8[22, 16]"));
+  EXPECT_THAT(rank1, HasSubstr("%sg: const f32[22, 1]"));
+  EXPECT_THAT(rank1, HasSubstr("%qd: const i8[16, 22]"));
+  EXPECT_THAT(rank1, HasSubstr("%sd: const f32[16, 1]"));
+  EXPECT_THAT(rank1, HasSubstr("linear(%h, %qd, %sd) {scale = 2}"));
+  ASSERT_OK_AND_ASSIGN(auto rank0, ShardGraph(*Parse(kInt8Mlp), 0, 2));
+  EXPECT_THAT(PrintGraph(*rank0), HasSubstr("linear(%h, %qd, %bd, %sd) {scale = 3}"));
+  for (int size : {2, 3, 4}) ExpectRanksAgree(*Parse(kInt8Mlp), size, "mlp8");
+}
+
 TEST(TensorParallelTest, AfterTheDefaultPipelineTheSlicesStillGroup) {
   std::unique_ptr<Graph> graph = Parse(kQkv);
   PipelineOptions options;
