@@ -2,6 +2,7 @@
 #include "codegen/graph_codegen.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "codegen/pointwise_kernel.h"
 #include "ir/gemm.h"
 #include "llvm/IR/Verifier.h"
@@ -75,12 +76,16 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
       task_fn = tmpl->Render(config, name);
       tasks = tmpl->NumTasks(f, config);
       out.choices.push_back(config.ToString(target.vector_width));
+      std::vector<std::string> paths;  // each GEMM's, said when any is not f32's
+      bool narrow = false;
       for (size_t g = 0; g < plan.gemms.size(); ++g) {
         const GemmSpec& spec = plan.gemms[g];
         if (spec.template_node != kernel.template_node()) continue;
-        out.panel_format[g] = tmpl->Panel(config, GemmPathFor(spec.act->type().tensor().dtype,
-                                                              spec.weight->type().tensor().dtype,
-                                                              target.bf16_dot()));
+        const GemmPath path =
+            GemmPathFor(spec.act->type().tensor().dtype, spec.weight->type().tensor().dtype, target.bf16_dot());
+        paths.push_back(GemmPathName(path));
+        narrow |= path != GemmPath::kF32;
+        out.panel_format[g] = tmpl->Panel(config, path);
         if (spec.weight->is_const()) continue;  // prepacked at compile time
         // A weight known only at run time (an input, or computed by an earlier kernel) is packed
         // here, after its producer ran.
@@ -94,6 +99,7 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
                             f.Buffer(spec.packed_slot), f.DimValue(GemmWeightK(spec.kind, w)),
                             f.DimValue(GemmWeightN(spec.kind, w)), f.I64(out.panel_format[g].width)});
       }
+      if (narrow) absl::StrAppend(&out.choices.back(), "; GEMMs: ", absl::StrJoin(paths, ", "));
     }
     b.CreateCall(parallel_for, {entry->getArg(2), task_fn, task_ctx, tasks});
   }

@@ -60,6 +60,21 @@ inline PanelFormat PanelFormatFor(GemmPath path, int width) {
   return PanelFormat{DType::kF32, width, 1};
 }
 
+// How --bench and the API name a path (which code ran).
+inline const char* GemmPathName(GemmPath path) {
+  switch (path) {
+    case GemmPath::kF32:
+      return "f32";
+    case GemmPath::kBf16Widen:
+      return "bf16 weights widened to f32";
+    case GemmPath::kBf16Dot:
+      return "bf16 vdpbf16ps";
+    case GemmPath::kI8Widen:
+      return "i8 weights widened to f32";
+  }
+  return "?";
+}
+
 // The path of a GEMM with this activation and weight dtype on a target with (or without) the
 // bf16 dot product. bf16 activations meet bf16 weights only, i8 weights f32 activations (the
 // type rules).

@@ -47,7 +47,8 @@ ABSL_FLAG(bool, bench, false,
           "without prepacking; a process's first compile runs LLVM's code cold and takes longer "
           "than later ones, up to twice as long), then the run against this machine's "
           "FMA peak and read bandwidth, measured on the spot with as many threads, and each "
-          "GEMM kernel's tile configuration with the reason it was chosen.");
+          "GEMM kernel's tile configuration with the reason it was chosen (and, where a GEMM does not take "
+          "the f32 path, each GEMM's: bf16 or i8 weights widened to f32, bf16 vdpbf16ps).");
 ABSL_FLAG(int32_t, threads, 0,
           "Threads of the runtime that compiles and runs the graphs (0: the hardware's concurrency).");
 ABSL_FLAG(int32_t, spin_us, 200,
