@@ -20,7 +20,7 @@ BufferPlan PlanBuffers(const Schedule& schedule) {
   auto note = [&](const Type& type) {
     for (const TensorType& t : type.layout()) {
       for (const Dim& d : t.shape) {
-        if (d.is_symbolic()) symbols.insert(d.symbol());
+        for (const std::string& name : d.Symbols()) symbols.insert(name);
       }
     }
   };

@@ -158,7 +158,7 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     for (size_t d = 0; ok && d < shape.size(); ++d) {
       if (!shape[d].is_symbolic()) {
         ok = shape[d].value() == t.shape[d];
-      } else {
+      } else if (shape[d].is_symbol()) {  // products (`B*T`) are checked once all are bound
         auto [pos, inserted] = compiled->constant_dims_.emplace(shape[d].symbol(), t.shape[d]);
         ok = inserted || pos->second == t.shape[d];
       }

@@ -13,10 +13,20 @@ FunctionEmitter::FunctionEmitter(ModuleContext& mc, llvm::Function* fn, llvm::Va
 
 llvm::Value* FunctionEmitter::DimValue(const Dim& d) {
   if (!d.is_symbolic()) return I64(d.value());
-  const int index = mc_.plan.SymbolIndex(d.symbol());
-  BRAID_CHECK(index >= 0, "a symbolic dim missing from the buffer plan");
-  llvm::Value* ptr = builder_.CreateConstInBoundsGEP1_64(builder_.getInt64Ty(), dims_, index);
-  return builder_.CreateLoad(builder_.getInt64Ty(), ptr, d.symbol());
+  // A polynomial in the symbols (`B*T`, `P + T`): sum of coefficient * product of loads.
+  llvm::Value* sum = nullptr;
+  for (const auto& [monomial, coefficient] : d.terms()) {
+    llvm::Value* term = I64(coefficient);
+    for (const std::string& name : monomial) {
+      const int index = mc_.plan.SymbolIndex(name);
+      BRAID_CHECK(index >= 0, "a symbolic dim missing from the buffer plan");
+      llvm::Value* ptr = builder_.CreateConstInBoundsGEP1_64(builder_.getInt64Ty(), dims_, index);
+      llvm::Value* symbol = builder_.CreateLoad(builder_.getInt64Ty(), ptr, name);
+      term = coefficient == 1 && monomial.size() == 1 ? symbol : builder_.CreateMul(term, symbol);
+    }
+    sum = sum == nullptr ? term : builder_.CreateAdd(sum, term);
+  }
+  return sum;
 }
 
 llvm::Value* FunctionEmitter::Product(const Shape& shape, size_t begin, size_t end) {
@@ -36,6 +46,26 @@ llvm::Value* FunctionEmitter::Min(llvm::Value* a, llvm::Value* b) {
 
 llvm::Value* FunctionEmitter::CeilDiv(llvm::Value* a, int64_t b) {
   return builder_.CreateSDiv(builder_.CreateAdd(a, I64(b - 1)), I64(b));
+}
+
+llvm::Value* FunctionEmitter::ItemsPerTask(llvm::Value* items) {
+  llvm::Value* per_task = CeilDiv(items, 64);
+  return builder_.CreateSelect(builder_.CreateICmpSLT(per_task, I64(1)), I64(1), per_task);
+}
+
+llvm::Value* FunctionEmitter::TaskCount(llvm::Value* items) {
+  llvm::Value* per_task = ItemsPerTask(items);
+  return builder_.CreateSDiv(builder_.CreateAdd(items, builder_.CreateSub(per_task, I64(1))), per_task);
+}
+
+std::vector<llvm::Value*> FunctionEmitter::Strides(const Shape& shape) {
+  std::vector<llvm::Value*> strides(shape.size());
+  llvm::Value* stride = I64(1);
+  for (size_t d = shape.size(); d-- > 0;) {
+    strides[d] = stride;
+    stride = builder_.CreateMul(stride, DimValue(shape[d]));
+  }
+  return strides;
 }
 
 void FunctionEmitter::For(llvm::Value* begin, llvm::Value* end, int64_t step,

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "codegen/buffer_plan.h"
 #include "codegen/target.h"
@@ -45,6 +46,13 @@ class FunctionEmitter {
   llvm::Value* Buffer(int slot);
   llvm::Value* Min(llvm::Value* a, llvm::Value* b);
   llvm::Value* CeilDiv(llvm::Value* a, int64_t b);
+  // `items` units of work split into at most 64 tasks: items per task (at least 1), and the
+  // number of tasks (0 when there are no items). Kernels compute both the same way in the
+  // entry function (how many tasks to run) and in the task (which items are its own).
+  llvm::Value* ItemsPerTask(llvm::Value* items);
+  llvm::Value* TaskCount(llvm::Value* items);
+  // Row-major strides (in elements) of `shape`, one per dim.
+  std::vector<llvm::Value*> Strides(const Shape& shape);
 
   // for (iv = begin; iv < end; iv += step) body(iv)
   void For(llvm::Value* begin, llvm::Value* end, int64_t step, const std::string& name,

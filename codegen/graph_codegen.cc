@@ -3,7 +3,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "codegen/attention_kernel.h"
+#include "codegen/batch_matmul_kernel.h"
+#include "codegen/copy_kernel.h"
 #include "codegen/pointwise_kernel.h"
+#include "codegen/reduction_kernel.h"
 #include "ir/gemm.h"
 #include "llvm/IR/Verifier.h"
 
@@ -63,11 +67,22 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
       out.choices.push_back("");
       continue;
     }
-    if (kernel.kind == KernelKind::kPointwise) {
-      PointwiseKernel pointwise(mc, kernel);
-      task_fn = pointwise.Render(name);
-      tasks = pointwise.NumTasks(f);
+    // The loop kernels: one task function each, no tile choice to report.
+    auto render = [&](auto emitter) {
+      task_fn = emitter.Render(name);
+      tasks = emitter.NumTasks(f);
       out.choices.push_back("");
+    };
+    if (kernel.kind == KernelKind::kPointwise) {
+      render(PointwiseKernel(mc, kernel));
+    } else if (kernel.kind == KernelKind::kCopy) {
+      render(CopyKernel(mc, kernel));
+    } else if (kernel.kind == KernelKind::kReduction) {
+      render(ReductionKernel(mc, kernel));
+    } else if (kernel.kind == KernelKind::kBatchMatmul) {
+      render(BatchMatmulKernel(mc, kernel));
+    } else if (kernel.kind == KernelKind::kAttention) {
+      render(AttentionKernel(mc, kernel));
     } else {
       std::unique_ptr<GemmTemplate> tmpl =
           kernel.kind == KernelKind::kGroupedGemm ? std::make_unique<GroupedGemmTemplate>(mc, kernel)

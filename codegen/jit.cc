@@ -2,6 +2,8 @@
 #include "codegen/jit.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -263,6 +265,12 @@ absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(llvm::orc::LLJIT& lljit, const 
         llvm::orc::ExecutorAddr::fromPtr(function), llvm::JITSymbolFlags::Exported);
   };
   define("braid_parallel_for", &braid_parallel_for);
+  // libc and libm functions LLVM may call from generated code: copy loops become memcpy /
+  // memset, and `pow` is llvm.pow, a powf call.
+  define("memcpy", &memcpy);
+  define("memmove", &memmove);
+  define("memset", &memset);
+  define("powf", static_cast<float (*)(float, float)>(&powf));
   define("braid_all_reduce", &braid_all_reduce);
   define("braid_alloc_tile", &braid_alloc_tile);
   define("braid_free_tile", &braid_free_tile);

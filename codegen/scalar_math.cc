@@ -104,6 +104,10 @@ llvm::Value* EmitPointwise(llvm::IRBuilder<>& b, OpKind op, llvm::ArrayRef<llvm:
       return b.CreateFMul(x, args[1]);
     case OpKind::kDiv:
       return b.CreateFDiv(x, args[1]);
+    case OpKind::kRsqrt:
+      return b.CreateFDiv(F(b, 1.0), b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x));
+    case OpKind::kPow:
+      return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, args[1]);
     case OpKind::kMaximum:
       // NaN-propagating, like torch.maximum and the interpreter.
       return b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, x, args[1]);

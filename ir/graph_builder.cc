@@ -23,7 +23,7 @@ Value* GraphBuilder::Linear(Value* x, Value* w, Value* bias) {
   return Op(OpKind::kLinear, {x, w, bias});
 }
 
-Value* GraphBuilder::Op(OpKind op, std::vector<Value*> operands, Attributes attrs) {
+Value* GraphBuilder::Op(OpKind op, std::vector<Value*> operands, Attributes attrs, const TensorType* result) {
   if (!status_.ok()) return nullptr;
   std::vector<const Type*> types;
   for (Value* v : operands) {
@@ -34,7 +34,8 @@ Value* GraphBuilder::Op(OpKind op, std::vector<Value*> operands, Attributes attr
     }
     types.push_back(&v->type());
   }
-  auto type = InferResultType(op, types, attrs);
+  const Type declared = result != nullptr ? Type::Tensor(*result) : Type();
+  auto type = InferResultType(op, types, attrs, result != nullptr ? &declared : nullptr);
   if (!type.ok()) {
     status_ = absl::InvalidArgumentError(absl::StrCat("@", graph_->name(), ": ", GetOpInfo(op).name,
                                                       ": ", type.status().message()));

@@ -36,8 +36,9 @@ class GraphBuilder {
   Value* Gelu(Value* x) { return Op(OpKind::kGelu, {x}); }
   Value* Add(Value* a, Value* b) { return Op(OpKind::kAdd, {a, b}); }
   Value* Mul(Value* a, Value* b) { return Op(OpKind::kMul, {a, b}); }
-  // Any op of the table, with attributes (for grouped_gemm / multi_output).
-  Value* Op(OpKind op, std::vector<Value*> operands, Attributes attrs = {});
+  // Any op of the table, with attributes (for grouped_gemm / multi_output). `result` is the
+  // result type for the ops that take their shape from it (reshape, expand).
+  Value* Op(OpKind op, std::vector<Value*> operands, Attributes attrs = {}, const TensorType* result = nullptr);
 
   // Finishes the graph with these outputs and verifies it.
   absl::StatusOr<std::unique_ptr<Graph>> Build(std::vector<Value*> outputs);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/gemm.h"
 #include "ir/status_macros.h"
+#include "ir/tensor_ops.h"
 
 namespace braid {
 namespace {
@@ -139,7 +140,7 @@ absl::Status CheckMemoryBudget(const Graph& graph, const DimBindings& dims, int6
 }  // namespace
 
 absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const OperandLookup& lookup,
-                                                 Collective* collective) {
+                                                 const DimBindings& dims, Collective* collective) {
   const OpInfo& info = node.info();
   // Every op computes in f32 (GEMMs accumulate in double): narrower operands are widened
   // exactly first, and each result is rounded to its declared dtype at the end.
@@ -183,6 +184,14 @@ absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const Operand
       return std::vector<Tensor>{std::move(sum)};
     }
     default:
+      if (info.Has(kTraitShape) || info.Has(kTraitReduction) || info.Has(kTraitBatchMatmul) ||
+          info.Has(kTraitAttention)) {
+        std::vector<const Tensor*> operands;
+        for (size_t i = 0; i < node.operands().size(); ++i) operands.push_back(&in(static_cast<int>(i)));
+        BRAID_ASSIGN_OR_RETURN(Tensor y, EvaluateTensorOp(node, operands, dims));
+        out.push_back(std::move(y));
+        break;
+      }
       BRAID_CHECK(info.Has(kTraitPointwise), "interpreter: op without semantics");
       if (info.unary != nullptr) {
         out.push_back(Unary(info.unary, in(0)));
@@ -257,7 +266,7 @@ absl::StatusOr<std::vector<Tensor>> Interpret(const Graph& graph,
     } else {
       auto results = EvaluateNode(
           node, [&](const Value* v, int part) -> const Tensor& { return *env.at(v).at(part); },
-          options.collective);
+          dims, options.collective);
       if (!results.ok()) return LocError(graph, node.loc(), results.status().message());
       for (Tensor& t : *results) out.push_back(own(std::move(t)));
     }

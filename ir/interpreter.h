@@ -39,8 +39,9 @@ using OperandLookup = std::function<const Tensor&(const Value*, int part)>;
 
 // Evaluates one node of a verified graph: one tensor, or one per GEMM for grouped_gemm. The
 // building block of Interpret and of the schedule executor. `collective` as in InterpretOptions.
+// `dims` binds the symbols of result types the graph writes (reshape, expand).
 absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const OperandLookup& lookup,
-                                                 Collective* collective = nullptr);
+                                                 const DimBindings& dims, Collective* collective = nullptr);
 
 // Checks that `inputs` fit `graph` at `dims` (count, f32, shapes) with located errors.
 absl::Status ValidateInputs(const Graph& graph, const std::vector<Tensor>& inputs,

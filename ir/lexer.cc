@@ -42,6 +42,8 @@ const char* TokenKindName(TokenKind kind) {
     case TokenKind::kColon: return "':'";
     case TokenKind::kEqual: return "'='";
     case TokenKind::kArrow: return "'->'";
+    case TokenKind::kStar: return "'*'";
+    case TokenKind::kPlus: return "'+'";
   }
   return "?";
 }
@@ -89,6 +91,8 @@ absl::StatusOr<Token> Lexer::Next() {
     case ',': return single(TokenKind::kComma);
     case ':': return single(TokenKind::kColon);
     case '=': return single(TokenKind::kEqual);
+    case '*': return single(TokenKind::kStar);
+    case '+': return single(TokenKind::kPlus);
     default: break;
   }
   if (c == '-' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '>') {

@@ -28,6 +28,8 @@ enum class TokenKind {
   kColon,
   kEqual,
   kArrow,  // ->
+  kStar,   // * (in dims: B*T)
+  kPlus,   // + (in dims: P + T)
 };
 
 // How a token kind is described in "expected ..." messages.

@@ -19,6 +19,8 @@ double GeluTanh(double x) {
 double Tanh(double x) { return std::tanh(x); }
 double Exp(double x) { return std::exp(x); }
 double Neg(double x) { return -x; }
+double Rsqrt(double x) { return 1.0 / std::sqrt(x); }
+double Pow(double a, double b) { return std::pow(a, b); }
 double Add(double a, double b) { return a + b; }
 double Sub(double a, double b) { return a - b; }
 double Mul(double a, double b) { return a * b; }
@@ -37,6 +39,10 @@ OpInfo Unary(OpKind k, const char* name, double (*fn)(double)) {
 }
 OpInfo Binary(OpKind k, const char* name, double (*fn)(double, double)) {
   return OpInfo{k, name, 2, 2, kTraitPointwise | kTraitBinary, {}, nullptr, fn};
+}
+
+OpInfo Reduction(OpKind k, const char* name) {
+  return OpInfo{k, name, 1, 1, kTraitReduction, {{"axis", AttrKind::kInt}, {"keepdim", AttrKind::kIdent, true}}};
 }
 
 // Indexed by OpKind; the order must match the enum (checked in GetOpInfo).
@@ -72,6 +78,30 @@ const std::vector<OpInfo>& Table() {
         {"weight", AttrKind::kIntList}}},
       {OpKind::kMultiOutput, "multi_output", 1, 1, kTraitProjection, {{"index", AttrKind::kInt}}},
       {OpKind::kAllReduce, "all_reduce", 1, 1, kTraitCollective, {}},
+      Unary(OpKind::kRsqrt, "rsqrt", Rsqrt),
+      Binary(OpKind::kPow, "pow", Pow),
+      {OpKind::kReshape, "reshape", 1, 1, kTraitShape | kTraitResultTyped, {}},
+      {OpKind::kTranspose, "transpose", 1, 1, kTraitShape, {{"perm", AttrKind::kIntList}}},
+      {OpKind::kSlice,
+       "slice",
+       1,
+       1,
+       kTraitShape,
+       {{"axis", AttrKind::kInt}, {"end", AttrKind::kInt}, {"start", AttrKind::kInt}}},
+      {OpKind::kConcat, "concat", 1, kVariadic, kTraitShape, {{"axis", AttrKind::kInt}}},
+      {OpKind::kExpand, "expand", 1, 1, kTraitShape | kTraitResultTyped, {}},
+      Reduction(OpKind::kReduceSum, "reduce_sum"),
+      Reduction(OpKind::kReduceMean, "reduce_mean"),
+      Reduction(OpKind::kReduceMax, "reduce_max"),
+      {OpKind::kSoftmax, "softmax", 1, 1, kTraitReduction, {{"axis", AttrKind::kInt}}},
+      {OpKind::kRmsNorm, "rms_norm", 2, 2, kTraitReduction, {{"eps", AttrKind::kFloat}}},
+      {OpKind::kBatchMatmul, "batch_matmul", 2, 2, kTraitBatchMatmul, {}},
+      {OpKind::kAttention,
+       "attention",
+       3,
+       4,
+       kTraitAttention,
+       {{"causal", AttrKind::kIdent, true}, {"scale", AttrKind::kFloat, true}}},
   };
   return *table;
 }

@@ -30,6 +30,33 @@
 //   all_reduce(x)                         -> x's type: the sum of x over every rank of a
 //                                            tensor-parallel group (f32 or bf16, summed in f32);
 //                                            in a single process (one rank) x itself
+//   rsqrt(x)                              -> 1 / sqrt(x)
+//   pow(a, b)                             -> a^b, broadcast like add (b is often a 1-element
+//                                            constant: x.pow(2))
+//
+// Shape ops (every result element is an operand element; `axis` may be negative, from the end):
+//   reshape(x) : T                        -> T, x's elements in row-major order; T's shape is
+//                                            written and holds as many elements ([B, T, 4096] ->
+//                                            [B*T, 4096] or [B, T, 32, 128])
+//   transpose(x) {perm = [p0, ...]}       -> result dim i is x's dim p_i
+//   slice(x) {axis = a, start = s, end = e} -> x[..., s:e, ...] along a (a static dim)
+//   concat(x0, x1, ...) {axis = a}        -> the operands one after another along a
+//   expand(x) : T                         -> x broadcast to T (size-1 dims repeat; leading dims
+//                                            may be added), like torch.expand
+// Reductions (computed in f32):
+//   reduce_sum / reduce_mean / reduce_max (x) {axis = a, keepdim = true|false}
+//                                         -> x without dim a (or with it as 1 under keepdim)
+//   softmax(x) {axis = a}                 -> exp(x - max) / sum(exp(x - max)) along a
+//   rms_norm(x[..., D], w[D]) {eps = e}   -> x * rsqrt(mean(x*x over D) + e) * w
+//   batch_matmul(a[..., T, K], b[..., K, S]) -> [..., T, S]; the batch dims broadcast
+//   attention(q[B, Hq, T, D], k[B, Hkv, S, D], v[B, Hkv, S, D] [, mask]) {causal = true|false, scale = f}
+//                                         -> [B, Hq, T, D] = softmax(q·kᵀ·scale + mask)·v per head;
+//                                            query head h reads KV head h / (Hq / Hkv) (grouped-
+//                                            query attention, as repeat_kv); causal: query t sits
+//                                            at position S - T + t and sees keys 0 ..= S - T + t
+//                                            (decode against a cache; torch's is_causal when
+//                                            S = T); mask: additive, broadcast to [B, Hq, T, S];
+//                                            scale absent: 1 / sqrt(D)
 #ifndef BRAID_IR_OP_TABLE_H_
 #define BRAID_IR_OP_TABLE_H_
 
@@ -61,6 +88,20 @@ enum class OpKind : uint8_t {
   kGroupedGemm,
   kMultiOutput,
   kAllReduce,
+  kRsqrt,
+  kPow,
+  kReshape,
+  kTranspose,
+  kSlice,
+  kConcat,
+  kExpand,
+  kReduceSum,
+  kReduceMean,
+  kReduceMax,
+  kSoftmax,
+  kRmsNorm,
+  kBatchMatmul,
+  kAttention,
 };
 
 // What kind of op it is. The passes, the scheduler and codegen classify ops by these traits,
@@ -74,9 +115,13 @@ enum OpTrait : uint32_t {
   kTraitProjection = 1u << 4,   // extracts one tensor from a MultiOutputLayout
   kTraitUnary = 1u << 5,        // pointwise of one operand (OpInfo::unary is its meaning)
   kTraitBinary = 1u << 6,       // pointwise of two broadcast operands (OpInfo::binary)
-  kTraitReduction = 1u << 7,    // reserved: reduces along dims (reduce_*, softmax); none yet
-  kTraitView = 1u << 8,         // reserved: aliases its operand's buffer (reshape, ...); none yet
+  kTraitReduction = 1u << 7,    // reduces along an axis (reduce_*, softmax, rms_norm): a row kernel
+  kTraitShape = 1u << 8,        // moves elements without arithmetic (reshape, transpose, slice,
+                                // concat, expand): a copy kernel, or no kernel at all (a view)
   kTraitCollective = 1u << 9,   // communicates with the other ranks (a kernel of its own)
+  kTraitBatchMatmul = 1u << 10, // a matmul of two activations with batch dims (attention scores)
+  kTraitResultTyped = 1u << 11, // its result's shape is the written type (reshape, expand)
+  kTraitAttention = 1u << 12,   // softmax(Q·Kᵀ·scale + mask)·V as one template (tiles, online softmax)
 };
 
 inline constexpr int kVariadic = -1;

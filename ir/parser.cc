@@ -55,6 +55,8 @@ class Parser {
   absl::StatusOr<TensorType> ParseTensorType();
   absl::StatusOr<Type> ParseType();
   absl::StatusOr<Dim> ParseDim();
+  absl::StatusOr<Dim> ParseDimProduct();
+  absl::StatusOr<Dim> ParseDimFactor();
   absl::Status ParseStatement(Graph& graph);
   absl::StatusOr<Attributes> ParseAttributes();
   absl::StatusOr<Value*> ParseUse();
@@ -155,7 +157,34 @@ absl::Status Parser::ParseGraph(Module& module) {
   return absl::OkStatus();
 }
 
+// dim := product ('+' product)*;  product := factor ('*' factor)*;  factor := INT | NAME
 absl::StatusOr<Dim> Parser::ParseDim() {
+  SourceLoc loc = tok_.loc;
+  BRAID_ASSIGN_OR_RETURN(Dim sum, ParseDimProduct());
+  while (At(TokenKind::kPlus)) {
+    BRAID_RETURN_IF_ERROR(Advance());
+    BRAID_ASSIGN_OR_RETURN(Dim term, ParseDimProduct());
+    auto added = Dim::Add(sum, term);
+    if (!added.ok()) return Error(loc, added.status().message());
+    sum = *std::move(added);
+  }
+  return sum;
+}
+
+absl::StatusOr<Dim> Parser::ParseDimProduct() {
+  SourceLoc loc = tok_.loc;
+  BRAID_ASSIGN_OR_RETURN(Dim product, ParseDimFactor());
+  while (At(TokenKind::kStar)) {
+    BRAID_RETURN_IF_ERROR(Advance());
+    BRAID_ASSIGN_OR_RETURN(Dim factor, ParseDimFactor());
+    auto multiplied = Dim::Multiply(product, factor);
+    if (!multiplied.ok()) return Error(loc, multiplied.status().message());
+    product = *std::move(multiplied);
+  }
+  return product;
+}
+
+absl::StatusOr<Dim> Parser::ParseDimFactor() {
   if (At(TokenKind::kIdent)) {
     Dim d = Dim::Symbol(tok_.text);
     BRAID_RETURN_IF_ERROR(Advance());

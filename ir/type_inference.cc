@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/gemm.h"
 #include "ir/status_macros.h"
+#include "ir/tensor_op_types.h"
 
 namespace braid {
 namespace {
@@ -187,7 +188,7 @@ absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const
 }
 
 absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& operands,
-                                     const Attributes& attrs) {
+                                     const Attributes& attrs, const Type* declared) {
   const OpInfo& info = GetOpInfo(op);
   const int n = static_cast<int>(operands.size());
   if (n < info.min_operands || (info.max_operands != kVariadic && n > info.max_operands)) {
@@ -274,6 +275,11 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
       return Error(absl::StrCat("all_reduce sums f32 or bf16 tensors, got ", tensors[0]->ToString()));
     }
     return Type::Tensor(*tensors[0]);
+  }
+  if (info.Has(kTraitShape) || info.Has(kTraitReduction) || info.Has(kTraitBatchMatmul) ||
+      info.Has(kTraitAttention)) {
+    BRAID_ASSIGN_OR_RETURN(TensorType t, InferTensorOpType(op, tensors, attrs, declared));
+    return Type::Tensor(std::move(t));
   }
   BRAID_CHECK(info.Has(kTraitPointwise), "op without an inference rule");
   if (op == OpKind::kConvert) return InferConvert(*tensors[0], attrs);

@@ -11,9 +11,10 @@
 
 namespace braid {
 
-// Checks the attributes of `op` (names, kinds, ranges) and infers its result type.
+// Checks the attributes of `op` (names, kinds, ranges) and infers its result type. `declared`
+// is the type written after ':' (null if none): reshape and expand take their shape from it.
 absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& operands,
-                                     const Attributes& attrs);
+                                     const Attributes& attrs, const Type* declared = nullptr);
 
 // NumPy broadcasting of two shapes: trailing-aligned dims must be equal or a literal 1.
 absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b);

@@ -1,8 +1,12 @@
 // dtype names, type printing and overflow-checked shape arithmetic.
 #include "ir/types.h"
 
+#include <algorithm>
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ir/status_macros.h"
 
 namespace braid {
 
@@ -43,7 +47,104 @@ int64_t DTypeBytes(DType dtype) {
   return 4;
 }
 
-std::string Dim::ToString() const { return is_symbolic() ? symbol_ : absl::StrCat(value_); }
+Dim Dim::Const(int64_t value) {
+  Dim d;
+  if (value != 0) d.terms_[{}] = value;
+  return d;
+}
+
+Dim Dim::Symbol(std::string name) {
+  Dim d;
+  d.terms_[{std::move(name)}] = 1;
+  return d;
+}
+
+absl::StatusOr<Dim> Dim::Multiply(const Dim& a, const Dim& b) {
+  Dim out;
+  for (const auto& [ma, ca] : a.terms_) {
+    for (const auto& [mb, cb] : b.terms_) {
+      Monomial m = ma;
+      m.insert(m.end(), mb.begin(), mb.end());
+      std::sort(m.begin(), m.end());
+      int64_t c;
+      if (__builtin_mul_overflow(ca, cb, &c) || __builtin_add_overflow(out.terms_[m], c, &out.terms_[m]) ||
+          out.terms_[m] > kMaxElementCount) {
+        return absl::InvalidArgumentError(absl::StrCat("dimension ", a.ToString(), " * ", b.ToString(),
+                                                       " has a coefficient above ", kMaxElementCount));
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Dim> Dim::Add(const Dim& a, const Dim& b) {
+  Dim out = a;
+  for (const auto& [m, c] : b.terms_) {
+    int64_t& sum = out.terms_[m];
+    if (__builtin_add_overflow(sum, c, &sum) || sum > kMaxElementCount) {
+      return absl::InvalidArgumentError(absl::StrCat("dimension ", a.ToString(), " + ", b.ToString(),
+                                                     " has a coefficient above ", kMaxElementCount));
+    }
+  }
+  return out;
+}
+
+bool Dim::is_symbol() const {
+  return terms_.size() == 1 && terms_.begin()->first.size() == 1 && terms_.begin()->second == 1;
+}
+
+int64_t Dim::value() const {
+  BRAID_CHECK(!is_symbolic(), "value() of a symbolic dim");
+  return terms_.empty() ? 0 : terms_.begin()->second;
+}
+
+const std::string& Dim::symbol() const {
+  BRAID_CHECK(is_symbol(), "symbol() of a dim that is not one symbol");
+  return terms_.begin()->first.front();
+}
+
+std::vector<std::string> Dim::Symbols() const {
+  std::set<std::string> names;
+  for (const auto& [m, c] : terms_) names.insert(m.begin(), m.end());
+  return {names.begin(), names.end()};
+}
+
+absl::StatusOr<int64_t> Dim::Evaluate(const std::map<std::string, int64_t>& dims) const {
+  int64_t total = 0;
+  bool overflow = false;
+  for (const auto& [m, c] : terms_) {
+    int64_t term = c;
+    for (const std::string& name : m) {
+      auto it = dims.find(name);
+      if (it == dims.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("dimension '", name, "' is not bound (pass --dims=",
+                                                       name, "=<value>)"));
+      }
+      overflow |= __builtin_mul_overflow(term, it->second, &term);
+    }
+    overflow |= __builtin_add_overflow(total, term, &total);
+  }
+  if (overflow || total > kMaxElementCount) {
+    return absl::InvalidArgumentError(absl::StrCat("dimension ", ToString(), " is above ", kMaxElementCount,
+                                                   " at these sizes"));
+  }
+  return total;
+}
+
+// Symbolic terms first (in canonical order), the constant last: `B*T`, `4*T + 1`, `P + T`.
+std::string Dim::ToString() const {
+  if (terms_.empty()) return "0";
+  std::vector<std::string> parts;
+  for (const auto& [m, c] : terms_) {
+    if (m.empty()) continue;
+    std::vector<std::string> factors;
+    if (c != 1) factors.push_back(absl::StrCat(c));
+    factors.insert(factors.end(), m.begin(), m.end());
+    parts.push_back(absl::StrJoin(factors, "*"));
+  }
+  if (auto it = terms_.find({}); it != terms_.end()) parts.push_back(absl::StrCat(it->second));
+  return absl::StrJoin(parts, " + ");
+}
 
 std::string TensorType::ToString() const {
   return absl::StrCat(DTypeName(dtype), "[",
@@ -68,17 +169,8 @@ absl::StatusOr<std::vector<int64_t>> BindShape(const Shape& shape, const DimBind
   std::vector<int64_t> out;
   out.reserve(shape.size());
   for (const Dim& d : shape) {
-    if (!d.is_symbolic()) {
-      out.push_back(d.value());
-      continue;
-    }
-    auto it = dims.find(d.symbol());
-    if (it == dims.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("dimension '", d.symbol(), "' is not bound (pass --dims=", d.symbol(),
-                       "=<value>)"));
-    }
-    out.push_back(it->second);
+    BRAID_ASSIGN_OR_RETURN(int64_t value, d.Evaluate(dims));
+    out.push_back(value);
   }
   return out;
 }

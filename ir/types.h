@@ -35,25 +35,40 @@ inline constexpr int64_t kMaxDimValue = int64_t{1} << 32;      // one static or 
 inline constexpr int64_t kMaxElementCount = int64_t{1} << 40;  // one tensor (static shape)
 inline constexpr int kMaxRank = 8;
 
-// One dimension: a non-negative constant or a symbol.
+// One dimension: a non-negative constant, a symbol bound at run time (`M`), or a polynomial in
+// symbols with non-negative integer coefficients (`B*T`, `4*T`, `P + T`), so a `[B, T, 4096]`
+// activation can be viewed as `[B*T, 4096]` and a KV cache can grow by `T`. Kept canonical
+// (terms sorted, symbols in a term sorted, no zero terms), so equal polynomials compare equal
+// and print alike: `T*B` prints as `B*T`.
 class Dim {
  public:
-  static Dim Const(int64_t value) { return Dim(value, ""); }
-  // `name` must be non-empty (the parser guarantees it; the API's caller must).
-  static Dim Symbol(std::string name) { return Dim(0, std::move(name)); }
+  // A term: a positive coefficient times a product of symbols (sorted; may repeat).
+  using Monomial = std::vector<std::string>;
 
-  bool is_symbolic() const { return !symbol_.empty(); }
-  int64_t value() const { return value_; }  // only for constants
-  const std::string& symbol() const { return symbol_; }
+  static Dim Const(int64_t value);
+  // `name` must be non-empty (the parser guarantees it; the API's caller must).
+  static Dim Symbol(std::string name);
+  // a*b and a+b; an error if a coefficient would exceed kMaxElementCount.
+  static absl::StatusOr<Dim> Multiply(const Dim& a, const Dim& b);
+  static absl::StatusOr<Dim> Add(const Dim& a, const Dim& b);
+
+  bool is_symbolic() const { return !(terms_.empty() || (terms_.size() == 1 && terms_.begin()->first.empty())); }
+  // Exactly one symbol with coefficient 1 (`M`): a dim an input's size binds.
+  bool is_symbol() const;
+  int64_t value() const;                // only for constants
+  const std::string& symbol() const;    // only for is_symbol()
+  const std::map<Monomial, int64_t>& terms() const { return terms_; }
+  // The distinct symbols the dim mentions, sorted.
+  std::vector<std::string> Symbols() const;
+  // The value under `dims`: an error names an unbound symbol; overflow past kMaxDimValue is one.
+  absl::StatusOr<int64_t> Evaluate(const std::map<std::string, int64_t>& dims) const;
   std::string ToString() const;
 
-  bool operator==(const Dim& o) const { return value_ == o.value_ && symbol_ == o.symbol_; }
+  bool operator==(const Dim& o) const { return terms_ == o.terms_; }
   bool operator!=(const Dim& o) const { return !(*this == o); }
 
  private:
-  Dim(int64_t value, std::string symbol) : value_(value), symbol_(std::move(symbol)) {}
-  int64_t value_;
-  std::string symbol_;
+  std::map<Monomial, int64_t> terms_;  // monomial -> coefficient (> 0)
 };
 
 using Shape = std::vector<Dim>;

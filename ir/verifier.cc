@@ -40,7 +40,15 @@ class Verifier {
     if (t.rank() > kMaxRank) return Error(loc, absl::StrCat("rank above the limit of ", kMaxRank));
     int64_t elements = 1;
     for (const Dim& d : t.shape) {
-      if (d.is_symbolic()) continue;
+      if (d.is_symbolic()) {
+        // Every term's coefficient is within range (the parser's check, for API-built types).
+        for (const auto& [monomial, coefficient] : d.terms()) {
+          if (coefficient <= 0 || coefficient > kMaxElementCount) {
+            return Error(loc, absl::StrCat("dimension ", d.ToString(), " has a coefficient out of range"));
+          }
+        }
+        continue;
+      }
       if (d.value() < 0 || d.value() > kMaxDimValue) {
         return Error(loc, absl::StrCat("dimension ", d.value(), " is out of range [0, ",
                                        kMaxDimValue, "]"));
@@ -69,7 +77,7 @@ class Verifier {
       }
       operand_types.push_back(&v->type());
     }
-    auto inferred = InferResultType(node.op(), operand_types, node.attrs());
+    auto inferred = InferResultType(node.op(), operand_types, node.attrs(), &node.result()->type());
     if (!inferred.ok()) return Error(node.loc(), inferred.status().message());
     if (*inferred != node.result()->type()) {
       return Error(node.loc(), absl::StrCat("declared type ", node.result()->type().ToString(),

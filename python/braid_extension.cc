@@ -72,7 +72,7 @@ std::vector<TensorView> ToViews(const std::vector<TensorTuple>& tuples, const st
 
 // A dim as Python sees it: an int, or the symbol's name.
 py::object DimObject(const Dim& dim) {
-  if (dim.is_symbolic()) return py::str(dim.symbol());
+  if (dim.is_symbolic()) return py::str(dim.ToString());
   return py::int_(dim.value());
 }
 
@@ -156,6 +156,7 @@ class PyCompiledGraph {
           }
           continue;
         }
+        if (!dim.is_symbol()) continue;  // `B*T`: checked once every symbol is bound
         auto [it, inserted] = dims.emplace(dim.symbol(), shape[d]);
         if (!inserted && it->second != shape[d]) {
           throw Error(where + ": " + dim.symbol() + " is " + std::to_string(it->second) +

@@ -107,6 +107,14 @@ class Scheduler {
         Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
       } else if (info.Has(kTraitCollective)) {
         NewKernel(KernelKind::kAllReduce, *node);
+      } else if (info.Has(kTraitShape)) {
+        NewKernel(KernelKind::kCopy, *node);
+      } else if (info.Has(kTraitReduction)) {
+        NewKernel(KernelKind::kReduction, *node);
+      } else if (info.Has(kTraitBatchMatmul)) {
+        NewKernel(KernelKind::kBatchMatmul, *node);
+      } else if (info.Has(kTraitAttention)) {
+        NewKernel(KernelKind::kAttention, *node);
       }
     }
   }
@@ -148,8 +156,10 @@ class Scheduler {
       if (std::find(candidates.begin(), candidates.end(), k) == candidates.end()) candidates.push_back(k);
     }
     for (int k : candidates) {
-      if (kernels_[k].kind == KernelKind::kAllReduce) {
-        Explain(node, absl::StrCat("is not fused into ", Describe(k), ": a collective runs alone"));
+      if (RunsAlone(kernels_[k].kind)) {
+        Explain(node, absl::StrCat("is not fused into ", Describe(k), ": ",
+                                   kernels_[k].kind == KernelKind::kAllReduce ? "a collective runs alone"
+                                                                              : "nothing fuses into it yet"));
         continue;
       }
       const bool is_template = kernels_[k].is_template();

@@ -24,48 +24,60 @@ const char* KernelKindName(KernelKind kind) {
     case KernelKind::kGroupedGemm: return "grouped_gemm";
     case KernelKind::kPointwise: return "pointwise";
     case KernelKind::kAllReduce: return "all_reduce";
+    case KernelKind::kCopy: return "copy";
+    case KernelKind::kReduction: return "reduction";
+    case KernelKind::kBatchMatmul: return "batch_matmul";
+    case KernelKind::kAttention: return "attention";
   }
   return "?";
 }
 
 std::string EliminatedBytes(const Schedule& schedule, const DimBindings& dims) {
-  // monomial (sorted symbols) -> coefficient in bytes
-  std::map<std::vector<std::string>, int64_t> terms;
-  bool all_bound = true, overflow = false;
-  int64_t bound_total = 0;
+  // The bytes as a polynomial in the symbolic dims: monomial (sorted symbols) -> coefficient.
+  using Polynomial = std::map<Dim::Monomial, int64_t>;
+  Polynomial total;
+  bool overflow = false;
   for (const Value* v : schedule.eliminated) {
     const TensorType& t = v->type().tensor();
-    std::vector<std::string> symbols;
-    int64_t coefficient = DTypeBytes(t.dtype), bound = DTypeBytes(t.dtype);
+    Polynomial bytes = {{{}, DTypeBytes(t.dtype)}};
     for (const Dim& d : t.shape) {
-      if (d.is_symbolic()) {
-        symbols.push_back(d.symbol());
-        auto it = dims.find(d.symbol());
-        if (it == dims.end()) {
-          all_bound = false;
-        } else {
-          overflow |= __builtin_mul_overflow(bound, it->second, &bound);
+      Polynomial product;
+      for (const auto& [ma, ca] : bytes) {
+        for (const auto& [mb, cb] : d.terms()) {
+          Dim::Monomial m = ma;
+          m.insert(m.end(), mb.begin(), mb.end());
+          std::sort(m.begin(), m.end());
+          int64_t c;
+          overflow |= __builtin_mul_overflow(ca, cb, &c) || __builtin_add_overflow(product[m], c, &product[m]);
         }
-      } else {
-        overflow |= __builtin_mul_overflow(coefficient, d.value(), &coefficient);
-        overflow |= __builtin_mul_overflow(bound, d.value(), &bound);
       }
+      bytes = std::move(product);
     }
-    std::sort(symbols.begin(), symbols.end());
-    overflow |= __builtin_add_overflow(terms[symbols], coefficient, &terms[symbols]);
-    overflow |= __builtin_add_overflow(bound_total, bound, &bound_total);
+    for (const auto& [m, c] : bytes) overflow |= __builtin_add_overflow(total[m], c, &total[m]);
   }
   if (overflow) return "more than 2^63 bytes";
-  if (terms.empty()) return "0";
+  if (total.empty()) return "0";
   std::vector<std::string> parts;
-  for (const auto& [symbols, coefficient] : terms) {
+  bool all_bound = true, symbolic = false;
+  int64_t bound_total = 0;
+  for (const auto& [symbols, coefficient] : total) {
     std::vector<std::string> factors = {absl::StrCat(coefficient)};
     factors.insert(factors.end(), symbols.begin(), symbols.end());
     parts.push_back(absl::StrJoin(factors, "*"));
+    int64_t term = coefficient;
+    for (const std::string& name : symbols) {
+      symbolic = true;
+      auto it = dims.find(name);
+      if (it == dims.end()) {
+        all_bound = false;
+      } else {
+        overflow |= __builtin_mul_overflow(term, it->second, &term);
+      }
+    }
+    overflow |= __builtin_add_overflow(bound_total, term, &bound_total);
   }
   std::string text = absl::StrJoin(parts, " + ");
-  bool symbolic = terms.size() > 1 || !terms.begin()->first.empty();
-  if (symbolic && all_bound) {
+  if (symbolic && all_bound && !overflow) {
     std::vector<std::string> bindings;
     for (const auto& [name, value] : dims) bindings.push_back(absl::StrCat(name, "=", value));
     absl::StrAppend(&text, " = ", bound_total, " at ", absl::StrJoin(bindings, ","));

@@ -17,7 +17,17 @@ enum class KernelKind {
   kGroupedGemm,  // a grouped_gemm template fused with its multi_outputs (+ epilogues)
   kPointwise,    // a loop over one iteration space running a chain of pointwise ops
   kAllReduce,    // one all_reduce: a call into the graph's Collective (nothing fuses into it)
+  kCopy,         // one shape op (reshape, transpose, slice, concat, expand): elements moved
+  kReduction,    // one reduction (reduce_*, softmax, rms_norm): a loop over rows of its axis
+  kBatchMatmul,  // one batch_matmul of two activations
+  kAttention,    // one attention template (online softmax, scores never in memory)
 };
+// Kernels of one node that nothing fuses into yet (collectives, shape ops, reductions,
+// batch_matmul, attention).
+inline bool RunsAlone(KernelKind kind) {
+  return kind == KernelKind::kAllReduce || kind == KernelKind::kCopy || kind == KernelKind::kReduction ||
+         kind == KernelKind::kBatchMatmul || kind == KernelKind::kAttention;
+}
 const char* KernelKindName(KernelKind kind);
 
 struct Kernel {

@@ -29,7 +29,7 @@ absl::StatusOr<std::vector<Tensor>> ExecuteSchedule(const Schedule& schedule,
         auto stored = memory.find(v);
         BRAID_CHECK(stored != memory.end(), "a kernel reads a value no earlier kernel materialised");
         return stored->second;
-      });
+      }, dims);
       if (!results.ok()) {
         return LocatedError(graph.source(), node->loc(), results.status().message(),
                             absl::StrCat("@", graph.name()));

@@ -69,7 +69,9 @@ DimBindings SmallDims(const Graph& graph) {
   DimBindings dims;
   for (const Value* p : graph.params()) {
     for (const Dim& d : p->type().tensor().shape) {
-      if (d.is_symbolic() && !dims.count(d.symbol())) dims[d.symbol()] = dims.size() % 2 ? 5 : 3;
+      for (const std::string& name : d.Symbols()) {
+        if (!dims.count(name)) dims[name] = dims.size() % 2 ? 5 : 3;
+      }
     }
   }
   return dims;

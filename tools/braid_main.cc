@@ -152,7 +152,7 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
 void WarnUnusedDims(const Module& module, const DimBindings& dims) {
   std::set<std::string> used;
   auto note = [&](const TensorType& t) {
-    for (const Dim& d : t.shape) if (d.is_symbolic()) used.insert(d.symbol());
+    for (const Dim& d : t.shape) for (const std::string& name : d.Symbols()) used.insert(name);
   };
   for (const auto& g : module.graphs) {
     for (const Value* p : g->params()) note(p->type().tensor());

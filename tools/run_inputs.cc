@@ -130,6 +130,7 @@ absl::StatusOr<std::vector<Tensor>> MakeInputs(const Graph& graph,
         if (shape[d].value() != actual[d]) return mismatch("");
         continue;
       }
+      if (!shape[d].is_symbol()) continue;  // `B*T`: checked once every symbol is bound
       auto [pos, inserted] = dims.emplace(shape[d].symbol(), actual[d]);
       if (!inserted && pos->second != actual[d]) {
         return mismatch(absl::StrCat(" with ", shape[d].symbol(), " = ", pos->second));

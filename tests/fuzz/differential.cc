@@ -44,7 +44,9 @@ absl::Status CheckGraphEverywhere(const std::string& text, uint64_t seed, Differ
   for (auto it = dims.begin(); it != dims.end();) {
     bool used = false;
     for (const Value* p : graph.params()) {
-      for (const Dim& d : p->type().tensor().shape) used |= d.is_symbolic() && d.symbol() == it->first;
+      for (const Dim& d : p->type().tensor().shape) {
+        for (const std::string& name : d.Symbols()) used |= name == it->first;
+      }
     }
     it = used ? std::next(it) : dims.erase(it);
   }

@@ -32,7 +32,7 @@ DimBindings Dims(const Graph& g) {
   DimBindings dims;
   for (const Value* p : g.params()) {
     for (const Dim& d : p->type().tensor().shape) {
-      if (d.is_symbolic()) dims[d.symbol()] = 3;
+      for (const std::string& name : d.Symbols()) dims[name] = 3;
     }
   }
   return dims;

@@ -1,0 +1,205 @@
+// Flash attention with online softmax.
+#include "codegen/attention_kernel.h"
+
+#include <limits>
+
+#include "codegen/element_storage.h"
+#include "codegen/scalar_math.h"
+#include "ir/tensor_op_types.h"
+
+namespace braid {
+namespace {
+
+llvm::Value* F32(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
+
+}  // namespace
+
+llvm::Value* AttentionKernel::TasksPerHead(FunctionEmitter& f) const {
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Value* group = b.CreateUDiv(f.DimValue(Q().shape[1]), f.DimValue(K().shape[1]));
+  return f.CeilDiv(b.CreateMul(group, f.DimValue(Q().shape[2])), kRowBlock);
+}
+
+llvm::Value* AttentionKernel::NumTasks(FunctionEmitter& f) const {
+  llvm::IRBuilder<>& b = f.b();
+  return b.CreateMul(b.CreateMul(f.DimValue(Q().shape[0]), f.DimValue(K().shape[1])), TasksPerHead(f));
+}
+
+llvm::Function* AttentionKernel::Render(const std::string& name) {
+  llvm::Value* task;
+  FunctionEmitter f = BeginTaskFunction(mc_, name, &task);
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Type* f32 = b.getFloatTy();
+  const Shape& qs = Q().shape;
+  const Shape& ks = K().shape;
+  const DType dtype = Q().dtype;
+  llvm::Value* hq = f.DimValue(qs[1]);
+  llvm::Value* t_len = f.DimValue(qs[2]);
+  llvm::Value* d = f.DimValue(qs[3]);
+  llvm::Value* hkv = f.DimValue(ks[1]);
+  llvm::Value* s_len = f.DimValue(ks[2]);
+  llvm::Value* group = b.CreateUDiv(hq, hkv);
+  // Per-row state in entry-block allocas: running max, running sum, the f32 output rows, and
+  // one key block's scores (then probabilities).
+  llvm::Value* row_max = b.CreateAlloca(f32, f.I64(kRowBlock), "row_max");
+  llvm::Value* row_sum = b.CreateAlloca(f32, f.I64(kRowBlock), "row_sum");
+  llvm::Value* acc = b.CreateAlloca(f32, b.CreateMul(d, f.I64(kRowBlock)), "acc");
+  llvm::Value* scores = b.CreateAlloca(f32, f.I64(kRowBlock * kKeyBlock), "scores");
+  llvm::Value* dot = b.CreateAlloca(f32, nullptr, "dot");
+  llvm::Value* block_max = b.CreateAlloca(f32, nullptr, "block_max");
+  llvm::Value* block_sum = b.CreateAlloca(f32, nullptr, "block_sum");
+
+  // task -> (batch, KV head, row block); rows r of the block -> (rep, t) -> query head.
+  llvm::Value* per_head = TasksPerHead(f);
+  llvm::Value* block = b.CreateURem(task, per_head);
+  llvm::Value* head_index = b.CreateUDiv(task, per_head);  // batch * hkv + kv head
+  llvm::Value* batch = b.CreateUDiv(head_index, hkv);
+  llvm::Value* kv_head = b.CreateURem(head_index, hkv);
+  llvm::Value* rows_total = b.CreateMul(group, t_len);
+  llvm::Value* row_begin = b.CreateMul(block, f.I64(kRowBlock));
+  llvm::Value* rows = b.CreateSub(f.Min(b.CreateAdd(row_begin, f.I64(kRowBlock)), rows_total), row_begin);
+
+  llvm::Value* q = f.Buffer(mc_.plan.value_slot.at(node_.operand(0)));
+  llvm::Value* k = f.Buffer(mc_.plan.value_slot.at(node_.operand(1)));
+  llvm::Value* v = f.Buffer(mc_.plan.value_slot.at(node_.operand(2)));
+  llvm::Value* out = f.Buffer(mc_.plan.value_slot.at(node_.result()));
+  const bool has_mask = node_.operands().size() == 4;
+  llvm::Value* mask = has_mask ? f.Buffer(mc_.plan.value_slot.at(node_.operand(3))) : nullptr;
+  // The mask's strides over [B, Hq, T, S]: trailing-aligned, 0 where it broadcasts.
+  std::vector<llvm::Value*> mask_stride(4, f.I64(0));
+  if (has_mask) {
+    const Shape& ms = node_.operand(3)->type().tensor().shape;
+    std::vector<llvm::Value*> strides = f.Strides(ms);
+    for (size_t i = 0; i < ms.size(); ++i) {
+      if (ms[ms.size() - 1 - i] != Dim::Const(1)) mask_stride[3 - i] = strides[ms.size() - 1 - i];
+    }
+  }
+  const bool causal = AttentionCausal(node_.attrs());
+  const int64_t static_d = qs[3].is_symbolic() ? 0 : qs[3].value();
+  llvm::Value* scale = F32(b, AttentionScale(node_.attrs(), static_d));
+  if (qs[3].is_symbolic() && !node_.attrs().count("scale")) {  // 1 / sqrt(D) at run time
+    scale = EmitPointwise(b, OpKind::kRsqrt, {b.CreateUIToFP(d, f32)});
+  }
+  llvm::Value* kv_base = b.CreateMul(b.CreateAdd(b.CreateMul(batch, hkv), kv_head), b.CreateMul(s_len, d));
+  // Row r's query head and position, and its element offset in q / out.
+  auto row_t = [&](llvm::Value* r) { return b.CreateURem(b.CreateAdd(row_begin, r), t_len); };
+  auto row_head = [&](llvm::Value* r) {
+    return b.CreateAdd(b.CreateMul(kv_head, group), b.CreateUDiv(b.CreateAdd(row_begin, r), t_len));
+  };
+  auto row_offset = [&](llvm::Value* r) {
+    llvm::Value* bh = b.CreateAdd(b.CreateMul(batch, hq), row_head(r));
+    return b.CreateMul(b.CreateAdd(b.CreateMul(bh, t_len), row_t(r)), d);
+  };
+  auto at = [&](llvm::Value* base, llvm::Value* i) { return b.CreateInBoundsGEP(f32, base, i); };
+  const double kNegInf = -std::numeric_limits<double>::infinity();
+  llvm::FastMathFlags reassoc;
+  reassoc.setAllowReassoc();
+
+  f.For(f.I64(0), rows, 1, "init", [&](llvm::Value* r) {
+    b.CreateStore(F32(b, kNegInf), at(row_max, r));
+    b.CreateStore(F32(b, 0.0), at(row_sum, r));
+    f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
+      b.CreateStore(F32(b, 0.0), at(acc, b.CreateAdd(b.CreateMul(r, d), i)));
+    });
+  });
+  // Causal: a block sees keys up to its latest row's position S - T + t. Its rows are
+  // consecutive (head, t) pairs: the last row's t, or T - 1 if the block spans two heads.
+  llvm::Value* key_end = s_len;
+  if (causal) {
+    llvm::Value* last_row = b.CreateAdd(row_begin, b.CreateSub(rows, f.I64(1)));
+    llvm::Value* spans_heads = b.CreateICmpNE(b.CreateUDiv(row_begin, t_len), b.CreateUDiv(last_row, t_len));
+    llvm::Value* last_t = b.CreateSelect(spans_heads, b.CreateSub(t_len, f.I64(1)), b.CreateURem(last_row, t_len));
+    llvm::Value* visible = b.CreateAdd(b.CreateSub(s_len, t_len), b.CreateAdd(last_t, f.I64(1)));
+    key_end = f.Min(s_len, b.CreateSelect(b.CreateICmpSLT(visible, f.I64(0)), f.I64(0), visible));
+  }
+  f.For(f.I64(0), key_end, kKeyBlock, "key0", [&](llvm::Value* key0) {
+    llvm::Value* width = f.Min(f.I64(kKeyBlock), b.CreateSub(key_end, key0));
+    // Scores: q_r · k_j * scale (+ mask), -inf past a causal row's position.
+    f.For(f.I64(0), width, 1, "j", [&](llvm::Value* jj) {
+      llvm::Value* j = b.CreateAdd(key0, jj);
+      llvm::Value* k_row = b.CreateAdd(kv_base, b.CreateMul(j, d));
+      f.For(f.I64(0), rows, 1, "r", [&](llvm::Value* r) {
+        llvm::Value* q_row = row_offset(r);
+        b.CreateStore(F32(b, 0.0), dot);
+        f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
+          llvm::Value* prod = b.CreateFMul(LoadAsF32(b, dtype, q, b.CreateAdd(q_row, i)),
+                                           LoadAsF32(b, dtype, k, b.CreateAdd(k_row, i)));
+          llvm::IRBuilder<>::FastMathFlagGuard guard(b);
+          b.setFastMathFlags(reassoc);
+          b.CreateStore(b.CreateFAdd(b.CreateLoad(f32, dot), prod), dot);
+        });
+        llvm::Value* s = b.CreateFMul(b.CreateLoad(f32, dot), scale);
+        llvm::Value* t = row_t(r);
+        if (has_mask) {
+          llvm::Value* m_index = b.CreateAdd(
+              b.CreateAdd(b.CreateMul(batch, mask_stride[0]), b.CreateMul(row_head(r), mask_stride[1])),
+              b.CreateAdd(b.CreateMul(t, mask_stride[2]), b.CreateMul(j, mask_stride[3])));
+          s = b.CreateFAdd(s, LoadAsF32(b, dtype, mask, m_index));
+        }
+        if (causal) {
+          llvm::Value* limit = b.CreateAdd(b.CreateSub(s_len, t_len), t);
+          s = b.CreateSelect(b.CreateICmpSGT(j, limit), F32(b, kNegInf), s);
+        }
+        b.CreateStore(s, at(scores, b.CreateAdd(b.CreateMul(r, f.I64(kKeyBlock)), jj)));
+      });
+    });
+    // Online softmax: new maximum, rescale the running sum and output once per block.
+    f.For(f.I64(0), rows, 1, "r", [&](llvm::Value* r) {
+      llvm::Value* row_scores = at(scores, b.CreateMul(r, f.I64(kKeyBlock)));
+      b.CreateStore(b.CreateLoad(f32, at(row_max, r)), block_max);
+      f.For(f.I64(0), width, 1, "j", [&](llvm::Value* jj) {
+        b.CreateStore(b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, b.CreateLoad(f32, block_max),
+                                              b.CreateLoad(f32, at(row_scores, jj))),
+                      block_max);
+      });
+      llvm::Value* old_max = b.CreateLoad(f32, at(row_max, r));
+      llvm::Value* new_max = b.CreateLoad(f32, block_max);
+      // No visible key yet: shift by 0, so exp(-inf) = 0 rather than exp(-inf + inf) = NaN.
+      llvm::Value* shift = b.CreateSelect(b.CreateFCmpOEQ(new_max, F32(b, kNegInf)), F32(b, 0.0), new_max);
+      llvm::Value* correction = EmitPointwise(b, OpKind::kExp, {b.CreateFSub(old_max, shift)});
+      b.CreateStore(F32(b, 0.0), block_sum);
+      f.For(f.I64(0), width, 1, "j", [&](llvm::Value* jj) {
+        llvm::Value* p = EmitPointwise(b, OpKind::kExp, {b.CreateFSub(b.CreateLoad(f32, at(row_scores, jj)), shift)});
+        b.CreateStore(p, at(row_scores, jj));
+        llvm::IRBuilder<>::FastMathFlagGuard guard(b);
+        b.setFastMathFlags(reassoc);
+        b.CreateStore(b.CreateFAdd(b.CreateLoad(f32, block_sum), p), block_sum);
+      });
+      b.CreateStore(b.CreateFAdd(b.CreateFMul(b.CreateLoad(f32, at(row_sum, r)), correction),
+                                 b.CreateLoad(f32, block_sum)),
+                    at(row_sum, r));
+      b.CreateStore(new_max, at(row_max, r));
+      llvm::Value* acc_row = at(acc, b.CreateMul(r, d));
+      f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
+        b.CreateStore(b.CreateFMul(b.CreateLoad(f32, at(acc_row, i)), correction), at(acc_row, i));
+      });
+    });
+    // acc_r += p_rj * v_j, each V row read once for all the block's rows.
+    f.For(f.I64(0), width, 1, "j", [&](llvm::Value* jj) {
+      llvm::Value* v_row = b.CreateAdd(kv_base, b.CreateMul(b.CreateAdd(key0, jj), d));
+      f.For(f.I64(0), rows, 1, "r", [&](llvm::Value* r) {
+        llvm::Value* p = b.CreateLoad(f32, at(scores, b.CreateAdd(b.CreateMul(r, f.I64(kKeyBlock)), jj)));
+        llvm::Value* acc_row = at(acc, b.CreateMul(r, d));
+        f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
+          llvm::Value* sum = b.CreateIntrinsic(
+              llvm::Intrinsic::fmuladd, {f32},
+              {p, LoadAsF32(b, dtype, v, b.CreateAdd(v_row, i)), b.CreateLoad(f32, at(acc_row, i))});
+          b.CreateStore(sum, at(acc_row, i));
+        });
+      });
+    });
+  });
+  // out_r = acc_r / sum_r (a row that saw no key: 0 / 0, NaN, as the interpreter).
+  f.For(f.I64(0), rows, 1, "r", [&](llvm::Value* r) {
+    llvm::Value* inv = b.CreateFDiv(F32(b, 1.0), b.CreateLoad(f32, at(row_sum, r)));
+    llvm::Value* acc_row = at(acc, b.CreateMul(r, d));
+    llvm::Value* o_row = row_offset(r);
+    f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
+      StoreFromF32(b, dtype, b.CreateFMul(b.CreateLoad(f32, at(acc_row, i)), inv), out, b.CreateAdd(o_row, i));
+    });
+  });
+  b.CreateRetVoid();
+  return f.fn();
+}
+
+}  // namespace braid

@@ -1,0 +1,33 @@
+// The kernel of one shape op (reshape, transpose, slice, concat, expand): every result element
+// is an operand element, so the kernel is a strided copy of one or more boxes,
+//
+//   dst[dst_base + sum_d i_d * dst_stride_d] = src[src_base + sum_d i_d * src_stride_d]
+//
+// over a box's index space (concat copies one box per operand into its place; the others one
+// box the shape of the result). Elements move as integers of their dtype's width, so any dtype
+// copies exactly. Tasks are blocks of rows (all dims but the last).
+#ifndef BRAID_CODEGEN_COPY_KERNEL_H_
+#define BRAID_CODEGEN_COPY_KERNEL_H_
+
+#include <string>
+
+#include "codegen/emit_util.h"
+
+namespace braid {
+
+class CopyKernel {
+ public:
+  CopyKernel(ModuleContext& mc, const Kernel& kernel) : mc_(mc), node_(*kernel.nodes.front()) {}
+  llvm::Function* Render(const std::string& name);
+  llvm::Value* NumTasks(FunctionEmitter& f) const;
+
+ private:
+  const TensorType& Result() const { return node_.result()->type().tensor(); }
+
+  ModuleContext& mc_;
+  const Node& node_;
+};
+
+}  // namespace braid
+
+#endif  // BRAID_CODEGEN_COPY_KERNEL_H_

@@ -1,0 +1,34 @@
+// The kernel of one reduction: reduce_sum / reduce_mean / reduce_max, softmax and rms_norm.
+// The operand is viewed as [outer, R, inner] around the reduced axis; each of the outer*inner
+// lines (a row when the axis is the last dim) is reduced by one task, in f32, so the result
+// does not depend on the thread count. Sums may be reassociated (vectorised): they differ from
+// the interpreter's double sums by f32 rounding only.
+//
+//   reduce_*: one pass.   softmax: max, sum of exp(x - max), exp(x - max) / sum.
+//   rms_norm: sum of x*x, then x * (1 / sqrt(sum / D + eps)) * w.
+#ifndef BRAID_CODEGEN_REDUCTION_KERNEL_H_
+#define BRAID_CODEGEN_REDUCTION_KERNEL_H_
+
+#include <string>
+
+#include "codegen/emit_util.h"
+
+namespace braid {
+
+class ReductionKernel {
+ public:
+  ReductionKernel(ModuleContext& mc, const Kernel& kernel) : mc_(mc), node_(*kernel.nodes.front()) {}
+  llvm::Function* Render(const std::string& name);
+  llvm::Value* NumTasks(FunctionEmitter& f) const;
+
+ private:
+  int Axis() const;
+  const TensorType& Operand() const { return node_.operand(0)->type().tensor(); }
+
+  ModuleContext& mc_;
+  const Node& node_;
+};
+
+}  // namespace braid
+
+#endif  // BRAID_CODEGEN_REDUCTION_KERNEL_H_
