@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
+
 #include "ir/gemm.h"
 
 namespace braid {
@@ -28,13 +30,22 @@ BufferPlan PlanBuffers(const Schedule& schedule) {
     plan.value_slot[v] = plan.num_slots();
     plan.slot_value.push_back(v);
   };
+  absl::flat_hash_set<const Node*> views;
+  for (const Kernel& kernel : schedule.kernels) {
+    if (kernel.kind == KernelKind::kView) views.insert(kernel.nodes.front());
+  }
   for (const Value* p : graph.params()) {
     add(p);
     note(p->type());
   }
   for (const auto& node : graph.nodes()) {
     note(node->result()->type());
-    if (schedule.materialized.contains(node->result())) add(node->result());
+    if (!schedule.materialized.contains(node->result())) continue;
+    if (views.contains(node.get())) {
+      plan.value_slot[node->result()] = plan.value_slot.at(node->operand(0));  // the same bytes
+    } else {
+      add(node->result());
+    }
   }
   plan.symbols.assign(symbols.begin(), symbols.end());
   for (const Kernel& kernel : schedule.kernels) {

@@ -49,6 +49,10 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
     const std::string name = absl::StrCat("kernel", k, "_", KernelKindName(kernel.kind));
     llvm::Function* task_fn;
     llvm::Value* tasks;
+    if (kernel.kind == KernelKind::kView) {  // no code: the buffer plan aliased the result
+      out.choices.push_back("");
+      continue;
+    }
     if (kernel.kind == KernelKind::kAllReduce) {
       // A call into the graph's Collective on the entry's thread; if it fails (a rank gone),
       // the run stops here and Execute reports the error.

@@ -107,6 +107,8 @@ class Scheduler {
         Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
       } else if (info.Has(kTraitCollective)) {
         NewKernel(KernelKind::kAllReduce, *node);
+      } else if (node->op() == OpKind::kReshape && !IsOutput(node->result())) {
+        NewKernel(KernelKind::kView, *node);
       } else if (info.Has(kTraitShape)) {
         NewKernel(KernelKind::kCopy, *node);
       } else if (info.Has(kTraitReduction)) {
@@ -117,6 +119,10 @@ class Scheduler {
         NewKernel(KernelKind::kAttention, *node);
       }
     }
+  }
+
+  bool IsOutput(const Value* v) const {
+    return std::find(graph_.outputs().begin(), graph_.outputs().end(), v) != graph_.outputs().end();
   }
 
   // Why `node` cannot join kernel `k`, or "" if it can.
@@ -159,6 +165,7 @@ class Scheduler {
       if (RunsAlone(kernels_[k].kind)) {
         Explain(node, absl::StrCat("is not fused into ", Describe(k), ": ",
                                    kernels_[k].kind == KernelKind::kAllReduce ? "a collective runs alone"
+                                   : kernels_[k].kind == KernelKind::kView    ? "a view computes nothing"
                                                                               : "nothing fuses into it yet"));
         continue;
       }

@@ -28,6 +28,7 @@ const char* KernelKindName(KernelKind kind) {
     case KernelKind::kReduction: return "reduction";
     case KernelKind::kBatchMatmul: return "batch_matmul";
     case KernelKind::kAttention: return "attention";
+    case KernelKind::kView: return "view";
   }
   return "?";
 }

@@ -21,12 +21,14 @@ enum class KernelKind {
   kReduction,    // one reduction (reduce_*, softmax, rms_norm): a loop over rows of its axis
   kBatchMatmul,  // one batch_matmul of two activations
   kAttention,    // one attention template (online softmax, scores never in memory)
+  kView,         // one reshape that is not a graph output: no code, its result is its operand's
+                 // buffer seen with another shape (row-major order is the same)
 };
 // Kernels of one node that nothing fuses into yet (collectives, shape ops, reductions,
 // batch_matmul, attention).
 inline bool RunsAlone(KernelKind kind) {
   return kind == KernelKind::kAllReduce || kind == KernelKind::kCopy || kind == KernelKind::kReduction ||
-         kind == KernelKind::kBatchMatmul || kind == KernelKind::kAttention;
+         kind == KernelKind::kBatchMatmul || kind == KernelKind::kAttention || kind == KernelKind::kView;
 }
 const char* KernelKindName(KernelKind kind);
 
