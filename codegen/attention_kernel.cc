@@ -14,9 +14,20 @@ llvm::Value* F32(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(
 
 }  // namespace
 
+namespace {
+
+// Query heads per KV head; a graph with no heads at all (both counts bound to 0) has no work,
+// and must not divide by zero finding that out.
+llvm::Value* GroupSize(FunctionEmitter& f, llvm::Value* hq, llvm::Value* hkv) {
+  llvm::IRBuilder<>& b = f.b();
+  return b.CreateUDiv(hq, b.CreateSelect(b.CreateICmpEQ(hkv, f.I64(0)), f.I64(1), hkv));
+}
+
+}  // namespace
+
 llvm::Value* AttentionKernel::TasksPerHead(FunctionEmitter& f) const {
   llvm::IRBuilder<>& b = f.b();
-  llvm::Value* group = b.CreateUDiv(f.DimValue(Q().shape[1]), f.DimValue(K().shape[1]));
+  llvm::Value* group = GroupSize(f, f.DimValue(Q().shape[1]), f.DimValue(K().shape[1]));
   return f.CeilDiv(b.CreateMul(group, f.DimValue(Q().shape[2])), kRowBlock);
 }
 
@@ -38,7 +49,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   llvm::Value* d = f.DimValue(qs[3]);
   llvm::Value* hkv = f.DimValue(ks[1]);
   llvm::Value* s_len = f.DimValue(ks[2]);
-  llvm::Value* group = b.CreateUDiv(hq, hkv);
+  llvm::Value* group = GroupSize(f, hq, hkv);
   // Per-row state in entry-block allocas: running max, running sum, the f32 output rows, and
   // one key block's scores (then probabilities).
   llvm::Value* row_max = b.CreateAlloca(f32, f.I64(kRowBlock), "row_max");

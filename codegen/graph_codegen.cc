@@ -49,7 +49,10 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
     const std::string name = absl::StrCat("kernel", k, "_", KernelKindName(kernel.kind));
     llvm::Function* task_fn;
     llvm::Value* tasks;
-    if (kernel.kind == KernelKind::kView) {  // no code: the buffer plan aliased the result
+    // No code for a view (the buffer plan aliased its result) nor for a one-node kernel whose
+    // result nothing reads (dead code when the graph was not optimised: it has no buffer).
+    if (kernel.kind == KernelKind::kView || (RunsAlone(kernel.kind) && kernel.kind != KernelKind::kAllReduce &&
+                                             kernel.outputs.empty())) {
       out.choices.push_back("");
       continue;
     }

@@ -165,7 +165,7 @@ absl::StatusOr<Tensor> BatchMatmul(const Tensor& a, const Tensor& b, std::vector
 Tensor Attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, bool causal, double scale) {
   const int64_t batch = q.shape()[0], hq = q.shape()[1], t_len = q.shape()[2], d = q.shape()[3];
   const int64_t hkv = k.shape()[1], s_len = k.shape()[2];
-  const int64_t group = hq / hkv;
+  const int64_t group = hkv == 0 ? 1 : hq / hkv;  // no heads at all: nothing to compute
   // The mask's strides over [B, Hq, T, S] (trailing-aligned, 0 where it broadcasts).
   std::vector<int64_t> mask_stride(4, 0);
   if (mask != nullptr) {

@@ -34,13 +34,17 @@ class Generator {
     pool_.push_back(Param("x", lead, k0, false));
     const int steps = 2 + Int(0, 8);
     for (int i = 0; i < steps; ++i) {
-      const int what = Int(0, 9);
+      const int what = Int(0, 13);
       if (what < 4) {
         GemmGroup();
       } else if (what < 6) {
         Unary();
-      } else {
+      } else if (what < 9) {
         Binary();
+      } else if (what < 11) {
+        Reduction();
+      } else {
+        ShapeOp();
       }
     }
     // Outputs: the newest value, plus a random few (escaping intermediates).
@@ -160,6 +164,67 @@ class Generator {
     const bool swap = op != "div" && Chance(0.3);
     Emit(Fresh("b"), absl::StrCat(op, "(%", swap ? other : a.name, ", %", swap ? a.name : other, ")"), a,
          a.cols, false);
+  }
+
+  // Over the last dim: reduce_* (keepdim, so binary ops broadcast it back), softmax, rms_norm.
+  void Reduction() {
+    const Tensor a = Any();
+    const int kind = Int(0, 4);
+    if (kind < 3) {
+      static const char* kOps[] = {"reduce_sum", "reduce_mean", "reduce_max"};
+      Emit(Fresh("r"), absl::StrCat(kOps[kind], "(%", a.name, ") {axis = -1, keepdim = true}"), a, 1,
+           a.bounded && kind > 0);
+    } else if (kind == 3) {
+      Emit(Fresh("sm"), absl::StrCat("softmax(%", a.name, ") {axis = ", a.dims.size(), "}"), a, a.cols, true);
+    } else {
+      const std::string w = Weight({a.cols}, Chance(0.5));
+      Emit(Fresh("n"), absl::StrCat("rms_norm(%", a.name, ", %", w, ") {eps = 1e-05}"), a, a.cols, false);
+    }
+  }
+
+  // Shape ops along the last dims: slice, concat with a same-shaped partner or itself, a reshape
+  // splitting the last dim in two (and its transpose), a size-1 last dim expanded.
+  void ShapeOp() {
+    const Tensor a = Any();
+    const int kind = Int(0, 3);
+    if (kind == 0 && a.cols > 1) {
+      const int64_t start = Int(0, static_cast<int>(a.cols) - 1);
+      const int64_t end = Int(static_cast<int>(start) + 1, static_cast<int>(a.cols));
+      Emit(Fresh("sl"), absl::StrCat("slice(%", a.name, ") {axis = -1, end = ", end, ", start = ", start, "}"), a,
+           end - start, a.bounded);
+    } else if (kind == 1) {
+      const Tensor* other = &a;
+      for (const Tensor& t : pool_) {
+        if (t.dims == a.dims && t.name != a.name && Chance(0.5)) other = &t;
+      }
+      const Tensor b = *other;
+      Emit(Fresh("cat"), absl::StrCat("concat(%", a.name, ", %", b.name, ") {axis = ", a.dims.size(), "}"), a,
+           a.cols + b.cols, a.bounded && b.bounded);
+    } else if (kind == 2 && a.cols % 2 == 0 && a.cols > 2) {
+      // [..., c] -> [..., c/2, 2] -> transpose -> [..., 2, c/2] -> back to [..., c]
+      std::vector<std::string> split = a.dims, swapped = a.dims;
+      split.push_back(absl::StrCat(a.cols / 2));
+      swapped.push_back("2");
+      const Tensor s{Fresh("rs"), split, 2, a.bounded};
+      body_.push_back(absl::StrCat("%", s.name, " = reshape(%", a.name, ") : ", s.Type(dtype_)));
+      const size_t rank = a.dims.size() + 2;
+      std::vector<int64_t> perm;
+      for (size_t i = 0; i + 2 < rank; ++i) perm.push_back(static_cast<int64_t>(i));
+      perm.push_back(static_cast<int64_t>(rank - 1));
+      perm.push_back(static_cast<int64_t>(rank - 2));
+      const Tensor t{Fresh("tr"), swapped, a.cols / 2, a.bounded};
+      body_.push_back(absl::StrCat("%", t.name, " = transpose(%", s.name, ") {perm = [", absl::StrJoin(perm, ", "), "]}"));
+      const std::string back = Fresh("rb");
+      body_.push_back(absl::StrCat("%", back, " = reshape(%", t.name, ") : ", a.Type(dtype_)));
+      pool_.push_back(Tensor{back, a.dims, a.cols, a.bounded});
+    } else if (a.cols == 1) {
+      const int64_t n = Pick({2, 5, 16});
+      Tensor wide{Fresh("ex"), a.dims, n, a.bounded};
+      body_.push_back(absl::StrCat("%", wide.name, " = expand(%", a.name, ") : ", wide.Type(dtype_)));
+      pool_.push_back(wide);
+    } else {
+      Unary();
+    }
   }
 
   std::mt19937_64 rng_;
