@@ -54,7 +54,11 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   // one key block's scores (then probabilities).
   llvm::Value* row_max = b.CreateAlloca(f32, f.I64(kRowBlock), "row_max");
   llvm::Value* row_sum = b.CreateAlloca(f32, f.I64(kRowBlock), "row_sum");
-  llvm::Value* acc = b.CreateAlloca(f32, b.CreateMul(d, f.I64(kRowBlock)), "acc");
+  // The rows' f32 outputs, kRowBlock x D: the thread's scratch buffer, not the stack (D is
+  // bounded only by the inputs' size).
+  llvm::FunctionCallee scratch = mc_.module.getOrInsertFunction(
+      "braid_thread_scratch", llvm::FunctionType::get(b.getPtrTy(), {b.getInt64Ty()}, false));
+  llvm::Value* acc = b.CreateCall(scratch, {b.CreateMul(d, f.I64(4 * kRowBlock))}, "acc");
   llvm::Value* scores = b.CreateAlloca(f32, f.I64(kRowBlock * kKeyBlock), "scores");
   llvm::Value* dot = b.CreateAlloca(f32, nullptr, "dot");
   llvm::Value* block_max = b.CreateAlloca(f32, nullptr, "block_max");
@@ -167,10 +171,17 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
       llvm::Value* new_max = b.CreateLoad(f32, block_max);
       // No visible key yet: shift by 0, so exp(-inf) = 0 rather than exp(-inf + inf) = NaN.
       llvm::Value* shift = b.CreateSelect(b.CreateFCmpOEQ(new_max, F32(b, kNegInf)), F32(b, 0.0), new_max);
-      llvm::Value* correction = EmitPointwise(b, OpKind::kExp, {b.CreateFSub(old_max, shift)});
+      // exp(-inf) must be 0 exactly (the polynomial exp clamps its input and gives ~1e-38), so
+      // masked keys add nothing and a row that has seen no key yet keeps sum 0 and, if it never
+      // sees one, ends 0/0 = NaN as the interpreter's does.
+      auto exp_or_zero = [&](llvm::Value* s, llvm::Value* x) {
+        return b.CreateSelect(b.CreateFCmpOEQ(s, F32(b, kNegInf)), F32(b, 0.0), EmitPointwise(b, OpKind::kExp, {x}));
+      };
+      llvm::Value* correction = exp_or_zero(old_max, b.CreateFSub(old_max, shift));
       b.CreateStore(F32(b, 0.0), block_sum);
       f.For(f.I64(0), width, 1, "j", [&](llvm::Value* jj) {
-        llvm::Value* p = EmitPointwise(b, OpKind::kExp, {b.CreateFSub(b.CreateLoad(f32, at(row_scores, jj)), shift)});
+        llvm::Value* s = b.CreateLoad(f32, at(row_scores, jj));
+        llvm::Value* p = exp_or_zero(s, b.CreateFSub(s, shift));
         b.CreateStore(p, at(row_scores, jj));
         llvm::IRBuilder<>::FastMathFlagGuard guard(b);
         b.setFastMathFlags(reassoc);

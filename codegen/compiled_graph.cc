@@ -176,6 +176,24 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     // pointwise operands, returned constants).
     if (NeededUnpacked(g, p)) compiled->constants_.emplace(p, Tensor::CopyOf(t));
   }
+  // A constant's dim that is a product or sum of symbols (`A*C`) must equal what the symbols the
+  // constants bind make of it: nothing else could check it later (the code reads a packed
+  // weight at the dims of the run).
+  for (const Value* p : g.params()) {
+    if (!p->is_const()) continue;
+    const Shape& shape = p->type().tensor().shape;
+    const TensorView& t = constants.at(p->name());
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (!shape[d].is_symbolic() || shape[d].is_symbol()) continue;
+      auto value = shape[d].Evaluate(compiled->constant_dims_);
+      if (!value.ok() || *value != t.shape[d]) {
+        return GraphError(g, p->loc(), absl::StrCat("the constant for %", p->name(), " has shape ",
+                                                    ShapeToString(t.shape), ", not ", p->type().ToString(),
+                                                    value.ok() ? "" : " (a constant's product dims must be made of "
+                                                                      "symbols the constants' own dims bind)"));
+      }
+    }
+  }
   const double checking_ms = MsSince(checking);
   ScheduleOptions schedule_options;
   schedule_options.fuse_epilogues = options.fuse_epilogues;

@@ -15,6 +15,7 @@ struct Box {
   std::vector<llvm::Value*> src_stride;
   llvm::Value* dst_base = nullptr;
   std::vector<llvm::Value*> dst_stride;
+  bool negate = false;  // flip the sign bit of every element (rotate_half's first half)
 };
 
 bool IsOne(const Dim& d) { return d == Dim::Const(1); }
@@ -48,6 +49,15 @@ std::vector<Box> BoxesOf(FunctionEmitter& f, const Node& node) {
         if (!IsOne(in[sd])) box.src_stride[d] = in_stride[sd];
       }
       return {box};
+    }
+    case OpKind::kRotateHalf: {
+      // Two boxes of half the last dim: dst[..., :h] = -src[..., h:], dst[..., h:] = src[..., :h].
+      const int64_t half = out.shape.back().value() / 2;
+      Shape shape = out.shape;
+      shape.back() = Dim::Const(half);
+      Box first{x, shape, f.I64(half), in_stride, f.I64(0), out_stride, /*negate=*/true};
+      Box second{x, shape, f.I64(0), in_stride, f.I64(half), out_stride};
+      return {first, second};
     }
     case OpKind::kConcat: {
       const int axis = *NormalizeAxis(*node.IntAttr("axis"), static_cast<int>(in.size()));
@@ -107,6 +117,7 @@ llvm::Function* CopyKernel::Render(const std::string& name) {
         llvm::Value* from = b.CreateAdd(src_offset, b.CreateMul(col, box.src_stride[rank - 1]));
         llvm::Value* to = b.CreateAdd(dst_offset, b.CreateMul(col, box.dst_stride[rank - 1]));
         llvm::Value* v = b.CreateLoad(element, b.CreateInBoundsGEP(element, src, from));
+        if (box.negate) v = b.CreateXor(v, llvm::ConstantInt::get(element, llvm::APInt::getSignMask(element->getIntegerBitWidth())));
         b.CreateStore(v, b.CreateInBoundsGEP(element, dst, to));
       });
     });

@@ -1,5 +1,6 @@
-// The kernel of one shape op (reshape, transpose, slice, concat, expand): every result element
-// is an operand element, so the kernel is a strided copy of one or more boxes,
+// The kernel of one shape op (reshape, transpose, slice, concat, expand, rotate_half): every
+// result element is an operand element (rotate_half negates half of them: a sign-bit flip, exact
+// in every float dtype), so the kernel is a strided copy of one or more boxes,
 //
 //   dst[dst_base + sum_d i_d * dst_stride_d] = src[src_base + sum_d i_d * src_stride_d]
 //

@@ -186,8 +186,13 @@ absl::StatusOr<std::vector<Tensor>> EvaluateNode(const Node& node, const Operand
     default:
       if (info.Has(kTraitShape) || info.Has(kTraitReduction) || info.Has(kTraitBatchMatmul) ||
           info.Has(kTraitAttention)) {
+        // Shape ops move elements as they are, of any dtype (an i32 above 2^24 must not pass
+        // through f32); the others compute in f32.
+        const bool raw = info.Has(kTraitShape) && node.op() != OpKind::kRotateHalf;
         std::vector<const Tensor*> operands;
-        for (size_t i = 0; i < node.operands().size(); ++i) operands.push_back(&in(static_cast<int>(i)));
+        for (size_t i = 0; i < node.operands().size(); ++i) {
+          operands.push_back(raw ? &lookup(node.operand(static_cast<int>(i)), 0) : &in(static_cast<int>(i)));
+        }
         BRAID_ASSIGN_OR_RETURN(Tensor y, EvaluateTensorOp(node, operands, dims));
         out.push_back(std::move(y));
         break;

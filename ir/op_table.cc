@@ -102,6 +102,7 @@ const std::vector<OpInfo>& Table() {
        4,
        kTraitAttention,
        {{"causal", AttrKind::kIdent, true}, {"scale", AttrKind::kFloat, true}}},
+      {OpKind::kRotateHalf, "rotate_half", 1, 1, kTraitShape, {}},
   };
   return *table;
 }

@@ -43,6 +43,8 @@
 //   concat(x0, x1, ...) {axis = a}        -> the operands one after another along a
 //   expand(x) : T                         -> x broadcast to T (size-1 dims repeat; leading dims
 //                                            may be added), like torch.expand
+//   rotate_half(x[..., D])                -> concat(-x[..., D/2:], x[..., :D/2]) (D static, even):
+//                                            the rotary embedding's x·cos + rotate_half(x)·sin
 // Reductions (computed in f32):
 //   reduce_sum / reduce_mean / reduce_max (x) {axis = a, keepdim = true|false}
 //                                         -> x without dim a (or with it as 1 under keepdim)
@@ -102,6 +104,7 @@ enum class OpKind : uint8_t {
   kRmsNorm,
   kBatchMatmul,
   kAttention,
+  kRotateHalf,
 };
 
 // What kind of op it is. The passes, the scheduler and codegen classify ops by these traits,
@@ -117,7 +120,8 @@ enum OpTrait : uint32_t {
   kTraitBinary = 1u << 6,       // pointwise of two broadcast operands (OpInfo::binary)
   kTraitReduction = 1u << 7,    // reduces along an axis (reduce_*, softmax, rms_norm): a row kernel
   kTraitShape = 1u << 8,        // moves elements without arithmetic (reshape, transpose, slice,
-                                // concat, expand): a copy kernel, or no kernel at all (a view)
+                                // concat, expand; rotate_half also flips signs): a copy kernel,
+                                // or no kernel at all (a view)
   kTraitCollective = 1u << 9,   // communicates with the other ranks (a kernel of its own)
   kTraitBatchMatmul = 1u << 10, // a matmul of two activations with batch dims (attention scores)
   kTraitResultTyped = 1u << 11, // its result's shape is the written type (reshape, expand)

@@ -254,6 +254,12 @@ absl::StatusOr<TensorType> InferTensorOpType(OpKind op, const std::vector<const 
       return Expand(x, *to);
     }
     case OpKind::kTranspose: return Transpose(x, attrs);
+    case OpKind::kRotateHalf:
+      if (!IsFloat(x.dtype) || x.rank() < 1 || x.shape.back().is_symbolic() || x.shape.back().value() % 2 != 0) {
+        return Error(absl::StrCat("rotate_half needs a floating-point tensor with a static, even last dim; got ",
+                                  x.ToString()));
+      }
+      return x;
     case OpKind::kSlice: return Slice(x, attrs);
     case OpKind::kConcat: return Concat(operands, attrs);
     case OpKind::kReduceSum:

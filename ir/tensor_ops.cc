@@ -2,6 +2,7 @@
 #include "ir/tensor_ops.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -25,16 +26,17 @@ int64_t Product(const std::vector<int64_t>& shape, size_t begin, size_t end) {
 }
 
 // out[i] = src[base + sum_d index_d(i) * stride[d]] over out's shape: every shape op but concat
-// is such a gather.
+// is such a gather. Elements are copied as bytes, in src's dtype.
 Tensor Gather(const Tensor& src, std::vector<int64_t> shape, int64_t base, const std::vector<int64_t>& stride) {
-  Tensor out(DType::kF32, std::move(shape));
+  Tensor out(src.dtype(), std::move(shape));
   const std::vector<int64_t>& dims = out.shape();
-  const float* s = src.f32();
-  float* o = out.f32();
+  const int64_t bytes = DTypeBytes(src.dtype());
+  const uint8_t* s = static_cast<const uint8_t*>(src.raw_data());
+  uint8_t* o = static_cast<uint8_t*>(out.raw_data());
   std::vector<int64_t> index(dims.size(), 0);
   int64_t offset = base;
   for (int64_t i = 0; i < out.size(); ++i) {
-    o[i] = s[offset];
+    std::memcpy(o + i * bytes, s + offset * bytes, bytes);
     for (size_t d = dims.size(); d-- > 0;) {  // odometer, innermost first
       ++index[d];
       offset += stride[d];
@@ -50,13 +52,16 @@ Tensor Concat(const std::vector<const Tensor*>& xs, int axis) {
   std::vector<int64_t> shape = xs.front()->shape();
   shape[axis] = 0;
   for (const Tensor* x : xs) shape[axis] += x->shape()[axis];
-  Tensor out(DType::kF32, shape);
+  Tensor out(xs.front()->dtype(), shape);
+  const int64_t bytes = DTypeBytes(out.dtype());
   const int64_t outer = Product(shape, 0, axis), inner = Product(shape, axis + 1, shape.size());
   int64_t at = 0;  // offset of this operand's block along the axis
   for (const Tensor* x : xs) {
     const int64_t block = x->shape()[axis] * inner;
+    const uint8_t* src = static_cast<const uint8_t*>(x->raw_data());
+    uint8_t* dst = static_cast<uint8_t*>(out.raw_data());
     for (int64_t o = 0; o < outer; ++o) {
-      std::copy(x->f32() + o * block, x->f32() + (o + 1) * block, out.f32() + o * shape[axis] * inner + at * inner);
+      std::memcpy(dst + (o * shape[axis] * inner + at * inner) * bytes, src + o * block * bytes, block * bytes);
     }
     at += x->shape()[axis];
   }
@@ -252,6 +257,15 @@ absl::StatusOr<Tensor> EvaluateTensorOp(const Node& node, const std::vector<cons
       return Gather(x, out_shape, 0, stride);
     }
     case OpKind::kConcat: return Concat(operands, axis());
+    case OpKind::kRotateHalf: {
+      Tensor out(DType::kF32, shape);
+      const int64_t d = shape.back(), half = d / 2;
+      for (int64_t i = 0; i < x.size(); ++i) {
+        const int64_t c = i % d;
+        out.f32()[i] = c < half ? -x.f32()[i + half] : x.f32()[i - half];
+      }
+      return out;
+    }
     case OpKind::kReduceSum:
     case OpKind::kReduceMean:
     case OpKind::kReduceMax:

@@ -60,7 +60,8 @@ class Dim {
   const std::map<Monomial, int64_t>& terms() const { return terms_; }
   // The distinct symbols the dim mentions, sorted.
   std::vector<std::string> Symbols() const;
-  // The value under `dims`: an error names an unbound symbol; overflow past kMaxDimValue is one.
+  // The value under `dims`: an error names an unbound symbol; a value above kMaxElementCount
+  // (or an overflow) is one.
   absl::StatusOr<int64_t> Evaluate(const std::map<std::string, int64_t>& dims) const;
   std::string ToString() const;
 

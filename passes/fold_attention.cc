@@ -49,6 +49,10 @@ Value* UnrepeatKv(Value* x) {
       wide.size() != 5 || wide[0] != ks[0] || wide[1] != ks[1] || wide[3] != ks[2] || wide[4] != ks[3]) {
     return x;
   }
+  // ... and the result is the heads side by side: [B, Hkv*n, S, D], not another regrouping of
+  // the same elements.
+  auto heads = Dim::Multiply(ks[1], wide[2]);
+  if (!heads.ok() || x->type().tensor().shape != Shape{ks[0], *heads, ks[2], ks[3]}) return x;
   return k;
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "passes/dce.h"
 #include "passes/fold_attention.h"
+#include "passes/fold_rotate_half.h"
 #include "passes/fold_silu.h"
 #include "passes/fold_weight_convert.h"
 #include "passes/grouped_gemm.h"
@@ -17,6 +18,7 @@ std::vector<std::pair<std::string, std::string>> ListPasses() {
   return {
       {"fold-silu", "mul(x, sigmoid(x)) -> silu(x)"},
       {"fold-attention", "softmax(q·repeat_kv(k)ᵀ·c + mask)·repeat_kv(v) -> attention(q·c, k, v, mask)"},
+      {"fold-rotate-half", "concat(neg(x[..., h:]), x[..., :h]) -> rotate_half(x)"},
       {"fold-weight-convert",
        "linear(x, convert(w_bf16)) -> linear(x, w_bf16), linear(x, mul(convert(q_i8), s)) -> linear(x, q_i8, s) "
        "{scale}: weights stay in their storage dtype"},
@@ -29,6 +31,7 @@ absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
                                                  const PipelineOptions& options) {
   if (name == "fold-silu") return std::make_unique<FoldSilu>();
   if (name == "fold-attention") return std::make_unique<FoldAttention>();
+  if (name == "fold-rotate-half") return std::make_unique<FoldRotateHalf>();
   if (name == "fold-weight-convert") return std::make_unique<FoldWeightConvert>();
   if (name == "grouped-gemm") {
     return std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent});
@@ -57,6 +60,7 @@ std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& option
   if (options.tp_size > 1) passes = ShardingPasses(options.tp_rank, options.tp_size);
   passes.push_back(std::make_unique<FoldSilu>());
   passes.push_back(std::make_unique<FoldAttention>());
+  passes.push_back(std::make_unique<FoldRotateHalf>());
   passes.push_back(std::make_unique<FoldWeightConvert>());
   passes.push_back(std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent}));
   passes.push_back(std::make_unique<DeadCodeElimination>());
