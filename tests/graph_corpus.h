@@ -30,7 +30,8 @@ DimBindings SmallDims(const Graph& graph);
 // uniform integers in [-127, 127]).
 std::vector<Tensor> RandomInputs(const Graph& graph, const DimBindings& dims, unsigned seed = 42);
 
-// gtest assertions: same shapes, and values within `rel_tol` (relative, floored at 1).
+// gtest assertions: same shapes, and values within `rel_tol` (relative, floored at 1); NaN
+// matches NaN.
 void ExpectNear(const std::vector<Tensor>& want, const std::vector<Tensor>& got,
                 const std::string& where, float rel_tol = 1e-5f);
 

@@ -48,8 +48,11 @@ TEST(PipelineEquivalenceTest, EveryGraphComputesTheSameAfterTheDefaultPipeline) 
         // rounded per weight, the scale multiplies the exact sum instead. Each weight's 2^-24
         // relative error, summed over K = 11008, is small against the output's magnitude but
         // not against an element that cancels (2.5e-4 of one in the 7B example): those graphs
-        // are held to --verify's criterion, 1e-4 of |want| + rms(want) (ir/compare.h).
-        if (entry.text.find("i8[") != std::string::npos) {
+        // are held to --verify's criterion, 1e-4 of |want| + rms(want) (ir/compare.h). So are
+        // graphs fold-attention rewrites: the scale moves onto q ((q·c)·kᵀ rounds differently
+        // from c·(q·kᵀ)), and the scores are no longer rounded one by one (2e-5 of an element
+        // of the 7B layer's output).
+        if (entry.text.find("i8[") != std::string::npos || printed.find("attention(") != std::string::npos) {
           const Comparison c = CompareOutputs(*before, *after);
           EXPECT_TRUE(c.ok) << where << (independent ? " (independent)" : "") << ": " << c.first_mismatch;
         } else {
