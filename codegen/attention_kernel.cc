@@ -74,12 +74,12 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   llvm::Value* row_begin = b.CreateMul(block, f.I64(kRowBlock));
   llvm::Value* rows = b.CreateSub(f.Min(b.CreateAdd(row_begin, f.I64(kRowBlock)), rows_total), row_begin);
 
-  llvm::Value* q = f.Buffer(mc_.plan.value_slot.at(node_.operand(0)));
-  llvm::Value* k = f.Buffer(mc_.plan.value_slot.at(node_.operand(1)));
-  llvm::Value* v = f.Buffer(mc_.plan.value_slot.at(node_.operand(2)));
-  llvm::Value* out = f.Buffer(mc_.plan.value_slot.at(node_.result()));
+  llvm::Value* q = BufferOf(f, node_.operand(0));
+  llvm::Value* k = BufferOf(f, node_.operand(1));
+  llvm::Value* v = BufferOf(f, node_.operand(2));
+  llvm::Value* out = BufferOf(f, node_.result());
   const bool has_mask = node_.operands().size() == 4;
-  llvm::Value* mask = has_mask ? f.Buffer(mc_.plan.value_slot.at(node_.operand(3))) : nullptr;
+  llvm::Value* mask = has_mask ? BufferOf(f, node_.operand(3)) : nullptr;
   // The mask's strides over [B, Hq, T, S]: trailing-aligned, 0 where it broadcasts.
   std::vector<llvm::Value*> mask_stride(4, f.I64(0));
   if (has_mask) {

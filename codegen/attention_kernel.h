@@ -11,27 +11,24 @@
 
 #include <string>
 
-#include "codegen/emit_util.h"
+#include "codegen/node_kernel.h"
 
 namespace braid {
 
-class AttentionKernel {
+class AttentionKernel : public NodeKernel {
  public:
   static constexpr int64_t kRowBlock = 8;
   static constexpr int64_t kKeyBlock = 64;
 
-  AttentionKernel(ModuleContext& mc, const Kernel& kernel) : mc_(mc), node_(*kernel.nodes.front()) {}
-  llvm::Function* Render(const std::string& name);
-  llvm::Value* NumTasks(FunctionEmitter& f) const;
+  using NodeKernel::NodeKernel;
+  llvm::Function* Render(const std::string& name) override;
+  llvm::Value* NumTasks(FunctionEmitter& f) const override;
 
  private:
   // Tasks per (batch, KV head): ceil(group * T / kRowBlock).
   llvm::Value* TasksPerHead(FunctionEmitter& f) const;
-  const TensorType& Q() const { return node_.operand(0)->type().tensor(); }
-  const TensorType& K() const { return node_.operand(1)->type().tensor(); }
-
-  ModuleContext& mc_;
-  const Node& node_;
+  const TensorType& Q() const { return Operand(0); }
+  const TensorType& K() const { return Operand(1); }
 };
 
 }  // namespace braid

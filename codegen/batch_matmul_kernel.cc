@@ -39,9 +39,9 @@ llvm::Function* BatchMatmulKernel::Render(const std::string& name) {
   llvm::Value* k_dim = f.DimValue(a_type.shape.back());
   std::vector<llvm::Value*> a_stride = BatchStrides(f, a_type.shape, batch_rank);
   std::vector<llvm::Value*> b_stride = BatchStrides(f, b_type.shape, batch_rank);
-  llvm::Value* a = f.Buffer(mc_.plan.value_slot.at(node_.operand(0)));
-  llvm::Value* bm = f.Buffer(mc_.plan.value_slot.at(node_.operand(1)));
-  llvm::Value* y = f.Buffer(mc_.plan.value_slot.at(node_.result()));
+  llvm::Value* a = BufferOf(f, node_.operand(0));
+  llvm::Value* bm = BufferOf(f, node_.operand(1));
+  llvm::Value* y = BufferOf(f, node_.result());
   llvm::Value* rows = f.Rows(Result());
   llvm::Value* per_task = f.ItemsPerTask(rows);
   llvm::Value* begin = b.CreateMul(task, per_task);

@@ -88,13 +88,13 @@ llvm::Function* CopyKernel::Render(const std::string& name) {
   const DType dtype = Result().dtype;
   llvm::Type* element = b.getIntNTy(8 * DTypeBytes(dtype));
   llvm::Value* tasks = NumTasks(f);
-  llvm::Value* dst = f.Buffer(mc_.plan.value_slot.at(node_.result()));
+  llvm::Value* dst = BufferOf(f, node_.result());
   for (Box& box : BoxesOf(f, node_)) {
     if (box.shape.empty()) {  // rank 0: one element
       box.shape = {Dim::Const(1)};
       box.src_stride = box.dst_stride = {f.I64(0)};
     }
-    llvm::Value* src = f.Buffer(mc_.plan.value_slot.at(box.src));
+    llvm::Value* src = BufferOf(f, box.src);
     const size_t rank = box.shape.size();
     llvm::Value* rows = f.Product(box.shape, 0, rank - 1);
     llvm::Value* per_task = b.CreateSDiv(b.CreateAdd(rows, b.CreateSub(tasks, f.I64(1))), tasks);

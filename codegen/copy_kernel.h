@@ -12,21 +12,15 @@
 
 #include <string>
 
-#include "codegen/emit_util.h"
+#include "codegen/node_kernel.h"
 
 namespace braid {
 
-class CopyKernel {
+class CopyKernel : public NodeKernel {
  public:
-  CopyKernel(ModuleContext& mc, const Kernel& kernel) : mc_(mc), node_(*kernel.nodes.front()) {}
-  llvm::Function* Render(const std::string& name);
-  llvm::Value* NumTasks(FunctionEmitter& f) const;
-
- private:
-  const TensorType& Result() const { return node_.result()->type().tensor(); }
-
-  ModuleContext& mc_;
-  const Node& node_;
+  using NodeKernel::NodeKernel;
+  llvm::Function* Render(const std::string& name) override;
+  llvm::Value* NumTasks(FunctionEmitter& f) const override;
 };
 
 }  // namespace braid

@@ -16,12 +16,12 @@ llvm::Value* F32(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(
 }  // namespace
 
 int ReductionKernel::Axis() const {
-  if (node_.op() == OpKind::kRmsNorm) return Operand().rank() - 1;
-  return *NormalizeAxis(*node_.IntAttr("axis"), Operand().rank());
+  if (node_.op() == OpKind::kRmsNorm) return Operand(0).rank() - 1;
+  return *NormalizeAxis(*node_.IntAttr("axis"), Operand(0).rank());
 }
 
 llvm::Value* ReductionKernel::NumTasks(FunctionEmitter& f) const {
-  const Shape& shape = Operand().shape;
+  const Shape& shape = Operand(0).shape;
   const int axis = Axis();
   return f.TaskCount(f.b().CreateMul(f.Product(shape, 0, axis), f.Product(shape, axis + 1, shape.size())));
 }
@@ -33,18 +33,18 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
   // Loop-carried f32 values live in entry-block allocas, which SROA turns into registers.
   llvm::Value* acc = b.CreateAlloca(b.getFloatTy(), nullptr, "acc");
   llvm::Value* max = b.CreateAlloca(b.getFloatTy(), nullptr, "max");
-  const Shape& shape = Operand().shape;
+  const Shape& shape = Operand(0).shape;
   const int axis = Axis();
-  const DType in_dtype = Operand().dtype, out_dtype = node_.result()->type().tensor().dtype;
+  const DType in_dtype = Operand(0).dtype, out_dtype = node_.result()->type().tensor().dtype;
   llvm::Value* inner = f.Product(shape, axis + 1, shape.size());
   llvm::Value* length = f.DimValue(shape[axis]);
   llvm::Value* lines = b.CreateMul(f.Product(shape, 0, axis), inner);
   llvm::Value* per_task = f.ItemsPerTask(lines);
   llvm::Value* begin = b.CreateMul(task, per_task);
   llvm::Value* end = f.Min(b.CreateAdd(begin, per_task), lines);
-  llvm::Value* x = f.Buffer(mc_.plan.value_slot.at(node_.operand(0)));
-  llvm::Value* y = f.Buffer(mc_.plan.value_slot.at(node_.result()));
-  llvm::Value* w = node_.op() == OpKind::kRmsNorm ? f.Buffer(mc_.plan.value_slot.at(node_.operand(1))) : nullptr;
+  llvm::Value* x = BufferOf(f, node_.operand(0));
+  llvm::Value* y = BufferOf(f, node_.result());
+  llvm::Value* w = node_.op() == OpKind::kRmsNorm ? BufferOf(f, node_.operand(1)) : nullptr;
   const OpKind op = node_.op();
   // Sums may be reassociated, so the loop vectoriser can split them into lanes.
   llvm::FastMathFlags reassoc;

@@ -11,22 +11,18 @@
 
 #include <string>
 
-#include "codegen/emit_util.h"
+#include "codegen/node_kernel.h"
 
 namespace braid {
 
-class ReductionKernel {
+class ReductionKernel : public NodeKernel {
  public:
-  ReductionKernel(ModuleContext& mc, const Kernel& kernel) : mc_(mc), node_(*kernel.nodes.front()) {}
-  llvm::Function* Render(const std::string& name);
-  llvm::Value* NumTasks(FunctionEmitter& f) const;
+  using NodeKernel::NodeKernel;
+  llvm::Function* Render(const std::string& name) override;
+  llvm::Value* NumTasks(FunctionEmitter& f) const override;
 
  private:
   int Axis() const;
-  const TensorType& Operand() const { return node_.operand(0)->type().tensor(); }
-
-  ModuleContext& mc_;
-  const Node& node_;
 };
 
 }  // namespace braid
