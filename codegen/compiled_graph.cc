@@ -441,7 +441,7 @@ absl::Status CompiledGraph::Execute(const std::vector<TensorView>& inputs, const
     buffers[plan_.value_slot.at(g.params()[i])] = param_data[i]->data;
   }
   for (const auto& [slot, packed] : packed_) buffers[slot] = packed.data();
-  TakeCollectiveError();  // nothing left over from an earlier run on this thread
+  (void)TakeCollectiveError();  // nothing left over from an earlier run on this thread
   entry_(buffers.data(), dim_values.data(), const_cast<PoolShare*>(&pool_share_));
   if (absl::Status collective = TakeCollectiveError(); !collective.ok()) {
     return absl::Status(collective.code(), absl::StrCat("@", g.name(), ": all_reduce failed: ",

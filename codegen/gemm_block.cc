@@ -403,7 +403,6 @@ llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, G
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
   llvm::IRBuilder<>& b = f.b();
-  llvm::Type* fty = b.getFloatTy();
   llvm::Value* a_packed = fn->getArg(0);
   llvm::Value* b_panel = fn->getArg(1);
   llvm::Value* k = fn->getArg(2);

@@ -4,13 +4,16 @@
     model = braid.torch.compile(model, example_inputs) # torch.fx, without Dynamo
     print(braid.torch.explain(model, x))               # what braid compiled, grouped and fused
 
-The FX graph is cut into regions braid takes (GEMMs — `linear`, `mm`/`addmm` of a transposed
-weight — and the pointwise ops around them: silu, gelu, relu, sigmoid, tanh, exp, neg, add,
-sub, mul, div, maximum; float32) by torch.fx's capability-based partitioner; everything else
-stays PyTorch, node by node. Each region with a GEMM is compiled by braid: sibling GEMMs that
-read one activation are grouped, their pointwise epilogues fused. Parameters become braid
-constants, prepacked once from their storage. Dynamic sizes (Dynamo's SymInts) become braid
-symbolic dims: one compiled region serves every batch and sequence length.
+The FX graph is cut into regions of the nodes braid takes (the op table in `_ops.py`: GEMMs —
+`linear`, `mm`/`addmm` of a transposed weight, matmul — attention, the pointwise ops, reductions
+and softmax, the shape ops — view, transpose, slicing, cat, expand — and the no-ops: contiguous,
+same-dtype `.to`, eval dropout; float32 and bfloat16) by torch.fx's capability-based partitioner;
+everything else stays PyTorch, node by node. A whole decoder layer (RMSNorm, Q/K/V, rotary
+embedding, KV cache append, attention, MLP) is one region. Each region with a GEMM or attention
+is compiled by braid: sibling GEMMs that read one activation are grouped, their pointwise
+epilogues fused. Parameters become braid constants, prepacked once from their storage. Dynamic
+sizes (Dynamo's SymInts) become braid symbolic dims: one compiled region serves every batch and
+sequence length.
 
 Inference only: while autograd records and an operand requires grad, a region runs in PyTorch
 (use torch.no_grad() or torch.inference_mode()).
@@ -24,8 +27,9 @@ from torch.fx.passes.operator_support import OperatorSupportBase
 from torch.fx.passes.shape_prop import ShapeProp
 
 from braid.torch._kernel import BraidRegion, RegionReport, invalidate
-from braid.torch._lower import (_ADDMM, _LINEAR, _MM, _is_transpose_2d, fake_value,
-                                unsupported_reason)
+from braid.torch._lower import braid_ops
+from braid.torch._ops import COMPUTE_OPS
+from braid.torch._types import Unsupported, fake_value, is_tensor
 from braid.torch._report import Explanation, GraphReport
 
 __all__ = ["backend", "compile", "explain", "invalidate", "Explanation"]
@@ -44,35 +48,47 @@ def _new_report():
 
 
 class _BraidSupport(OperatorSupportBase):
-    """The nodes braid's regions take: supported GEMMs (with the transposes that feed them a
-    weight) and the supported pointwise ops downstream of them — epilogue chains, which braid
-    fuses. A pointwise op that reads no GEMM result stays in PyTorch: braid would run it as a
-    loop of its own, no faster, and taking it would let the partitioner tie unrelated GEMMs
-    (V with rotary embeddings rather than with Q and K)."""
+    """The nodes braid's regions take: every node braid can lower. `compute` holds those that
+    make a region worth compiling (GEMMs, attention); a region without one stays in PyTorch —
+    braid would run its pointwise or shape ops as loops of their own, no faster."""
 
     def __init__(self, gm, report):
         super().__init__()
-        self.taken = set()
+        self.taken, self.compute = set(), set()
         for node in gm.graph.nodes:
             if node.op in ("placeholder", "output", "get_attr"):
                 continue  # the partition's boundary, not its ops
-            reason = unsupported_reason(node)
-            if reason is not None:
-                report.left_to_pytorch[node.name] = reason
-            elif _is_gemm(node) or _is_transpose_2d(node):
-                self.taken.add(node)
-            elif any(isinstance(a, torch.fx.Node) and a in self.taken and not _is_transpose_2d(a)
-                     for a in node.all_input_nodes):
-                self.taken.add(node)
-            else:
-                report.left_to_pytorch[node.name] = "reads no GEMM result (not an epilogue)"
+            try:
+                ops = braid_ops(node)
+            except Unsupported as e:
+                report.left_to_pytorch[node.name] = str(e)
+                continue
+            self.taken.add(node)
+            if COMPUTE_OPS.intersection(ops):
+                self.compute.add(node)
 
     def is_node_supported(self, submodules, node):
         return node in self.taken
 
 
-def _is_gemm(node):
-    return node.op == "call_function" and node.target in (_LINEAR | _MM | _ADDMM)
+def _rejoin_input_slices(gm, partitions, support):
+    """torch's partitioner puts a getitem in the partition of the value it indexes, so a slice of
+    a graph input (attention_mask[:, :, :, :key_len]) lands in none. It joins its readers'
+    partition when they share one: reading only graph inputs and sizes computed from them, it
+    cannot close a cycle through PyTorch."""
+    def reads_only_inputs(node):
+        return all(arg.op in ("placeholder", "get_attr") or
+                   (not is_tensor(arg) and reads_only_inputs(arg)) for arg in node.all_input_nodes)
+
+    home = {n: p for p in partitions for n in p.nodes}
+    for node in gm.graph.nodes:
+        if node in home or node not in support.taken or node.target is not operator.getitem or \
+                not reads_only_inputs(node):
+            continue
+        readers = {home.get(user) for user in node.users}
+        if len(readers) == 1 and None not in readers:
+            home[node] = readers.pop()
+            home[node].add_node(node)
 
 
 def _constant_of(gm, node, example_inputs, placeholder_index):
@@ -93,17 +109,18 @@ def _compile_graph_module(gm, example_inputs, report):
         ShapeProp(gm).propagate(*example_inputs)
     report.fx_nodes = sum(1 for n in gm.graph.nodes if n.op in ("call_function", "call_method",
                                                                "call_module"))
-    partitioner = CapabilityBasedPartitioner(gm, _BraidSupport(gm, report),
-                                             allows_single_node_partition=True)
+    support = _BraidSupport(gm, report)
+    partitioner = CapabilityBasedPartitioner(gm, support, allows_single_node_partition=True)
     partitions = partitioner.propose_partitions()
-    kept = []
-    for partition in partitions:
-        names = sorted(n.name for n in partition.nodes)
-        if any(_is_gemm(n) for n in partition.nodes):
-            kept.append(partition)
-        else:
-            for name in names:
-                report.left_to_pytorch[name] = "no GEMM in its region (PyTorch runs it as well)"
+    _rejoin_input_slices(gm, partitions, support)
+    kept = [p for p in partitions if any(n in support.compute for n in p.nodes)]
+    dropped = {n for p in partitions if p not in kept for n in p.nodes}
+    in_regions = {n for p in kept for n in p.nodes}
+    for node in gm.graph.nodes:
+        if node in support.taken and node not in in_regions:
+            report.left_to_pytorch[node.name] = (
+                "no GEMM or attention in its region (PyTorch runs it as well)" if node in dropped
+                else "in no region (the partitioner keeps a getitem with the value it indexes)")
     if not kept:
         return gm
     before = {name for name, _ in gm.named_children()}

@@ -153,6 +153,8 @@ class BraidRegion(torch.nn.Module):
         if entry is None:
             return self._fall_back(f"not compiled: {self.report.error}", args)
         inputs = [args[i] for i in self.region.inputs]
+        for j, dtype in self.region.scalar_inputs.items():  # a float Dynamo left symbolic
+            inputs[j] = torch.tensor([inputs[j]], dtype=torch_dtypes()[dtype])
         for j, tensor in enumerate(inputs):
             if not tensor.is_cpu:
                 return self._fall_back(f"a {tensor.device.type} input (braid runs on the CPU)",

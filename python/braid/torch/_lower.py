@@ -1,189 +1,120 @@
 """Lowers FX nodes (Dynamo's torch-level graph, or aten after AOT/make_fx) to braid's IR.
 
-Two questions per node: can braid take it (`unsupported_reason`, used by the partitioner), and
-what is it in braid's IR (`lower_region`). Shapes and dtypes come from the node's fake value
-(`meta["example_value"]` from Dynamo, `meta["val"]` from AOT, `meta["tensor_meta"]` from
-ShapeProp); a dynamic dim (a SymInt that is a plain symbol, e.g. `s77`) becomes a braid symbol,
-so one compiled graph serves every value of it.
+Two questions per node: can braid take it (`braid_ops`, used by the partitioner), and what is
+it in braid's IR (`lower_region`). Both run the node's rule from the op table (`_ops.py`)
+through a builder: a checking one that records the ops a node would become, and a region's that
+writes them. Shapes and dtypes come from the node's fake value (`meta["example_value"]` from
+Dynamo, `meta["val"]` from AOT, `meta["tensor_meta"]` from ShapeProp); a dynamic dim (a SymInt,
+e.g. `s77` or `s0*s1`) becomes braid's symbolic dim, so one compiled graph serves every value
+of it.
 
     %linear = torch._C._nn.linear(%l_x_, %w_g, None)      graph @braid_region(%l_x_: f32[s77, 8],
     %silu = torch.nn.functional.silu(%linear)      ->         %w_g: const f32[16, 8], ...) {
     %mul = operator.mul(%silu, %linear_1)                %linear = linear(%l_x_, %w_g) : f32[s77, 16]
                                                          %silu = silu(%linear) : f32[s77, 16] ...
 """
-import operator
+import math
 
 import torch
-import torch.nn.functional as F
 
-aten = torch.ops.aten
-
-
-class Unsupported(Exception):
-    """A node braid does not take; the message says why."""
+from braid.torch._ops import lower_node
+from braid.torch._types import (Unsupported, dtype_of, fake_value, is_tensor, number_of,
+                                shape_of, symbols_of, tensor_type, type_text)
 
 
-_UNARY = {
-    F.silu: "silu", aten.silu.default: "silu",
-    F.relu: "relu", torch.relu: "relu", aten.relu.default: "relu",
-    torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", aten.sigmoid.default: "sigmoid",
-    torch.tanh: "tanh", F.tanh: "tanh", aten.tanh.default: "tanh",
-    torch.exp: "exp", aten.exp.default: "exp",
-    torch.neg: "neg", operator.neg: "neg", aten.neg.default: "neg",
-}
-_UNARY_METHODS = {"silu": "silu", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh",
-                  "exp": "exp", "neg": "neg"}
-_GELU = {F.gelu, aten.gelu.default}
-_BINARY = {
-    operator.add: "add", torch.add: "add", aten.add.Tensor: "add",
-    operator.sub: "sub", torch.sub: "sub", aten.sub.Tensor: "sub",
-    operator.mul: "mul", torch.mul: "mul", aten.mul.Tensor: "mul",
-    operator.truediv: "div", torch.div: "div", aten.div.Tensor: "div",
-    torch.maximum: "maximum", aten.maximum.default: "maximum",
-}
-_BINARY_METHODS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div"}
-_LINEAR = {torch._C._nn.linear, F.linear, aten.linear.default}
-_TRANSPOSE = {aten.t.default, torch.t}
-_MM = {aten.mm.default}
-_ADDMM = {aten.addmm.default}
+def _attr_text(value, what):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise Unsupported(f"{what}: attribute {value}")
+        return repr(value)  # always has a '.' or an exponent: braid reads it as a float
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_attr_text(v, what) for v in value) + "]"
+    return str(value)  # an identifier (f32, bf16)
 
 
-def fake_value(node):
-    """The fake tensor (or tensor_meta) FX recorded for `node`, or None."""
-    for key in ("example_value", "val", "tensor_meta"):
-        value = node.meta.get(key)
-        if value is not None:
-            return value
-    return None
+class _Builder:
+    """Emits the braid ops of one FX node at a time (`node`) for the rules in `_ops.py`."""
+
+    def __init__(self):
+        self.node = None
+        self.ops = []  # the braid ops emitted, in order
+
+    def dtype(self):
+        """braid's dtype of the node's result."""
+        return dtype_of(self.node)
+
+    def value(self, arg, dtype=None):
+        """The braid value of an operand: a tensor node's (converted to `dtype` if that differs),
+        or a number's one-element constant (of `dtype`, else of the node's dtype)."""
+        if isinstance(arg, torch.fx.Node) and is_tensor(arg):
+            text = self._tensor(arg)
+            if dtype is not None and dtype_of(arg) != dtype:
+                text = self._convert(arg, text, dtype)
+            return text
+        number = number_of(arg)
+        if number is not None:
+            return self._scalar(number, dtype or self.dtype())
+        if isinstance(arg, torch.fx.Node) and isinstance(fake_value(arg),
+                                                         (torch.SymFloat, torch.SymInt)):
+            # A number known only at run time (under dynamic=True Dynamo passes an RMSNorm's
+            # eps or an attention scale as one): a one-element input, made at each call.
+            return self._runtime_scalar(arg, dtype or self.dtype())
+        raise Unsupported(f"{self.node.name}: operand {arg!r} is not a tensor or a number")
+
+    def emit(self, op, operands, attrs=None, shape=None, dtype=None, final=True):
+        """Emits `op` on operand values; its result has the node's type unless `shape` / `dtype`
+        say otherwise. The node's own value is named after it; `final=False` for steps before."""
+        name = self.node.name if final else f"{self.node.name}.{len(self.ops)}"
+        return self._emit(op, operands, attrs, shape, dtype, name)
+
+    def _emit(self, op, operands, attrs, shape, dtype, name):
+        what = self.node.name
+        result = type_text(dtype or self.dtype(), shape_of(self.node) if shape is None else shape,
+                           what)
+        attrs = ", ".join(f"{k} = {_attr_text(v, what)}" for k, v in (attrs or {}).items())
+        self.ops.append(op)
+        return self._line(name, f"{op}({', '.join(operands)})" + (f" {{{attrs}}}" if attrs else ""),
+                          result)
+
+    def _convert(self, arg, text, dtype):
+        return self._emit("convert", [text], {"to": dtype}, shape_of(arg), dtype,
+                          f"{text.lstrip('%')}.{dtype}")
 
 
-def _dim_text(dim, what):
-    if isinstance(dim, int):
-        return str(dim)
-    if isinstance(dim, torch.SymInt):
-        expr = dim.node.expr
-        if getattr(expr, "is_Symbol", False):
-            return str(expr)
-        if getattr(expr, "is_Integer", False):
-            return str(int(expr))
-        raise Unsupported(f"{what}: dim {expr} is an expression of dynamic sizes")
-    raise Unsupported(f"{what}: dim of type {type(dim).__name__}")
+class _Check(_Builder):
+    """Writes nothing: checks that every operand and result has a braid type, records the ops."""
+
+    def is_constant(self, arg):
+        return False  # known only per region; either answer is an op braid has
+
+    def _tensor(self, arg):
+        tensor_type(arg)
+        return "%" + arg.name
+
+    def _scalar(self, value, dtype):
+        return "%c"
+
+    def _runtime_scalar(self, arg, dtype):
+        return "%" + arg.name
+
+    def _line(self, name, op_text, result):
+        return "%" + name
 
 
-_DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16"}  # what braid compiles so far
-
-
-def braid_dtype(node, what=None):
+def braid_ops(node):
+    """The braid ops `node` lowers to (none for a no-op such as .contiguous()), or Unsupported."""
     value = fake_value(node)
-    dtype = getattr(value, "dtype", None)
-    if dtype not in _DTYPES:
-        raise Unsupported(f"{what or node.name}: dtype {dtype} (braid compiles float32 and "
-                          f"bfloat16 so far)")
-    return _DTYPES[dtype]
-
-
-def tensor_type(node, what=None):
-    """braid's type text for the tensor `node` produces, e.g. "f32[s77, 4096]"."""
-    what = what or node.name
-    value = fake_value(node)
-    if value is None or not hasattr(value, "shape") or not hasattr(value, "dtype"):
-        raise Unsupported(f"{what}: no tensor shape recorded")
-    dtype = braid_dtype(node, what)
-    if len(value.shape) == 0:
-        raise Unsupported(f"{what}: a 0-d tensor")
-    return dtype + "[" + ", ".join(_dim_text(d, what) for d in value.shape) + "]"
-
-
-def _target_name(node):
-    target = node.target
-    return getattr(target, "__name__", None) or str(target)
-
-
-def _is_transpose_2d(node):
-    if node.op != "call_function":
-        return False
-    if node.target in _TRANSPOSE:
-        return True
-    if node.target in (aten.permute.default,) and list(node.args[1]) in ([1, 0], [-1, -2]):
-        return True
-    return False
-
-
-def _check_tensor_args(node, tensors):
-    for arg in tensors:
-        if not isinstance(arg, torch.fx.Node):
-            raise Unsupported(f"{node.name}: operand {arg!r} is not a tensor")
-
-
-def unsupported_reason(node):
-    """None if braid takes `node` (given its operands arrive as braid values), else why not."""
-    try:
-        _classify(node)
-        if node.op == "call_function" and _is_transpose_2d(node):
-            for user in node.users:
-                if user.op != "call_function" or user.target not in (_MM | _ADDMM) or \
-                        user.args[-1] is not node:
-                    raise Unsupported(f"{node.name}: a transpose braid takes only as a GEMM weight")
-            return None
-        tensor_type(node)
-        return None
-    except Unsupported as e:
-        return str(e)
-
-
-def _classify(node):
-    """(braid op, tensor operands, attributes) for `node`, or Unsupported."""
-    if node.op == "call_method":
-        name = node.target
-        if name in _UNARY_METHODS and not node.kwargs and len(node.args) == 1:
-            return _UNARY_METHODS[name], list(node.args), ""
-        if name in _BINARY_METHODS and len(node.args) == 2 and not node.kwargs:
-            return _BINARY_METHODS[name], list(node.args), ""
-        raise Unsupported(f"{node.name}: method .{name}() is not an op braid has")
-    if node.op != "call_function":
-        raise Unsupported(f"{node.name}: {node.op} nodes run in PyTorch")
-    target = node.target
-    kwargs = dict(node.kwargs)
-    if target in _UNARY:
-        inplace = kwargs.pop("inplace", node.args[1] if len(node.args) > 1 else False)
-        if inplace or kwargs or len(node.args) > 2:
-            raise Unsupported(f"{node.name}: {_target_name(node)} with extra arguments")
-        return _UNARY[target], [node.args[0]], ""
-    if target in _GELU:
-        approximate = kwargs.pop("approximate", node.args[1] if len(node.args) > 1 else "none")
-        if kwargs or approximate not in ("none", "tanh"):
-            raise Unsupported(f"{node.name}: gelu with approximate={approximate!r}")
-        return ("gelu" if approximate == "none" else "gelu_tanh"), [node.args[0]], ""
-    if target in _BINARY:
-        alpha = kwargs.pop("alpha", 1)
-        if kwargs or alpha != 1 or len(node.args) != 2:
-            raise Unsupported(f"{node.name}: {_target_name(node)} with alpha, rounding or out")
-        return _BINARY[target], list(node.args), ""
-    if target in _LINEAR:
-        args = list(node.args) + [kwargs.pop("bias", None)] * (3 - len(node.args))
-        if kwargs:
-            raise Unsupported(f"{node.name}: linear with {sorted(kwargs)}")
-        x, w, b = args[:3]
-        _check_tensor_args(node, [x, w])
-        return "linear", [x, w] + ([b] if b is not None else []), ""
-    if target in _MM:
-        x, wt = node.args
-        if not (isinstance(wt, torch.fx.Node) and _is_transpose_2d(wt)):
-            raise Unsupported(f"{node.name}: mm whose second operand is not a transposed weight")
-        return "linear", [x, wt.args[0]], ""
-    if target in _ADDMM:
-        b, x, wt = node.args[:3]
-        if kwargs.get("beta", 1) != 1 or kwargs.get("alpha", 1) != 1:
-            raise Unsupported(f"{node.name}: addmm with beta or alpha")
-        if not (isinstance(wt, torch.fx.Node) and _is_transpose_2d(wt)):
-            raise Unsupported(f"{node.name}: addmm whose weight is not a transposed weight")
-        bias_value = fake_value(b) if isinstance(b, torch.fx.Node) else None
-        if bias_value is None or len(bias_value.shape) != 1:
-            raise Unsupported(f"{node.name}: addmm with a bias that is not a row")
-        return "linear", [x, wt.args[0], b], ""
-    if _is_transpose_2d(node):
-        return "transpose", list(node.args[:1]), ""
-    raise Unsupported(f"{node.name}: {_target_name(node)} is not an op braid has")
+    if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)):
+        raise Unsupported(f"{node.name}: computes a size or number, not a tensor (PyTorch works "
+                          f"it out; braid reads sizes from shapes)")
+    b = _Check()
+    b.node = node
+    lower_node(node, b)
+    return b.ops
 
 
 def _short_name(fx_name):
@@ -204,66 +135,118 @@ def _short_name(fx_name):
 class Region:
     """One partition lowered to braid: its IR text and how to call it."""
 
-    def __init__(self, text, inputs, constants, outputs, scalars, gemms):
+    def __init__(self, text, inputs, constants, outputs, scalars, scalar_inputs):
         self.text = text
         self.inputs = inputs        # [(position in the partition's arguments)] read at run time
         self.constants = constants  # {braid name: position} bound at compile time
         self.outputs = outputs      # number of outputs
         self.scalars = scalars      # {braid name: (value, dtype)} constants made from numbers
-        self.gemms = gemms          # number of GEMMs before grouping
+        self.scalar_inputs = scalar_inputs  # {index in inputs: dtype} numbers passed at run time
+
+
+class _RegionBuilder(_Builder):
+    """Writes one partition's braid graph. Placeholders become parameters when an op first reads
+    them (a size argument, or the empty tensor a KV cache starts from, never does)."""
+
+    def __init__(self, graph, is_constant):
+        super().__init__()
+        self.placeholders = {n: i for i, n in enumerate(
+            n for n in graph.nodes if n.op == "placeholder")}
+        self.is_constant_at = is_constant
+        self.names = {}  # FX node -> braid value ("%name"); None for a folded transpose
+        self.params, self.body, self.taken, self.emitted = [], [], set(), {}
+        self.constants, self.inputs, self.scalars, self.scalar_inputs = {}, [], {}, {}
+        self.symbols, self.bound = set(), set()  # the sizes the graph uses; those braid binds
+
+    def is_constant(self, arg):
+        i = self.placeholders.get(arg)
+        return i is not None and self.is_constant_at(i)
+
+    def _fresh(self, name):
+        fresh, k = name, 0
+        while fresh in self.taken:
+            k += 1
+            fresh = f"{name}.{k}"
+        self.taken.add(fresh)
+        return fresh
+
+    def _param(self, name, type_text_):
+        name = self._fresh(name)
+        self.params.append(f"%{name}: {type_text_}")
+        return name
+
+    def _tensor(self, arg):
+        if self.names.get(arg) is not None:
+            return self.names[arg]
+        i = self.placeholders.get(arg)
+        if i is None:
+            raise Unsupported(f"{self.node.name}: operand {arg.name} is not in the region")
+        symbols, plain = symbols_of(shape_of(arg))
+        self.symbols |= symbols
+        self.bound |= plain  # braid binds a size from a dim that is that symbol alone
+        if self.is_constant_at(i):
+            name = self._param(f"p{i}_{_short_name(arg.name)}", "const " + tensor_type(arg))
+            self.constants[name] = i
+        else:
+            name = self._param(f"p{i}_{_short_name(arg.name)}", tensor_type(arg))
+            self.inputs.append(i)
+        self.names[arg] = "%" + name
+        return self.names[arg]
+
+    def _scalar(self, value, dtype):
+        for name, held in self.scalars.items():
+            if held == (value, dtype):
+                return "%" + name
+        name = self._param(f"c{len(self.scalars)}", f"const {dtype}[1]")
+        self.scalars[name] = (value, dtype)
+        return "%" + name
+
+    def _runtime_scalar(self, arg, dtype):
+        if (arg, dtype) not in self.names:
+            i = self.placeholders.get(arg)
+            if i is None:
+                raise Unsupported(f"{self.node.name}: operand {arg.name} is not in the region")
+            name = self._param(f"p{i}_{_short_name(arg.name)}", f"{dtype}[1]")
+            self.scalar_inputs[len(self.inputs)] = dtype
+            self.inputs.append(i)
+            self.names[arg, dtype] = "%" + name
+        return self.names[arg, dtype]
+
+    def _line(self, name, op_text, result):
+        # The same op on the same values is one value: aten graphs reshape an activation once
+        # per GEMM that reads it (braid groups GEMMs of one activation), and a value converted
+        # for several readers is converted once.
+        key = (op_text, result)
+        if key not in self.emitted:
+            name = self._fresh(name)
+            self.body.append(f"  %{name} = {op_text} : {result}")
+            self.emitted[key] = "%" + name
+        return self.emitted[key]
 
 
 def lower_region(name, graph, is_constant):
     """Lowers the FX graph of one partition (placeholders, supported nodes, one output) to a
     braid graph. `is_constant(i)` says whether placeholder i is a weight bound at compile time."""
-    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-    body, params, constants, inputs, scalars = [], [], {}, [], {}
-    names = {}
-    for i, node in enumerate(placeholders):
-        if not node.users:
-            continue
-        braid_name = f"p{i}_{_short_name(node.name)}"
-        names[node] = braid_name
-        if is_constant(i):
-            constants[braid_name] = i
-            params.append(f"%{braid_name}: const {tensor_type(node)}")
-        else:
-            inputs.append(i)
-            params.append(f"%{braid_name}: {tensor_type(node)}")
-    gemms = 0
+    b = _RegionBuilder(graph, is_constant)
     for node in graph.nodes:
-        if node.op in ("placeholder", "output"):
-            continue
-        op, operands, _ = _classify(node)
-        if op == "transpose":
-            continue  # folded into the GEMM that reads it (unsupported_reason checked that)
-        texts = []
-        for arg in operands:
-            if isinstance(arg, torch.fx.Node):
-                if arg not in names:
-                    raise Unsupported(f"{node.name}: operand {arg.name} is not in the region")
-                texts.append("%" + names[arg])
-            elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
-                # A number becomes a one-element constant of the op's dtype.
-                scalar = f"c{len(scalars)}"
-                dtype = braid_dtype(node)
-                scalars[scalar] = (float(arg), dtype)
-                params.append(f"%{scalar}: const {dtype}[1]")
-                texts.append("%" + scalar)
-            else:
-                raise Unsupported(f"{node.name}: operand {arg!r}")
-        gemms += op == "linear"
-        names[node] = node.name
-        body.append(f"  %{node.name} = {op}({', '.join(texts)}) : {tensor_type(node)}")
+        if node.op not in ("placeholder", "output"):
+            b.node = node
+            b.names[node] = lower_node(node, b)
     (output_node,) = [n for n in graph.nodes if n.op == "output"]
     results = output_node.args[0]
     results = list(results) if isinstance(results, (tuple, list)) else [results]
-    out_types = []
+    returned, out_types = [], []
     for r in results:
-        if not isinstance(r, torch.fx.Node) or r not in names or r.op == "placeholder":
+        if not isinstance(r, torch.fx.Node) or (r not in b.names and r.op != "placeholder"):
             raise Unsupported(f"output {r}: not computed in the region")
-        out_types.append(tensor_type(r))
-    text = (f"graph @{name}({', '.join(params)}) -> ({', '.join(out_types)}) {{\n" +
-            "\n".join(body) + "\n  return " + ", ".join("%" + names[r] for r in results) +
-            "\n}\n")
-    return Region(text, inputs, constants, len(results), scalars, gemms)
+        b.node = r
+        returned.append(b.value(r))  # braid returns each output in a buffer of its own, even an
+        out_types.append(tensor_type(r))  # input passed through (x.contiguous()) or a repeat
+        b.symbols |= symbols_of(shape_of(r))[0]
+    unbound = sorted(map(str, b.symbols - b.bound))
+    if unbound:
+        raise Unsupported(f"size {unbound[0]} appears in the region's inputs only inside "
+                          f"expressions (e.g. s0*s1), and braid binds sizes from plain dims")
+    text = (f"graph @{name}({', '.join(b.params)}) -> ({', '.join(out_types)}) {{\n" +
+            "\n".join(b.body) + "\n  return " + ", ".join(returned) + "\n}\n")
+    return Region(text, b.inputs, b.constants, len(results), b.scalars, b.scalar_inputs)

@@ -1,0 +1,288 @@
+"""A whole Hugging Face LlamaDecoderLayer (RMSNorm, Q/K/V, rotary embedding, KV cache append,
+grouped-query attention, MLP) as one braid region, for eager and sdpa attention: compiled with
+torch.compile(backend="braid") and compared with eager PyTorch (fp32: rtol 1e-4, atol 1e-5) at
+prefill and at decode against a DynamicCache; explain must show nothing inside a layer left to
+PyTorch, and what braid does not take must say why."""
+import operator
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import braid
+import braid.torch
+from braid.torch._kernel import BraidRegion
+
+transformers = pytest.importorskip("transformers")  # installed by tools/setup_python.sh
+from test_models import SMALL  # noqa: E402  (the tests' directory is on sys.path)
+from transformers.cache_utils import DynamicCache  # noqa: E402
+from transformers.models.llama.modeling_llama import (LlamaDecoderLayer,  # noqa: E402
+                                                      LlamaRotaryEmbedding)
+
+ATTENTION = ["eager", "sdpa"]
+
+
+def _close(actual, expected):
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
+
+
+def _layer(attention):
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**SMALL, attn_implementation=attention)
+    return LlamaDecoderLayer(config, layer_idx=0).eval(), LlamaRotaryEmbedding(config), config
+
+
+def _inputs(rope, attention, past, t, batch=2):
+    """Hidden states for positions past .. past + t, and the layer's keyword arguments as
+    LlamaModel passes them: an additive causal mask for eager attention, none for sdpa (which
+    then uses is_causal at prefill)."""
+    x = torch.randn(batch, t, SMALL["hidden_size"])
+    cos, sin = rope(x, torch.arange(past, past + t)[None].expand(batch, t))
+    mask = torch.full((t, past + t), float("-inf")).triu(past + 1)
+    mask = mask[None, None].expand(batch, 1, t, past + t)
+    return x, dict(attention_mask=mask if attention == "eager" else None,
+                   position_embeddings=(cos, sin))
+
+
+def _tensor_nodes_left(explanation):
+    """FX nodes computing tensors that PyTorch ran (size arithmetic aside)."""
+    return {name: reason for name, reason in explanation.left_to_pytorch.items()
+            if "computes a size" not in reason}
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("attention", ATTENTION)
+def test_prefill_matches_eager(attention):
+    layer, rope, _ = _layer(attention)
+    compiled = torch.compile(layer, backend="braid")
+    for t in (7, 5, 12):  # 7 static, then dynamic sequence lengths
+        x, kwargs = _inputs(rope, attention, 0, t)
+        _close(compiled(x, **kwargs), layer(x, **kwargs))
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("attention", ATTENTION)
+def test_dynamic_true_keeps_the_layer_whole(attention):
+    # Under dynamic=True Dynamo passes the RMSNorm eps (and eager attention's scale) as floats
+    # read with .item() at run time: braid takes them as one-element inputs.
+    layer, rope, _ = _layer(attention)
+    graphs = []
+
+    def capturing_backend(gm, example_inputs):
+        compiled = braid.torch.backend(gm, example_inputs)
+        graphs.append(compiled.__self__)
+        return compiled
+
+    compiled = torch.compile(layer, backend=capturing_backend, dynamic=True)
+    for t in (7, 3):
+        x, kwargs = _inputs(rope, attention, 0, t)
+        _close(compiled(x, **kwargs), layer(x, **kwargs))
+    (graph,) = graphs
+    left = {n.target for n in graph.graph.nodes if n.op in ("call_function", "call_method")}
+    assert {t for t in left if not isinstance(getattr(t, "__self__", None), BraidRegion)} == \
+        {"item"}
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("attention", ATTENTION)
+def test_decode_with_cache_matches_eager(attention):
+    layer, rope, config = _layer(attention)
+    compiled = torch.compile(layer, backend="braid")
+    eager_cache, braid_cache = DynamicCache(config=config), DynamicCache(config=config)
+    past = 0
+    for t in (7, 1, 1, 1):  # prefill, then one token at a time against the grown cache
+        x, kwargs = _inputs(rope, attention, past, t)
+        expected = layer(x, cache=eager_cache, **kwargs)
+        _close(compiled(x, cache=braid_cache, **kwargs), expected)
+        _close(braid_cache.layers[0].keys, eager_cache.layers[0].keys)
+        _close(braid_cache.layers[0].values, eager_cache.layers[0].values)
+        past += t
+    assert braid_cache.get_seq_length() == 10
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("attention", ATTENTION)
+def test_layer_is_one_region(attention):
+    layer, rope, config = _layer(attention)
+    x, kwargs = _inputs(rope, attention, 0, 7)
+    explanation = braid.torch.explain(layer, x, **kwargs)
+    (region,) = explanation.regions
+    assert region.compiled and not region.fallbacks, str(explanation)
+    assert not explanation.left_to_pytorch, str(explanation)
+    assert [len(g) for g in explanation.grouped] == [3, 2]  # Q/K/V and gate/up
+    if attention == "sdpa":
+        assert "= attention(" in region.braid_graph
+
+    # Decode: the cache's keys and values are inputs, the grown ones outputs of the region.
+    cache = DynamicCache(config=config)
+    layer(x, cache=cache, **kwargs)
+    x, kwargs = _inputs(rope, attention, 7, 1)
+    explanation = braid.torch.explain(layer, x, cache=cache, **kwargs)
+    (region,) = explanation.regions
+    assert region.compiled and not region.fallbacks, str(explanation)
+    assert not _tensor_nodes_left(explanation), str(explanation)
+    assert "concat(" in region.braid_graph
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("attention", ATTENTION)
+def test_causal_lm_layers_run_in_braid(attention):
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**SMALL, attn_implementation=attention)
+    model = transformers.LlamaForCausalLM(config).eval()
+    ids = torch.randint(0, SMALL["vocab_size"], (2, 7))
+    graphs = []
+
+    def capturing_backend(gm, example_inputs):
+        compiled = braid.torch.backend(gm, example_inputs)
+        graphs.append(compiled.__self__)  # the partitioned module: what is left runs in PyTorch
+        return compiled
+
+    _close(torch.compile(model, backend=capturing_backend)(ids).logits, model(ids).logits)
+    # Embedding, rotary cos/sin and the mask stay PyTorch; nothing of a decoder layer does but
+    # the empty tensors the cache starts from and the unpacking of a region's outputs.
+    def region_call(node):
+        return isinstance(node, torch.fx.Node) and isinstance(
+            getattr(node.target, "__self__", None), BraidRegion)
+
+    def in_layer(node):
+        value = node.meta.get("example_value")
+        return (node.op in ("call_function", "call_method") and hasattr(value, "shape") and
+                value.numel() > 0 and not region_call(node) and
+                not (node.target is operator.getitem and region_call(node.args[0])) and
+                any(cls is LlamaDecoderLayer
+                    for _, cls in node.meta.get("nn_module_stack", {}).values()))
+
+    regions = [n.target.__self__ for g in graphs for n in g.graph.nodes if region_call(n)]
+    assert regions and all(r.report.compiled and not r.report.fallbacks for r in regions)
+    in_layers = [n.name for g in graphs for n in g.graph.nodes if in_layer(n)]
+    assert not in_layers
+
+
+@torch.no_grad()
+def test_aten_decoder_layer_from_make_fx():
+    # AOT-style aten: mm of transposed weights, bmm, _softmax, clone, _unsafe_view, slice.
+    from torch.fx.experimental.proxy_tensor import make_fx
+    layer, rope, _ = _layer("eager")
+    x, kwargs = _inputs(rope, "eager", 0, 7)
+    cos, sin = kwargs["position_embeddings"]
+    mask = kwargs["attention_mask"].contiguous()
+
+    def f(x, cos, sin, mask):
+        return layer(x, attention_mask=mask, position_embeddings=(cos, sin))
+
+    gm = make_fx(f)(x, cos, sin, mask)
+    compiled = braid.torch.compile(gm, [x, cos, sin, mask], dynamic=False)
+    _close(compiled(x, cos, sin, mask), f(x, cos, sin, mask))
+    explanation = braid.torch.explain(compiled)
+    assert len(explanation.regions) == 1 and not explanation.left_to_pytorch, str(explanation)
+    assert [len(g) for g in explanation.grouped] == [3, 2]  # one reshape of x for Q, K and V
+    # Bad input is a braid error naming what is wrong, not a wrong result.
+    with pytest.raises(braid.Error, match="dim 1 is 5"):
+        compiled(x[:, :5], cos[:, :5], sin[:, :5], mask[..., :5, :5].contiguous())
+    with pytest.raises(braid.Error, match="dtype"):
+        compiled(x.double(), cos, sin, mask)
+
+
+@torch.no_grad()
+def test_mismatched_inputs_raise_as_in_eager():
+    layer, rope, _ = _layer("eager")
+    compiled = torch.compile(layer, backend="braid")
+    x, kwargs = _inputs(rope, "eager", 0, 7)
+    compiled(x, **kwargs)
+    kwargs["attention_mask"] = torch.zeros(2, 1, 7, 8)  # one key too many
+    for run in (layer, compiled):
+        with pytest.raises(RuntimeError, match="must match the size"):
+            run(x, **kwargs)
+
+
+class Unsupported(nn.Module):
+    """Attention and slicing forms braid does not take, each next to a GEMM."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(16, 16)
+
+    def forward(self, q, k, v, bool_mask):
+        h = self.proj(q)
+        a = F.scaled_dot_product_attention(h, k, v, attn_mask=bool_mask)  # a boolean mask
+        b = F.scaled_dot_product_attention(h[:, :, :3], k, v, is_causal=True)  # 3 q, 5 keys
+        c = h[..., ::2]  # a step
+        return a, b, c
+
+
+@torch.no_grad()
+def test_unsupported_forms_say_why():
+    model = Unsupported().eval()
+    q, k, v = torch.randn(1, 2, 5, 16), torch.randn(1, 2, 5, 16), torch.randn(1, 2, 5, 16)
+    bool_mask = torch.rand(5, 5) > 0.3
+    bool_mask[:, 0] = True
+    expected = model(q, k, v, bool_mask)
+    actual = torch.compile(model, backend="braid")(q, k, v, bool_mask)
+    for a, e in zip(actual, expected):
+        _close(a, e)
+    reasons = " | ".join(braid.torch.explain(model, q, k, v, bool_mask).left_to_pytorch.values())
+    assert "a boolean attn_mask (braid's mask is additive)" in reasons
+    assert "is_causal with 3 queries and 5 keys" in reasons
+    assert "a slice with step 2" in reasons
+
+
+class ShapeOps(nn.Module):
+    """The other spellings the bridge lowers, under dynamic sizes."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(16, 16)
+        self.w = nn.Parameter(torch.randn(16, 24) * 0.2)  # h @ w: a 2-D weight, a braid matmul
+
+    def forward(self, x, mask):  # x [B, T, 16], mask [B, 1, T, 2T]
+        h = self.proj(x)
+        y = (h.flatten(0, 1) @ self.w).view(x.shape[0], x.shape[1], 24)  # dims B*T
+        p = torch.softmax(y.to(torch.bfloat16), dim=-1, dtype=torch.float32)  # bf16 in, f32 out
+        r = y.sum(-1) + y.amax(dim=-1) - torch.mean(y, dim=1, keepdim=True).squeeze(1)[:, :1]
+        heads = h.view(x.shape[0], x.shape[1], 2, 8).permute(2, 0, 3, 1)
+        q = h.unsqueeze(1).expand(-1, 2, -1, -1)
+        kv = torch.cat([q, q], dim=2)  # [B, 2, 2T, 16]
+        m = mask[:, :, :, :kv.shape[2]]  # the whole (symbolic) dim: no op
+        a = F.scaled_dot_product_attention(q, kv, kv, attn_mask=m, scale=0.3)
+        s = torch.matmul(q, kv.transpose(-1, -2)).pow(2).add(1.0).rsqrt()
+        return p, r, heads, a, s, h[:, None, :, 1:3].contiguous()
+
+
+@torch.no_grad()
+def test_shape_ops_reductions_and_conversions_under_dynamic_sizes():
+    model = ShapeOps().eval()
+    compiled = torch.compile(model, backend="braid")
+    for t, extra in ((5, 0), (6, 0), (9, 0), (9, 3)):  # a longer mask: the slice is not a no-op
+        x, mask = torch.randn(2, t, 16), torch.randn(2, 1, t, 2 * t + extra)
+        for actual, expected in zip(compiled(x, mask), model(x, mask)):
+            _close(actual, expected)
+    x, mask = torch.randn(2, 7, 16), torch.randn(2, 1, 7, 14)
+    torch._dynamo.mark_dynamic(x, 1)  # explain's trace: dynamic from the start
+    torch._dynamo.mark_dynamic(mask, 2)
+    torch._dynamo.mark_dynamic(mask, 3)
+    explanation = braid.torch.explain(model, x, mask)
+    assert not _tensor_nodes_left(explanation), str(explanation)
+    (region,) = explanation.regions
+    assert region.compiled and "f32[2*s" in region.braid_graph, str(explanation)  # B*T
+
+
+class FlatInput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):  # the region's input is [B*T, 8]: braid cannot bind B and T from it
+        return self.proj(torch.cumsum(x.flatten(0, 1), 0))
+
+
+@torch.no_grad()
+def test_sizes_braid_cannot_bind_fall_back_with_a_reason():
+    model = FlatInput().eval()
+    x = torch.randn(3, 4, 8)
+    torch._dynamo.mark_dynamic(x, 0)
+    torch._dynamo.mark_dynamic(x, 1)
+    _close(torch.compile(model, backend="braid")(x), model(x))
+    (region,) = braid.torch.explain(model, x).regions
+    assert not region.compiled and "braid binds sizes from plain dims" in region.error
