@@ -10,12 +10,6 @@
 namespace braid {
 namespace {
 
-llvm::Value* F32(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
-
-}  // namespace
-
-namespace {
-
 // Query heads per KV head; a graph with no heads at all (both counts bound to 0) has no work,
 // and must not divide by zero finding that out.
 llvm::Value* GroupSize(FunctionEmitter& f, llvm::Value* hq, llvm::Value* hkv) {
@@ -91,7 +85,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   }
   const bool causal = AttentionCausal(node_.attrs());
   const int64_t static_d = qs[3].is_symbolic() ? 0 : qs[3].value();
-  llvm::Value* scale = F32(b, AttentionScale(node_.attrs(), static_d));
+  llvm::Value* scale = f.F32(AttentionScale(node_.attrs(), static_d));
   if (qs[3].is_symbolic() && !node_.attrs().count("scale")) {  // 1 / sqrt(D) at run time
     scale = EmitPointwise(b, OpKind::kRsqrt, {b.CreateUIToFP(d, f32)});
   }
@@ -111,10 +105,10 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   reassoc.setAllowReassoc();
 
   f.For(f.I64(0), rows, 1, "init", [&](llvm::Value* r) {
-    b.CreateStore(F32(b, kNegInf), at(row_max, r));
-    b.CreateStore(F32(b, 0.0), at(row_sum, r));
+    b.CreateStore(f.F32(kNegInf), at(row_max, r));
+    b.CreateStore(f.F32(0.0), at(row_sum, r));
     f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
-      b.CreateStore(F32(b, 0.0), at(acc, b.CreateAdd(b.CreateMul(r, d), i)));
+      b.CreateStore(f.F32(0.0), at(acc, b.CreateAdd(b.CreateMul(r, d), i)));
     });
   });
   // Causal: a block sees keys up to its latest row's position S - T + t. Its rows are
@@ -135,7 +129,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
       llvm::Value* k_row = b.CreateAdd(kv_base, b.CreateMul(j, d));
       f.For(f.I64(0), rows, 1, "r", [&](llvm::Value* r) {
         llvm::Value* q_row = row_offset(r);
-        b.CreateStore(F32(b, 0.0), dot);
+        b.CreateStore(f.F32(0.0), dot);
         f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
           llvm::Value* prod = b.CreateFMul(LoadAsF32(b, dtype, q, b.CreateAdd(q_row, i)),
                                            LoadAsF32(b, dtype, k, b.CreateAdd(k_row, i)));
@@ -153,7 +147,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
         }
         if (causal) {
           llvm::Value* limit = b.CreateAdd(b.CreateSub(s_len, t_len), t);
-          s = b.CreateSelect(b.CreateICmpSGT(j, limit), F32(b, kNegInf), s);
+          s = b.CreateSelect(b.CreateICmpSGT(j, limit), f.F32(kNegInf), s);
         }
         b.CreateStore(s, at(scores, b.CreateAdd(b.CreateMul(r, f.I64(kKeyBlock)), jj)));
       });
@@ -170,15 +164,15 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
       llvm::Value* old_max = b.CreateLoad(f32, at(row_max, r));
       llvm::Value* new_max = b.CreateLoad(f32, block_max);
       // No visible key yet: shift by 0, so exp(-inf) = 0 rather than exp(-inf + inf) = NaN.
-      llvm::Value* shift = b.CreateSelect(b.CreateFCmpOEQ(new_max, F32(b, kNegInf)), F32(b, 0.0), new_max);
+      llvm::Value* shift = b.CreateSelect(b.CreateFCmpOEQ(new_max, f.F32(kNegInf)), f.F32(0.0), new_max);
       // exp(-inf) must be 0 exactly (the polynomial exp clamps its input and gives ~1e-38), so
       // masked keys add nothing and a row that has seen no key yet keeps sum 0 and, if it never
       // sees one, ends 0/0 = NaN as the interpreter's does.
       auto exp_or_zero = [&](llvm::Value* s, llvm::Value* x) {
-        return b.CreateSelect(b.CreateFCmpOEQ(s, F32(b, kNegInf)), F32(b, 0.0), EmitPointwise(b, OpKind::kExp, {x}));
+        return b.CreateSelect(b.CreateFCmpOEQ(s, f.F32(kNegInf)), f.F32(0.0), EmitPointwise(b, OpKind::kExp, {x}));
       };
       llvm::Value* correction = exp_or_zero(old_max, b.CreateFSub(old_max, shift));
-      b.CreateStore(F32(b, 0.0), block_sum);
+      b.CreateStore(f.F32(0.0), block_sum);
       f.For(f.I64(0), width, 1, "j", [&](llvm::Value* jj) {
         llvm::Value* s = b.CreateLoad(f32, at(row_scores, jj));
         llvm::Value* p = exp_or_zero(s, b.CreateFSub(s, shift));
@@ -213,7 +207,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   });
   // out_r = acc_r / sum_r (a row that saw no key: 0 / 0, NaN, as the interpreter).
   f.For(f.I64(0), rows, 1, "r", [&](llvm::Value* r) {
-    llvm::Value* inv = b.CreateFDiv(F32(b, 1.0), b.CreateLoad(f32, at(row_sum, r)));
+    llvm::Value* inv = b.CreateFDiv(f.F32(1.0), b.CreateLoad(f32, at(row_sum, r)));
     llvm::Value* acc_row = at(acc, b.CreateMul(r, d));
     llvm::Value* o_row = row_offset(r);
     f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {

@@ -35,6 +35,7 @@ class FunctionEmitter {
   llvm::Function* fn() { return fn_; }
 
   llvm::Value* I64(int64_t v) { return builder_.getInt64(v); }
+  llvm::Value* F32(double v) { return llvm::ConstantFP::get(builder_.getFloatTy(), v); }
   // The run-time value of one dim.
   llvm::Value* DimValue(const Dim& d);
   // Product of dims [begin, end) of `shape`.

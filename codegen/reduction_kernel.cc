@@ -9,11 +9,6 @@
 #include "ir/tensor_op_types.h"
 
 namespace braid {
-namespace {
-
-llvm::Value* F32(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
-
-}  // namespace
 
 int ReductionKernel::Axis() const {
   if (node_.op() == OpKind::kRmsNorm) return Operand(0).rank() - 1;
@@ -59,7 +54,7 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
     auto load = [&](llvm::Value* k) { return LoadAsF32(b, in_dtype, x, at(k)); };
     // A pass over the line folding every element into `slot`.
     auto fold = [&](llvm::Value* slot, double init, const std::function<llvm::Value*(llvm::Value*, llvm::Value*)>& step) {
-      b.CreateStore(F32(b, init), slot);
+      b.CreateStore(f.F32(init), slot);
       f.For(f.I64(0), length, 1, "k", [&](llvm::Value* k) {
         b.CreateStore(step(b.CreateLoad(b.getFloatTy(), slot), k), slot);
       });
@@ -100,7 +95,7 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
           return sum(a, b.CreateFMul(v, v));
         });
         llvm::Value* mean = b.CreateFDiv(squares, b.CreateSIToFP(length, b.getFloatTy()));
-        llvm::Value* inv = EmitPointwise(b, OpKind::kRsqrt, {b.CreateFAdd(mean, F32(b, *node_.FloatAttr("eps")))});
+        llvm::Value* inv = EmitPointwise(b, OpKind::kRsqrt, {b.CreateFAdd(mean, f.F32(*node_.FloatAttr("eps")))});
         f.For(f.I64(0), length, 1, "k", [&](llvm::Value* k) {
           llvm::Value* scaled = b.CreateFMul(b.CreateFMul(load(k), inv), LoadAsF32(b, in_dtype, w, k));
           StoreFromF32(b, out_dtype, scaled, y, at(k));

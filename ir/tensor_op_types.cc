@@ -14,8 +14,6 @@ namespace {
 
 absl::Status Error(absl::string_view msg) { return absl::InvalidArgumentError(msg); }
 
-bool IsFloat(DType dtype) { return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16; }
-
 int64_t IntAttr(const Attributes& attrs, const char* name) { return std::get<int64_t>(attrs.at(name)); }
 
 absl::StatusOr<int> Axis(const Attributes& attrs, const TensorType& x) {
@@ -238,7 +236,7 @@ absl::StatusOr<TensorType> InferTensorOpType(OpKind op, const std::vector<const 
   const TensorType& x = *operands.front();
   if (GetOpInfo(op).Has(kTraitReduction) || op == OpKind::kBatchMatmul || op == OpKind::kAttention) {
     for (const TensorType* t : operands) {
-      if (!IsFloat(t->dtype)) {
+      if (!IsFloatDType(t->dtype)) {
         return Error(absl::StrCat("'", GetOpInfo(op).name, "' computes on floating-point tensors, got ",
                                   t->ToString(), "; convert it to f32 first"));
       }
@@ -255,7 +253,7 @@ absl::StatusOr<TensorType> InferTensorOpType(OpKind op, const std::vector<const 
     }
     case OpKind::kTranspose: return Transpose(x, attrs);
     case OpKind::kRotateHalf:
-      if (!IsFloat(x.dtype) || x.rank() < 1 || x.shape.back().is_symbolic() || x.shape.back().value() % 2 != 0) {
+      if (!IsFloatDType(x.dtype) || x.rank() < 1 || x.shape.back().is_symbolic() || x.shape.back().value() % 2 != 0) {
         return Error(absl::StrCat("rotate_half needs a floating-point tensor with a static, even last dim; got ",
                                   x.ToString()));
       }

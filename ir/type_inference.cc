@@ -30,10 +30,6 @@ absl::Status SameDType(const TensorType& a, const TensorType& b) {
   return absl::OkStatus();
 }
 
-bool IsFloat(DType dtype) {
-  return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16;
-}
-
 // convert(x) {to = dtype}: to a floating-point dtype from any dtype (narrowing rounds to nearest
 // even; widening and integers to f32 are exact). Converting to an integer dtype is
 // quantization, which needs scales: not a convert.
@@ -43,7 +39,7 @@ absl::StatusOr<Type> InferConvert(const TensorType& x, const Attributes& attrs) 
   if (!to.has_value()) {
     return Error(absl::StrCat("'", to_name, "' is not a dtype (expected f32, bf16, f16, i8 or i32)"));
   }
-  if (!IsFloat(*to)) {
+  if (!IsFloatDType(*to)) {
     return Error(absl::StrCat("convert to ", to_name, " is not defined: converting to an integer "
                               "type is quantization, which needs scales"));
   }
@@ -149,7 +145,7 @@ absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const
   const bool narrow_weight = x.dtype == DType::kF32 &&
                              (w.dtype == DType::kBF16 || w.dtype == DType::kF16 || w.dtype == DType::kI8);
   if (!narrow_weight) BRAID_RETURN_IF_ERROR(SameDType(x, w));
-  if (!IsFloat(x.dtype)) {
+  if (!IsFloatDType(x.dtype)) {
     return Error(absl::StrCat("GEMMs compute on floating-point tensors, got ", x.ToString(),
                               "; convert the operands to f32 (or bf16/f16) first"));
   }
@@ -284,7 +280,7 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
   BRAID_CHECK(info.Has(kTraitPointwise), "op without an inference rule");
   if (op == OpKind::kConvert) return InferConvert(*tensors[0], attrs);
   for (const TensorType* t : tensors) {
-    if (!IsFloat(t->dtype)) {
+    if (!IsFloatDType(t->dtype)) {
       return Error(absl::StrCat("'", info.name, "' computes on floating-point tensors, got ", t->ToString(),
                                 "; convert it to f32 first"));
     }

@@ -27,6 +27,8 @@ inline constexpr DType kAllDTypes[] = {DType::kF32, DType::kBF16, DType::kF16, D
                                        DType::kI32};
 
 absl::string_view DTypeName(DType dtype);
+// f32, bf16 or f16: the dtypes arithmetic is defined on.
+inline bool IsFloatDType(DType dtype) { return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kF16; }
 std::optional<DType> ParseDType(absl::string_view name);
 int64_t DTypeBytes(DType dtype);
 
