@@ -61,12 +61,10 @@ absl::Status GraphError(const Graph& g, SourceLoc loc, const std::string& msg) {
 }  // namespace
 
 absl::Status CheckCompilable(const Graph& g) {
-  // Generated code holds f32 and bf16 (codegen/element_storage.h); the interpreter runs the rest.
+  // Generated code holds f32, bf16 and i8 (codegen/element_storage.h); the interpreter runs the rest.
   auto storage_error = [&](SourceLoc loc, const Value* v, const TensorType& t) {
-    return GraphError(g, loc, absl::StrCat("only f32 and bf16 values (and i8 constants read only as GEMM weights) can "
-                                           "be compiled so far; %", v->name(), " is ", t.ToString(),
-                                           t.dtype == DType::kI8 ? " (--O folds an int8 weight's dequantisation into its GEMM;"
-                                                                 : " (", " the interpreter runs it: --interpret)"));
+    return GraphError(g, loc, absl::StrCat("only f32, bf16 and i8 values can be compiled so far; %", v->name(), " is ",
+                                           t.ToString(), " (the interpreter runs it: --interpret)"));
   };
   for (const auto& node : g.nodes()) {
     for (const TensorType& t : node->result()->type().layout()) {
@@ -81,15 +79,21 @@ absl::Status CheckCompilable(const Graph& g) {
                                        "prepacked); %",
                                        weight->name(), " is not (the interpreter runs it: --interpret)"));
       }
-      if (!IsStorageDType(w.dtype) && w.dtype != DType::kI8) return storage_error(node->loc(), weight, w);
+      if (!IsStorageDType(w.dtype)) return storage_error(node->loc(), weight, w);
+      // vpdpbusd sums K products of up to 255·128 in i32: exact for K <= 65536 (on every host,
+      // so a graph's meaning does not depend on the machine).
+      const TensorType& x = node->operand(gemm.act)->type().tensor();
+      const Dim& k = x.shape.back();
+      if (x.dtype == DType::kI8 && (k.is_symbolic() || k.value() > 65536)) {
+        return GraphError(g, node->loc(),
+                          absl::StrCat("an i8 x i8 GEMM is compiled for a static K of at most 65536 (its i32 sums); "
+                                       "this one has K = ", k.ToString(), " (the interpreter runs it: --interpret)"));
+      }
     }
   }
   for (const Value* p : g.params()) {
-    // An i8 constant lives only as prepacked GEMM weights (checked above for every GEMM), or
-    // is not read at all.
     const DType dtype = p->type().tensor().dtype;
-    const bool packed_i8 = dtype == DType::kI8 && p->is_const() && !NeededUnpacked(g, p);
-    if (!IsStorageDType(dtype) && !packed_i8) return storage_error(p->loc(), p, p->type().tensor());
+    if (!IsStorageDType(dtype)) return storage_error(p->loc(), p, p->type().tensor());
   }
   return absl::OkStatus();
 }

@@ -19,15 +19,21 @@ llvm::Value* Splat(llvm::IRBuilder<>& b, llvm::Type* type, uint64_t value) {
 
 }  // namespace
 
-bool IsStorageDType(DType dtype) { return dtype == DType::kF32 || dtype == DType::kBF16; }
+bool IsStorageDType(DType dtype) { return dtype == DType::kF32 || dtype == DType::kBF16 || dtype == DType::kI8; }
 
 llvm::Type* StorageType(llvm::IRBuilder<>& b, DType dtype) {
-  BRAID_CHECK(IsStorageDType(dtype), "generated code stores f32 and bf16 only");
+  BRAID_CHECK(IsStorageDType(dtype), "generated code stores f32, bf16 and i8 only");
+  if (dtype == DType::kI8) return b.getInt8Ty();
   return dtype == DType::kBF16 ? static_cast<llvm::Type*>(b.getInt16Ty()) : b.getFloatTy();
 }
 
 llvm::Value* WidenToF32(llvm::IRBuilder<>& b, DType dtype, llvm::Value* stored) {
   if (dtype == DType::kF32) return stored;
+  if (dtype == DType::kI8) {
+    llvm::Type* f32 = b.getFloatTy();
+    if (auto* vector = llvm::dyn_cast<llvm::VectorType>(stored->getType())) f32 = llvm::VectorType::get(f32, vector);
+    return b.CreateSIToFP(stored, f32);
+  }
   BRAID_CHECK(dtype == DType::kBF16, "WidenToF32: f32 or bf16");
   llvm::Type* i32 = IntLike(stored->getType(), 32);
   llvm::Value* bits = b.CreateShl(b.CreateZExt(stored, i32), Splat(b, i32, 16));
@@ -38,6 +44,19 @@ llvm::Value* WidenToF32(llvm::IRBuilder<>& b, DType dtype, llvm::Value* stored) 
 
 llvm::Value* RoundFromF32(llvm::IRBuilder<>& b, DType dtype, llvm::Value* value) {
   if (dtype == DType::kF32) return value;
+  if (dtype == DType::kI8) {
+    // The interpreter's i8 conversion: nearest even, saturated to [-128, 127], NaN to 0 (the
+    // clamp first, so the conversion is always defined; minnum/maxnum pass a NaN through, which
+    // the select then replaces).
+    llvm::Type* type = value->getType();
+    llvm::Value* clamped = b.CreateBinaryIntrinsic(
+        llvm::Intrinsic::minnum,
+        b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, value),
+                                llvm::ConstantFP::get(type, -128.0)),
+        llvm::ConstantFP::get(type, 127.0));
+    llvm::Value* zeroed = b.CreateSelect(b.CreateFCmpUNO(value, value), llvm::ConstantFP::get(type, 0.0), clamped);
+    return b.CreateFPToSI(zeroed, IntLike(type, 8));
+  }
   BRAID_CHECK(dtype == DType::kBF16, "RoundFromF32: f32 or bf16");
   llvm::Type* i32 = IntLike(value->getType(), 32);
   llvm::Type* i16 = IntLike(value->getType(), 16);

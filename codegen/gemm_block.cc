@@ -47,13 +47,15 @@ DType WeightDType(GemmPath path) { return PanelFormatFor(path, 16).dtype; }
 
 // The element type of a packed weight panel: f32, bf16 held as i16 bits, or i8.
 llvm::Type* WeightElementType(llvm::IRBuilder<>& b, GemmPath path) {
-  return path == GemmPath::kI8Widen ? b.getInt8Ty() : StorageType(b, WeightDType(path));
+  return path == GemmPath::kI8Widen || path == GemmPath::kI8Dot ? b.getInt8Ty() : StorageType(b, WeightDType(path));
 }
 
-// The element type of the packed activation: f32, or bf16 pairs held as i16 bits.
+// The element type of the packed activation: f32, bf16 pairs held as i16 bits, or u8 quads.
 llvm::Type* ActElementType(llvm::IRBuilder<>& b, GemmPath path) {
+  if (path == GemmPath::kI8Dot) return b.getInt8Ty();
   return path == GemmPath::kBf16Dot ? static_cast<llvm::Type*>(b.getInt16Ty()) : b.getFloatTy();
 }
+
 
 // `vw` weights at `address` as f32 lanes. bf16 widens exactly in registers (element_storage.h):
 // three cheap vector ops per load on any AVX2 or AVX-512 host, and half the bytes from memory;
@@ -81,7 +83,9 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
   llvm::Type* fty = b.getFloatTy();
   llvm::Type* wty = WeightElementType(b, path);
   const DType weight = WeightDType(path);
-  auto* vty = llvm::FixedVectorType::get(fty, vw);
+  // The accumulators: f32 lanes, or exact i32 sums on the int8 dot path (its tile holds i32).
+  const bool int8_dot = path == GemmPath::kI8Dot;
+  auto* vty = llvm::FixedVectorType::get(int8_dot ? static_cast<llvm::Type*>(b.getInt32Ty()) : fty, vw);
   const int nr = nv * vw;
   const llvm::Align valign(vw * 4);
   std::vector<llvm::Value*> b_panels, tiles;
@@ -101,6 +105,26 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
   // One k step: acc += A[k] * B[k]. On the dot path a step is a k pair: each f32 lane adds
   // a[2p]·b[2p] + a[2p+1]·b[2p+1] (vdpbf16ps), A's pair of row i broadcast to every lane.
   auto step = [&](llvm::Value* k, std::vector<llvm::Value*>& values) {
+    if (int8_dot) {
+      // A k quad: each i32 lane adds the four products of row i's u8 quad (broadcast) and the
+      // column's i8 quad (vpdpbusd).
+      llvm::Value* a_row = b.CreateInBoundsGEP(b.getInt8Ty(), a_panel, b.CreateMul(k, f.I64(4 * mr)));
+      std::vector<llvm::Value*> av;
+      for (int i = 0; i < rows; ++i) {
+        av.push_back(b.CreateVectorSplat(vw, b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), a_row, 4 * i))));
+      }
+      for (int s = 0; s < streams; ++s) {
+        llvm::Value* b_row = b.CreateInBoundsGEP(wty, b_panels[s], b.CreateMul(k, f.I64(4 * nr)));
+        for (int j = 0; j < nv; ++j) {
+          llvm::Value* bv = b.CreateAlignedLoad(vty, b.CreateConstInBoundsGEP1_64(wty, b_row, 4 * j * vw), valign);
+          for (int i = 0; i < rows; ++i) {
+            values[index(s, i, j)] = b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_vpdpbusd_512, {},
+                                                       {values[index(s, i, j)], av[i], bv});
+          }
+        }
+      }
+      return;
+    }
     if (path == GemmPath::kBf16Dot) {
       auto* pairs = llvm::FixedVectorType::get(b.getBFloatTy(), 2 * vw);
       llvm::Value* a_row = b.CreateInBoundsGEP(b.getInt16Ty(), a_panel, b.CreateMul(k, f.I64(2 * mr)));
@@ -141,7 +165,7 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
   };
   // The loop runs over k, or over k pairs on the dot path (kb odd: the packers zero the last
   // pair's second half).
-  if (path == GemmPath::kBf16Dot) kb = b.CreateSDiv(b.CreateAdd(kb, f.I64(1)), f.I64(2), "pairs");
+  if (GemmKStep(path) > 1) kb = b.CreateSDiv(b.CreateAdd(kb, f.I64(GemmKStep(path) - 1)), f.I64(GemmKStep(path)), "steps");
   llvm::Value* mask = nullptr;  // k & mask == 0: a step that prefetches
   if (prefetch_shift != nullptr) mask = b.CreateSub(b.CreateShl(f.I64(1), prefetch_shift), f.I64(1), "prefetch.mask");
   llvm::BasicBlock* pre = b.GetInsertBlock();
@@ -326,6 +350,8 @@ std::string PathSuffix(GemmPath path) {
       return "_bf16dot";
     case GemmPath::kI8Widen:
       return "_i8";
+    case GemmPath::kI8Dot:
+      return "_i8dot";
   }
   return "";
 }
@@ -361,8 +387,9 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg,
     // Measured on the bf16 7B gate/up (AMD VM, 3 alternating rounds): without prefetch on the
     // dot path M = 16 19.1-20.4 ms (1 thread) and 9.7-11.4 (2), M = 128 134-212 and 75-79;
     // with it 14.9-15.2 and 7.5-7.8, 128-133 and 65.
-    const bool dot = path == GemmPath::kBf16Dot;
-    llvm::Value* steps = dot ? b.CreateSDiv(b.CreateAdd(kb, f.I64(1)), f.I64(2)) : kb;
+    // (The int8 dot path's quad rows, nr i32, are f32 rows too.)
+    const bool dot = GemmKStep(path) > 1;
+    llvm::Value* steps = dot ? b.CreateSDiv(b.CreateAdd(kb, f.I64(GemmKStep(path) - 1)), f.I64(GemmKStep(path))) : kb;
     const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, dot ? DType::kF32 : WeightDType(path), ms,
                                                            m_rows, steps, next_b, b_panel);
     // Sparse, dense or no prefetches, then the smallest row variant that covers what is left.
@@ -414,7 +441,8 @@ llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, G
   llvm::Type* aty = ActElementType(b, path);
   // The micro-panel stride of A packed for all of K: K, rounded up to whole pairs on the dot
   // path (kc is even, so every chunk but the last starts on a pair).
-  llvm::Value* a_kc = path == GemmPath::kBf16Dot ? b.CreateAnd(b.CreateAdd(k, f.I64(1)), f.I64(-2)) : k;
+  const int step_k = GemmKStep(path);
+  llvm::Value* a_kc = step_k > 1 ? b.CreateAnd(b.CreateAdd(k, f.I64(step_k - 1)), f.I64(-step_k)) : k;
   f.For(f.I64(0), k, kc, "k0", [&](llvm::Value* k0) {
     llvm::Value* k_next = b.CreateAdd(k0, kc);
     // (No inbounds: past the panel's end this address is only compared away.)

@@ -13,22 +13,25 @@ namespace {
 
 // The runtime's activation packer (PackActivation in packing.h): plain data movement, cheaper
 // to call than to generate and compile per GEMM.
-// A bf16 activation is widened to f32 as it is packed (braid_pack_activation_bf16), or packed
-// as bf16 k pairs for the dot path (braid_pack_activation_bf16_pairs).
-llvm::FunctionCallee PackActivationFunction(ModuleContext& mc, DType act, bool pairs) {
+// A bf16 or i8 activation is widened to f32 as it is packed (braid_pack_activation_bf16 / _i8),
+// or packed as bf16 k pairs or u8 k quads for the dot paths (k_step 2 or 4).
+llvm::FunctionCallee PackActivationFunction(ModuleContext& mc, DType act, int k_step) {
   llvm::LLVMContext& ctx = mc.module.getContext();
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
   auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, i64, i64, i64, i64, i64, ptr}, false);
-  const char* name = pairs                    ? "braid_pack_activation_bf16_pairs"
+  const char* name = k_step == 2              ? "braid_pack_activation_bf16_pairs"
+                     : k_step == 4            ? "braid_pack_activation_u8_quads"
                      : act == DType::kBF16 ? "braid_pack_activation_bf16"
+                     : act == DType::kI8   ? "braid_pack_activation_i8"
                                            : "braid_pack_activation";
   return mc.module.getOrInsertFunction(name, type);
 }
 
-// K rounded up to whole pairs.
-llvm::Value* RoundUpToPairs(llvm::IRBuilder<>& b, llvm::Value* k) {
-  return b.CreateAnd(b.CreateAdd(k, b.getInt64(1)), b.getInt64(-2));
+// K rounded up to whole steps of `k_step` (a power of two).
+llvm::Value* RoundUpToSteps(llvm::IRBuilder<>& b, llvm::Value* k, int k_step) {
+  if (k_step == 1) return k;
+  return b.CreateAnd(b.CreateAdd(k, b.getInt64(k_step - 1)), b.getInt64(-k_step));
 }
 
 // The runtime's per-thread scratch buffer (braid_thread_scratch in runtime.h).
@@ -129,14 +132,14 @@ void GemmTaskEmitter::EmitOperands() {
     llvm::Value* k = f_.DimValue(spec.act->type().tensor().shape.back());
     const GemmPath path = GemmPathFor(spec.act->type().tensor().dtype, spec.weight->type().tensor().dtype,
                                       mc_.target.bf16_dot());
-    const bool pairs = path == GemmPath::kBf16Dot;
+    const int k_step = GemmKStep(path);
     auto act = std::find_if(acts_.begin(), acts_.end(), [&](const Activation& a) { return a.value == spec.act; });
     if (act == acts_.end()) {
-      acts_.push_back({spec.act, f_.Buffer(mc_.plan.value_slot.at(spec.act)), k, PackBuffer(f_, cfg_), pairs});
+      acts_.push_back({spec.act, f_.Buffer(mc_.plan.value_slot.at(spec.act)), k, PackBuffer(f_, cfg_), k_step});
       act = acts_.end() - 1;
     }
-    BRAID_CHECK(act->pairs == pairs, "GEMMs sharing an activation share its packing");
-    ops_.push_back({k, pairs ? RoundUpToPairs(b_, k) : k, f_.Buffer(spec.packed_slot),
+    BRAID_CHECK(act->k_step == k_step, "GEMMs sharing an activation share its packing");
+    ops_.push_back({k, RoundUpToSteps(b_, k, k_step), f_.Buffer(spec.packed_slot),
                     static_cast<size_t>(act - acts_.begin()), path});
     k_max_ = b_.CreateSelect(b_.CreateICmpSGT(k, k_max_), k, k_max_);
   }
@@ -203,9 +206,9 @@ void GemmTaskEmitter::EmitPanelMajor() {
   std::vector<llvm::Value*> packed_act;
   for (size_t a = 0; a < acts_.size(); ++a) {
     packed_act.push_back(b_.CreateInBoundsGEP(b_.getFloatTy(), scratch, b_.CreateMul(act_floats_, f_.I64(a))));
-    // All of K per micro-panel (whole pairs on the dot path, as the panel run reads it).
-    llvm::Value* panel_k = acts_[a].pairs ? RoundUpToPairs(b_, acts_[a].k) : acts_[a].k;
-    b_.CreateCall(PackActivationFunction(mc_, acts_[a].value->type().tensor().dtype, acts_[a].pairs),
+    // All of K per micro-panel (whole pairs / quads on the dot paths, as the panel run reads it).
+    llvm::Value* panel_k = RoundUpToSteps(b_, acts_[a].k, acts_[a].k_step);
+    b_.CreateCall(PackActivationFunction(mc_, acts_[a].value->type().tensor().dtype, acts_[a].k_step),
                   {acts_[a].data, acts_[a].k, m0_, m_rows_, f_.I64(0), acts_[a].k, f_.I64(cfg_.mr), panel_k,
                    packed_act.back()});
   }
@@ -225,7 +228,7 @@ void GemmTaskEmitter::EmitKBlocks() {
   f_.For(f_.I64(0), k_max_, kc_, "k0", [&](llvm::Value* k0) {
     for (const Activation& act : acts_) {
       IfKInRange(k0, act.k, [&](llvm::Value* kb) {
-        b_.CreateCall(PackActivationFunction(mc_, act.value->type().tensor().dtype, act.pairs),
+        b_.CreateCall(PackActivationFunction(mc_, act.value->type().tensor().dtype, act.k_step),
                       {act.data, act.k, m0_, m_rows_, k0, kb, f_.I64(cfg_.mr), tiled_kc_, act.packed});
       });
     }
@@ -321,10 +324,15 @@ void GemmTaskEmitter::BindEpilogue() {
       }
     }
   }
-  absl::flat_hash_map<size_t, llvm::Value*> bias_base, scale_base;
+  absl::flat_hash_map<size_t, llvm::Value*> bias_base, scale_base, column_sums;
   for (size_t g = 0; g < gemms_; ++g) {
     if (c_.gemms[g]->bias != nullptr) bias_base[g] = f_.Buffer(mc_.plan.value_slot.at(c_.gemms[g]->bias));
     if (c_.gemms[g]->scale != nullptr) scale_base[g] = f_.Buffer(mc_.plan.value_slot.at(c_.gemms[g]->scale));
+    if (ops_[g].path == GemmPath::kI8Dot) {
+      // The i32 column sums follow the panels: ceil(N / nr) panels of k_panel x nr bytes.
+      llvm::Value* panel_bytes = b_.CreateMul(b_.CreateMul(f_.CeilDiv(n_, nr_), ops_[g].k_panel), f_.I64(nr_));
+      column_sums[g] = b_.CreateInBoundsGEP(b_.getInt8Ty(), ops_[g].packed, panel_bytes);
+    }
   }
   for (const auto& [value, g] : gemm_of) loop.tile_values.insert(value);
   llvm::Value* n0 = nullptr;
@@ -332,7 +340,15 @@ void GemmTaskEmitter::BindEpilogue() {
   loop.read_tile = [&](const Value* v, llvm::Value* row, llvm::Value* col) -> llvm::Value* {
     const size_t g = gemm_of.at(v);
     llvm::Value* index = b_.CreateAdd(b_.CreateMul(b_.CreateSub(row, m0_), f_.I64(nr_)), b_.CreateSub(col, n0));
-    llvm::Value* x = b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, TileOf(pp, g), index));
+    llvm::Value* x;
+    if (auto sums = column_sums.find(g); sums != column_sums.end()) {
+      // The int8 dot path's exact i32 sum, less what the u8 shift of the activations added.
+      llvm::Type* i32 = b_.getInt32Ty();
+      llvm::Value* sum = b_.CreateLoad(i32, b_.CreateInBoundsGEP(i32, TileOf(pp, g), index));
+      x = b_.CreateSIToFP(b_.CreateSub(sum, b_.CreateLoad(i32, b_.CreateInBoundsGEP(i32, sums->second, col))), fty);
+    } else {
+      x = b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, TileOf(pp, g), index));
+    }
     // The weight scale (one f32 per column: an int8 weight's) multiplies the sum, then the bias.
     if (auto scale = scale_base.find(g); scale != scale_base.end()) {
       x = b_.CreateFMul(x, b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, scale->second, col)));

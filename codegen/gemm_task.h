@@ -56,7 +56,7 @@ class GemmTaskEmitter {
   // A GEMM's operands; GEMMs reading the same activation share one packed copy of its block.
   struct Operands {
     llvm::Value* k;
-    llvm::Value* k_panel;  // K rows per packed panel: K, rounded up to pairs on the dot path
+    llvm::Value* k_panel;  // K rows per packed panel: K, rounded up to pairs / quads on the dot paths
     llvm::Value* packed;   // all panels of the packed weight
     size_t act;            // index into acts_
     GemmPath path;         // how its block functions read and multiply (panel_format.h)
@@ -66,7 +66,7 @@ class GemmTaskEmitter {
     llvm::Value* data;
     llvm::Value* k;
     llvm::Value* packed;  // one packed block (mc x kc)
-    bool pairs;           // packed as bf16 k pairs (the dot path), else as f32
+    int k_step;           // packed as f32 (1), bf16 k pairs (2) or u8 k quads (4): the dot paths
   };
 
   void EmitFrame();

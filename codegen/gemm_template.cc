@@ -43,6 +43,19 @@ int64_t GemmTemplate::StaticWeightBytes() const {
   return bytes;
 }
 
+int GemmTemplate::CommonKStep() const {
+  int k_step = 0;
+  for (const GemmOutputClass& c : classes_) {
+    for (const GemmSpec* spec : c.gemms) {
+      const int step = GemmKStep(GemmPathFor(spec->act->type().tensor().dtype, spec->weight->type().tensor().dtype,
+                                             mc_.target.bf16_dot()));
+      if (k_step != 0 && step != k_step) return 1;
+      k_step = step;
+    }
+  }
+  return std::max(k_step, 1);
+}
+
 int GemmTemplate::KBlockFor(const CacheSizes& caches, int panel_width) {
   const int64_t fit = caches.l1d_bytes * 2 / 3 / (int64_t{panel_width} * 4) / 32 * 32;
   return static_cast<int>(std::clamp<int64_t>(fit, 32, kMaxKBlock));
@@ -75,6 +88,12 @@ TileConfig GemmTemplate::Choose() const {
   if (config.kc < kMaxKBlock) {
     absl::StrAppend(&config.why, "; K blocks of ", config.kc, " for the ", mc_.target.caches.l1d_bytes >> 10,
                     " KiB L1d");
+  }
+  // On a dot path a panel row holds 2 or 4 k in an f32's bytes, so the same block bytes (and
+  // micro-kernel steps) cover 2 or 4 times the k.
+  if (const int k_step = CommonKStep(); k_step > 1) {
+    config.kc *= k_step;
+    absl::StrAppend(&config.why, "; K blocks of ", config.kc, " (", k_step, " k per dot-product step)");
   }
   return config;
 }

@@ -75,6 +75,9 @@ class GemmTemplate {
   // the 1024x2816 gate/up's 23 MB behave cache-resident on these VMs (M = 1 reads them at
   // ~1.6x the DRAM bandwidth), the 7B shapes' 180-360 MB do not.
   static constexpr int64_t kStreamedWeightBytes = int64_t{64} << 20;
+  // k per micro-kernel step shared by all the kernel's GEMMs (2 or 4 when all take one dot
+  // path), else 1.
+  int CommonKStep() const;
   // The bytes of the kernel's GEMM weights if all their shapes are static, else 0.
   int64_t StaticWeightBytes() const;
   llvm::Value* ClassTasks(FunctionEmitter& f, const GemmOutputClass& c, const TileConfig& config) const;

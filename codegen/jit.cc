@@ -278,6 +278,8 @@ absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(llvm::orc::LLJIT& lljit, const 
   define("braid_pack_activation", &braid_pack_activation);
   define("braid_pack_activation_bf16", &braid_pack_activation_bf16);
   define("braid_pack_activation_bf16_pairs", &braid_pack_activation_bf16_pairs);
+  define("braid_pack_activation_u8_quads", &braid_pack_activation_u8_quads);
+  define("braid_pack_activation_i8", &braid_pack_activation_i8);
   define("braid_pack_weights", &braid_pack_weights);
   define("braid_pack_weights_bf16", &braid_pack_weights_bf16);
   define("braid_pack_weights_bf16_pairs", &braid_pack_weights_bf16_pairs);

@@ -199,10 +199,33 @@ void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int6
 
 void PackPanel8(OpKind kind, const PanelFormat& format, const int8_t* w, int64_t k, int64_t n, int64_t p,
                 int8_t* out) {
-  BRAID_CHECK(format.dtype == DType::kI8 && format.k_interleave == 1, "PackPanel8: an i8 packer, k single");
+  BRAID_CHECK(format.dtype == DType::kI8 && (format.k_interleave == 1 || format.k_interleave == 4),
+              "PackPanel8: an i8 packer, k single or in quads");
   const int nr = format.width;
   const int64_t n0 = p * nr;
-  PackNarrowPanel(kind, nr, w, k, n, n0, std::min<int64_t>(nr, n - n0), out + p * format.PanelElements(k));
+  const int64_t width = std::min<int64_t>(nr, n - n0);
+  int8_t* panel = out + p * format.PanelElements(k);
+  if (format.k_interleave == 1) {
+    PackNarrowPanel(kind, nr, w, k, n, n0, width, panel);
+  } else {
+    // k quads interleaved (vpdpbusd): element (kk, j) at ((kk / 4)·nr + j)·4 + kk % 4; the
+    // padding (columns past n, k past K) is zero.
+    std::fill(panel, panel + format.PanelElements(k), int8_t{0});
+    for (int64_t j = 0; j < width; ++j) {
+      for (int64_t kk = 0; kk < k; ++kk) {
+        panel[((kk >> 2) * nr + j) * 4 + (kk & 3)] = kind == OpKind::kMatmul ? w[kk * n + n0 + j] : w[(n0 + j) * k + kk];
+      }
+    }
+  }
+  if (format.column_sums) {
+    // 128·Σk w[k][n] per column of the panel (zero past n), after all the panels.
+    int32_t* sums = reinterpret_cast<int32_t*>(out + format.PanelBytes(k, n)) + p * nr;
+    for (int64_t j = 0; j < nr; ++j) {
+      int32_t sum = 0;
+      for (int64_t kk = 0; j < width && kk < k; ++kk) sum += kind == OpKind::kMatmul ? w[kk * n + n0 + j] : w[(n0 + j) * k + kk];
+      sums[j] = 128 * sum;
+    }
+  }
 }
 
 std::vector<int> MicroKernelRowVariants(int mr) {
@@ -295,6 +318,50 @@ void PackActivationBf16Pairs(const uint16_t* a, int64_t lda, int64_t m0, int64_t
   }
 }
 
+void PackActivationU8Quads(const int8_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb, int mr,
+                           int kc, uint8_t* out) {
+  // A k quad of one row is 32 bits: the f32 micro-panel's layout on 32-bit units, each byte
+  // shifted to unsigned (x ^ 0x80 = x + 128); a partial last quad is completed with 0x80 (an
+  // activation of zero; the weights there are zero anyway).
+  const int64_t quads = (kb + 3) / 4;
+  for (int64_t ms = 0; ms < m_rows; ms += mr) {
+    const int64_t left = m_rows - ms;
+    const int rows = MicroKernelRowVariant(left, mr);
+    uint8_t* panel = out + ms * kc;
+    for (int i = 0; i < rows; ++i) {
+      const int8_t* src = a + (m0 + ms + std::min<int64_t>(i, left - 1)) * lda + k0;
+      int64_t q = 0;
+      for (; q < kb / 4; ++q) {
+        uint32_t bits;
+        std::memcpy(&bits, src + 4 * q, 4);
+        bits ^= 0x80808080u;
+        std::memcpy(panel + (q * mr + i) * 4, &bits, 4);
+      }
+      for (; q < quads; ++q) {
+        for (int64_t kk = 4 * q; kk < 4 * q + 4; ++kk) {
+          panel[(q * mr + i) * 4 + (kk & 3)] = kk < kb ? static_cast<uint8_t>(src[kk] ^ 0x80) : uint8_t{0x80};
+        }
+      }
+    }
+  }
+}
+
+void PackActivationI8(const int8_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb, int mr, int kc,
+                      float* out) {
+  // Each micro-panel's rows widened (exactly) into a per-thread staging block, then interleaved
+  // by the f32 packer, as PackActivationBf16 does.
+  thread_local std::vector<float> staging;
+  if (static_cast<int64_t>(staging.size()) < mr * kb) staging.resize(mr * kb);
+  for (int64_t ms = 0; ms < m_rows; ms += mr) {
+    const int valid = static_cast<int>(std::min<int64_t>(mr, m_rows - ms));
+    for (int i = 0; i < valid; ++i) {
+      const int8_t* src = a + (m0 + ms + i) * lda + k0;
+      for (int64_t kk = 0; kk < kb; ++kk) staging[i * kb + kk] = src[kk];
+    }
+    PackActivation(staging.data(), kb, 0, valid, 0, kb, mr, kc, out + ms * kc);
+  }
+}
+
 void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t k, int64_t n, float* out) {
   for (int64_t p = 0; p < format.Panels(n); ++p) PackPanel(kind, format, w, k, n, p, out);
 }
@@ -334,4 +401,14 @@ extern "C" void braid_pack_weights_bf16_pairs(int32_t transposed, const uint16_t
   const braid::PanelFormat format{braid::DType::kBF16, static_cast<int>(nr), 2};
   const braid::OpKind kind = transposed ? braid::OpKind::kLinear : braid::OpKind::kMatmul;
   for (int64_t p = 0; p < format.Panels(n); ++p) braid::PackPanel16(kind, format, w, k, n, p, out);
+}
+
+extern "C" void braid_pack_activation_u8_quads(const int8_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0,
+                                               int64_t kb, int64_t mr, int64_t kc, uint8_t* out) {
+  braid::PackActivationU8Quads(a, lda, m0, m_rows, k0, kb, static_cast<int>(mr), static_cast<int>(kc), out);
+}
+
+extern "C" void braid_pack_activation_i8(const int8_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0,
+                                         int64_t kb, int64_t mr, int64_t kc, float* out) {
+  braid::PackActivationI8(a, lda, m0, m_rows, k0, kb, static_cast<int>(mr), static_cast<int>(kc), out);
 }

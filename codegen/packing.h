@@ -43,8 +43,10 @@ void PackWeights(OpKind kind, const PanelFormat& format, const float* w, int64_t
 // as they load) or 2 (k pairs side by side for vdpbf16ps, K padded to pairs with zeros).
 void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int64_t k, int64_t n, int64_t p,
                  uint16_t* out);
-// The same for an int8 weight into int8 panels (format.dtype i8, k_interleave 1): a quarter of
-// f32's bytes; the micro-kernels widen it as they load and the GEMM's scale restores its range.
+// The same for an int8 weight into int8 panels (format.dtype i8): a quarter of f32's bytes;
+// k_interleave 1 (the micro-kernels widen it as they load and the GEMM's scale restores its
+// range) or 4 (k quads for vpdpbusd, with the column sums after the panels when the format
+// asks for them).
 void PackPanel8(OpKind kind, const PanelFormat& format, const int8_t* w, int64_t k, int64_t n, int64_t p,
                 int8_t* out);
 
@@ -67,6 +69,16 @@ void PackActivation(const float* a, int64_t lda, int64_t m0, int64_t m_rows, int
 void PackActivationBf16Pairs(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
                              int mr, int kc, uint16_t* out);
 
+// For the int8 dot path: an i8 activation's rows as k quads of u8 (x + 128),
+// out[ms·kc + ((kk / 4)·mr + i)·4 + kk % 4] (bytes, kc a multiple of 4), a partial last quad
+// completed with 128 (zero).
+void PackActivationU8Quads(const int8_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb, int mr,
+                           int kc, uint8_t* out);
+
+// An i8 activation widened (exactly) to the f32 micro-panels: i8 x i8 GEMMs off the dot path.
+void PackActivationI8(const int8_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb, int mr, int kc,
+                      float* out);
+
 // The same from a bf16 activation, widened (exactly) to the f32 micro-panels.
 void PackActivationBf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0, int64_t kb,
                         int mr, int kc, float* out);
@@ -76,6 +88,10 @@ void PackActivationBf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_ro
 // Called by generated code to pack an activation block (see PackActivation).
 extern "C" void braid_pack_activation(const float* a, int64_t lda, int64_t m0, int64_t m_rows,
                                       int64_t k0, int64_t kb, int64_t mr, int64_t kc, float* out);
+extern "C" void braid_pack_activation_u8_quads(const int8_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0,
+                                               int64_t kb, int64_t mr, int64_t kc, uint8_t* out);
+extern "C" void braid_pack_activation_i8(const int8_t* a, int64_t lda, int64_t m0, int64_t m_rows, int64_t k0,
+                                         int64_t kb, int64_t mr, int64_t kc, float* out);
 extern "C" void braid_pack_activation_bf16_pairs(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows,
                                                  int64_t k0, int64_t kb, int64_t mr, int64_t kc, uint16_t* out);
 extern "C" void braid_pack_activation_bf16(const uint16_t* a, int64_t lda, int64_t m0, int64_t m_rows,

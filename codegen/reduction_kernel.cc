@@ -80,6 +80,14 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
       case OpKind::kReduceMax:
         StoreFromF32(b, out_dtype, fold(acc, kNegInf, maximum), y, line);
         break;
+      case OpKind::kQuantScale: {
+        llvm::Value* absmax = fold(acc, 0.0, [&](llvm::Value* a, llvm::Value* k) {  // NaN propagates
+          return b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a,
+                                         b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, load(k)));
+        });
+        StoreFromF32(b, out_dtype, b.CreateFDiv(absmax, f.F32(127.0)), y, line);
+        break;
+      }
       case OpKind::kSoftmax: {
         llvm::Value* m = fold(max, kNegInf, maximum);
         auto shifted_exp = [&](llvm::Value* k) { return EmitPointwise(b, OpKind::kExp, {b.CreateFSub(load(k), m)}); };

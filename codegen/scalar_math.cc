@@ -103,7 +103,10 @@ llvm::Value* EmitPointwise(llvm::IRBuilder<>& b, OpKind op, llvm::ArrayRef<llvm:
     case OpKind::kMul:
       return b.CreateFMul(x, args[1]);
     case OpKind::kDiv:
+    case OpKind::kQuantize:  // x / s; storing it as i8 rounds and saturates (element_storage.h)
       return b.CreateFDiv(x, args[1]);
+    case OpKind::kAbs:
+      return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
     case OpKind::kRsqrt:
       return b.CreateFDiv(F(b, 1.0), b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x));
     case OpKind::kPow:

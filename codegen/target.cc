@@ -143,7 +143,9 @@ absl::StatusOr<TargetInfo> SelectTarget(Isa requested) {
   auto has = [&](const char* f) { auto it = host.find(f); return it != host.end() && it->second; };
   const bool host_avx2 = has("avx2") && has("fma");
   const bool host_avx512 = host_avx2 && has("avx512f");
-  const bool host_bf16 = host_avx512 && has("avx512bf16");
+  // The dot-product level: AVX512-BF16 (vdpbf16ps) and AVX512-VNNI (vpdpbusd) together, as
+  // every CPU with the first has (Cooper Lake, Sapphire Rapids, Zen 4 and 5).
+  const bool host_bf16 = host_avx512 && has("avx512bf16") && has("avx512vnni");
   Isa isa = requested;
   if (isa == Isa::kAuto) isa = host_bf16 ? Isa::kAvx512Bf16 : host_avx512 ? Isa::kAvx512 : Isa::kAvx2;
   if ((isa == Isa::kAvx512 || isa == Isa::kAvx512Bf16) && !host_avx512) {
@@ -152,7 +154,8 @@ absl::StatusOr<TargetInfo> SelectTarget(Isa requested) {
   // LLVM aborts the process on an instruction the target lacks: never ask for vdpbf16ps
   // without the host's AVX512-BF16.
   if (isa == Isa::kAvx512Bf16 && !host_bf16) {
-    return absl::FailedPreconditionError("this CPU has no AVX512-BF16; use --isa=avx512 or --isa=auto");
+    return absl::FailedPreconditionError(
+        "this CPU lacks AVX512-BF16 or AVX512-VNNI (the avx512-bf16 level uses both); use --isa=avx512 or --isa=auto");
   }
   if (!host_avx2) {
     return absl::FailedPreconditionError("braid's kernels need AVX2 and FMA, which this CPU lacks");

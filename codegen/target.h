@@ -12,8 +12,9 @@
 
 namespace braid {
 
-// The code paths: AVX2 (8-wide), AVX-512 (16-wide), and AVX-512 whose bf16 GEMMs use the
-// AVX512-BF16 dot product (`vdpbf16ps`, two products per lane) instead of widening to f32.
+// The code paths: AVX2 (8-wide), AVX-512 (16-wide), and AVX-512 with the dot products: bf16
+// GEMMs use AVX512-BF16 (`vdpbf16ps`, two products per lane) and i8 x i8 GEMMs AVX512-VNNI
+// (`vpdpbusd`, four) instead of widening to f32.
 enum class Isa { kAuto, kAvx2, kAvx512, kAvx512Bf16 };
 
 // The data caches one core has to itself, which the GEMM template blocks for
@@ -32,7 +33,7 @@ struct TargetInfo {
   std::vector<std::string> features;  // "+avx2", "-avx512f", ...
   CacheSizes caches;
 
-  // bf16 x bf16 GEMMs use vdpbf16ps (Isa::kAvx512Bf16).
+  // bf16 x bf16 GEMMs use vdpbf16ps and i8 x i8 ones vpdpbusd (Isa::kAvx512Bf16).
   bool bf16_dot() const { return isa == Isa::kAvx512Bf16; }
   const char* IsaName() const {
     return isa == Isa::kAvx512Bf16 ? "avx512-bf16" : isa == Isa::kAvx512 ? "avx512" : "avx2";

@@ -19,6 +19,7 @@ double GeluTanh(double x) {
 double Tanh(double x) { return std::tanh(x); }
 double Exp(double x) { return std::exp(x); }
 double Neg(double x) { return -x; }
+double Abs(double x) { return std::fabs(x); }
 double Rsqrt(double x) { return 1.0 / std::sqrt(x); }
 double Pow(double a, double b) { return std::pow(a, b); }
 double Add(double a, double b) { return a + b; }
@@ -103,6 +104,13 @@ const std::vector<OpInfo>& Table() {
        kTraitAttention,
        {{"causal", AttrKind::kIdent, true}, {"scale", AttrKind::kFloat, true}}},
       {OpKind::kRotateHalf, "rotate_half", 1, 1, kTraitShape, {}},
+      Unary(OpKind::kAbs, "abs", Abs),
+      // quantize(x, s): x / s as i8 (round to nearest even, saturate to [-128, 127], NaN -> 0:
+      // the i8 conversion of ir/tensor.h), s broadcasting: a per-token scale is f32[M, 1].
+      Binary(OpKind::kQuantize, "quantize", Div),
+      // quant_scale(x) {axis}: max(|x|) / 127 along the axis, kept as a size-1 dim, in f32: the
+      // symmetric per-token scale of dynamic int8 quantisation (with quantize above).
+      {OpKind::kQuantScale, "quant_scale", 1, 1, kTraitReduction, {{"axis", AttrKind::kInt}}},
   };
   return *table;
 }

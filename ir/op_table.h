@@ -105,6 +105,9 @@ enum class OpKind : uint8_t {
   kBatchMatmul,
   kAttention,
   kRotateHalf,
+  kAbs,
+  kQuantize,
+  kQuantScale,
 };
 
 // What kind of op it is. The passes, the scheduler and codegen classify ops by these traits,

@@ -118,7 +118,8 @@ absl::StatusOr<TensorType> Reduce(OpKind op, const TensorType& x, const Attribut
   }
   if (op == OpKind::kSoftmax) return x;
   TensorType out = x;
-  if (KeepDim(attrs)) {
+  if (op == OpKind::kQuantScale) out.dtype = DType::kF32;  // a scale is f32 whatever x is
+  if (KeepDim(attrs) || op == OpKind::kQuantScale) {
     out.shape[axis] = Dim::Const(1);
   } else {
     out.shape.erase(out.shape.begin() + axis);
@@ -263,7 +264,8 @@ absl::StatusOr<TensorType> InferTensorOpType(OpKind op, const std::vector<const 
     case OpKind::kReduceSum:
     case OpKind::kReduceMean:
     case OpKind::kReduceMax:
-    case OpKind::kSoftmax: return Reduce(op, x, attrs);
+    case OpKind::kSoftmax:
+    case OpKind::kQuantScale: return Reduce(op, x, attrs);
     case OpKind::kRmsNorm: return RmsNorm(x, *operands[1]);
     case OpKind::kBatchMatmul: return BatchMatmul(x, *operands[1]);
     case OpKind::kAttention: return Attention(operands, attrs);

@@ -91,13 +91,16 @@ Tensor Reduce(OpKind op, const Tensor& x, int axis, std::vector<int64_t> out_sha
       }
       double acc = op == OpKind::kReduceMax ? -std::numeric_limits<double>::infinity() : 0.0;
       for (int64_t k = 0; k < r; ++k) {
-        if (op == OpKind::kReduceMax) {
+        if (op == OpKind::kQuantScale) {
+          acc = std::isnan(acc) || std::isnan(at(k)) ? NAN : std::max(acc, std::fabs(at(k)));  // NaN propagates
+        } else if (op == OpKind::kReduceMax) {
           acc = std::isnan(acc) || std::isnan(at(k)) ? NAN : std::max(acc, at(k));  // NaN propagates
         } else {
           acc += at(k);
         }
       }
       if (op == OpKind::kReduceMean) acc /= static_cast<double>(r);  // 0/0: NaN, as torch.mean
+      if (op == OpKind::kQuantScale) acc = static_cast<float>(acc) / 127.0f;  // in f32, as compiled code
       od[o * inner + i] = static_cast<float>(acc);
     }
   }
@@ -269,7 +272,8 @@ absl::StatusOr<Tensor> EvaluateTensorOp(const Node& node, const std::vector<cons
     case OpKind::kReduceSum:
     case OpKind::kReduceMean:
     case OpKind::kReduceMax:
-    case OpKind::kSoftmax: return Reduce(node.op(), x, axis(), out_shape);
+    case OpKind::kSoftmax:
+    case OpKind::kQuantScale: return Reduce(node.op(), x, axis(), out_shape);
     case OpKind::kRmsNorm: return RmsNorm(x, *operands[1], *node.FloatAttr("eps"));
     case OpKind::kBatchMatmul: return BatchMatmul(x, *operands[1], out_shape);
     case OpKind::kAttention:

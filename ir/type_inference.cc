@@ -142,12 +142,19 @@ absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const
   // Weight storage: an f32 GEMM may keep its weight in bf16, f16 or i8, widened exactly as it
   // is read (what fold-weight-convert makes of `linear(%x, convert(%w_bf16))`, and of an int8
   // weight's dequantisation with its scale). Otherwise the operands share a dtype.
+  // An i8 x i8 GEMM (dynamically quantised activations times int8 weights) sums the products
+  // exactly and gives f32: the sum rounded once; the scales are the graph's own `mul`s (or the
+  // weight scale operand).
   const bool narrow_weight = x.dtype == DType::kF32 &&
                              (w.dtype == DType::kBF16 || w.dtype == DType::kF16 || w.dtype == DType::kI8);
+  const bool int8 = x.dtype == DType::kI8 && w.dtype == DType::kI8;
   if (!narrow_weight) BRAID_RETURN_IF_ERROR(SameDType(x, w));
-  if (!IsFloatDType(x.dtype)) {
+  if (int8 && bias != nullptr) {
+    return Error("an i8 x i8 GEMM takes no bias (its sum is unscaled): add the bias after the scales");
+  }
+  if (!IsFloatDType(x.dtype) && !int8) {
     return Error(absl::StrCat("GEMMs compute on floating-point tensors, got ", x.ToString(),
-                              "; convert the operands to f32 (or bf16/f16) first"));
+                              "; convert the operands to f32 (or bf16/f16) first, or quantize both to i8"));
   }
   if (x.rank() < 1) return Error(absl::StrCat("the input must have rank >= 1, got ", x.ToString()));
   if (w.rank() != 2) return Error(absl::StrCat("the weight must have rank 2, got ", w.ToString()));
@@ -180,6 +187,7 @@ absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const
   }
   TensorType out = x;
   out.shape.back() = n;
+  if (int8) out.dtype = DType::kF32;
   return out;
 }
 
@@ -286,9 +294,10 @@ absl::StatusOr<Type> InferResultType(OpKind op, const std::vector<const Type*>& 
     }
   }
   if (n == 1) return Type::Tensor(*tensors[0]);
-  BRAID_RETURN_IF_ERROR(SameDType(*tensors[0], *tensors[1]));
+  // quantize(x, s) is an i8 tensor; x and its (f32) scale may differ in float dtype.
+  if (op != OpKind::kQuantize) BRAID_RETURN_IF_ERROR(SameDType(*tensors[0], *tensors[1]));
   BRAID_ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(tensors[0]->shape, tensors[1]->shape));
-  return Type::Tensor(TensorType{tensors[0]->dtype, std::move(shape)});
+  return Type::Tensor(TensorType{op == OpKind::kQuantize ? DType::kI8 : tensors[0]->dtype, std::move(shape)});
 }
 
 }  // namespace braid

@@ -130,8 +130,12 @@ absl::Status DriverError(absl::string_view message) {
 void PrintError(const absl::Status& status) {
   absl::string_view message = status.message();
   absl::string_view first_line = message.substr(0, message.find('\n'));
-  if (!absl::StrContains(first_line, ": error: ")) std::cerr << "braid: error: ";
-  std::cerr << message << "\n";
+  // One write: under mpirun, ranks' and mpirun's own lines interleave between writes.
+  const std::string line =
+      absl::StrCat(absl::StrContains(first_line, ": error: ") ? "" : "braid: error: ", message, "\n");
+  std::cout.flush();  // what was printed before comes first, as std::cerr's tie to cout did
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
 }
 
 absl::StatusOr<std::string> ReadInput(const std::string& path) {

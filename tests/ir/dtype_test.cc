@@ -105,8 +105,17 @@ TEST(DtypeTest, MixedAndIntegerArithmeticAreLocatedErrors) {
   EXPECT_THAT(Parse("graph @g(%x: i8[4]) {\n  %y = relu(%x)\n  return %y\n}"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("t.ir:2:8: error: 'relu' computes on floating-point tensors, got i8[4]")));
-  EXPECT_THAT(Parse("graph @g(%x: i8[2, 4], %w: i8[3, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
+  EXPECT_THAT(Parse("graph @g(%x: i32[2, 4], %w: i32[3, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("GEMMs compute on floating-point tensors")));
+  // i8 x i8 (dynamic quantisation): summed exactly, an f32 result; no bias.
+  {
+    ASSERT_OK_AND_ASSIGN(Module m, Parse("graph @g(%x: i8[2, 4], %w: i8[3, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"));
+    EXPECT_EQ(m.graphs[0]->outputs()[0]->type().tensor().ToString(), "f32[2, 3]");
+  }
+  EXPECT_THAT(Parse("graph @g(%x: i8[2, 4], %w: i8[3, 4], %b: f32[3]) {\n  %y = linear(%x, %w, %b)\n  return %y\n}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("t.ir:2:8: error: an i8 x i8 GEMM takes no bias")));
+  EXPECT_THAT(Parse("graph @g(%x: i8[2, 4], %w: f32[3, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dtype mismatch: i8[2, 4] vs f32[3, 4]")));
   EXPECT_THAT(Parse("graph @g(%x: f32[4]) {\n  %y = convert(%x) : i8[4]\n  return %y\n}"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("convert to i8 is not defined: converting to an integer type is quantization")));

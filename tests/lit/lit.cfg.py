@@ -15,13 +15,13 @@ config.environment["PATH"] = os.environ["PATH"]
 config.substitutions.append(("%examples", os.environ["BRAID_EXAMPLES"]))
 
 # Hosts with AVX-512F can run the AVX-512 code path (REQUIRES: avx512), those with
-# AVX512-BF16 too the bf16 dot-product path (REQUIRES: avx512bf16).
+# AVX512-BF16 and AVX512-VNNI too the dot-product paths (REQUIRES: avx512bf16).
 try:
     with open("/proc/cpuinfo") as cpuinfo:
         flags = cpuinfo.read()
         if " avx512f" in flags:
             config.available_features.add("avx512")
-            if " avx512_bf16" in flags:
+            if " avx512_bf16" in flags and " avx512_vnni" in flags:
                 config.available_features.add("avx512bf16")
 except OSError:
     pass
