@@ -6,19 +6,12 @@
 
 #include <cmath>
 
-#include "oneapi/dnnl/dnnl.hpp"
+#include "tests/bench/onednn_matmul.h"
 
 namespace braid::bench {
 namespace {
 
-using dnnl::memory;
-using Tag = memory::format_tag;
-using Dt = memory::data_type;
-
-dnnl::engine& Engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
+using Dt = dnnl::memory::data_type;
 
 inline float Silu(float x) { return x / (1.0f + std::exp(-x)); }
 
@@ -31,89 +24,42 @@ void SiluMul(const float* g, int64_t g_stride, const float* u, int64_t u_stride,
   }
 }
 
-// A matmul primitive dst[m, n] = src[m, k] · W with W given as a row-major [n, k] array
-// (a linear layer's weight), reordered once into the layout oneDNN prefers.
-struct Matmul {
-  dnnl::matmul prim;
-  memory weights;
-  Matmul(int64_t m, int64_t k, int64_t n, const float* w_nk, const dnnl::post_ops& ops) {
-    memory::desc src({m, k}, Dt::f32, Tag::ab);
-    memory::desc any_weights({k, n}, Dt::f32, Tag::any);
-    memory::desc dst({m, n}, Dt::f32, Tag::ab);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, any_weights, dst), attr, Engine());
-    prim = dnnl::matmul(pd);
-    memory user({{k, n}, Dt::f32, Tag::ba}, Engine(), const_cast<float*>(w_nk));
-    weights = memory(pd.weights_desc(), Engine());
-    dnnl::stream s(Engine());
-    dnnl::reorder(user, weights).execute(s, user, weights);
-    s.wait();
-  }
-  // Executes with `src`, `dst` and (optional) the binary post-op operand `src1`.
-  void Execute(float* src, int64_t m, int64_t k, float* dst, int64_t n, float* src1 = nullptr,
-               int64_t src1_cols = 0) {
-    memory s_mem({{m, k}, Dt::f32, Tag::ab}, Engine(), src);
-    memory d_mem({{m, n}, Dt::f32, Tag::ab}, Engine(), dst);
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC, s_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, d_mem}};
-    if (src1 != nullptr) {
-      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] =
-          memory({{m, src1_cols}, Dt::f32, Tag::ab}, Engine(), src1);
-    }
-    dnnl::stream stream(Engine());
-    prim.execute(stream, args);
-    stream.wait();
-  }
-};
-
-dnnl::post_ops Swish() {
-  dnnl::post_ops ops;
-  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
-  return ops;
-}
-
-dnnl::post_ops Binary(dnnl::algorithm alg, int64_t m, int64_t n) {
-  dnnl::post_ops ops;
-  ops.append_binary(alg, memory::desc({m, n}, Dt::f32, Tag::ab));
-  return ops;
-}
-
 // The MLP's down projection (a binary-add post-op reads the residual x), or null for gate/up;
 // sizes the intermediate `h` and the output for the workload.
-std::unique_ptr<Matmul> MakeDown(const MlpWeights& w, Workload workload, int64_t m, std::vector<float>& h,
-                                 std::vector<float>& out) {
+std::unique_ptr<OnednnMatmul> MakeDown(const MlpWeights& w, Workload workload, int64_t m,
+                                       std::vector<float>& h, std::vector<float>& out) {
   if (workload != Workload::kMlp) {
     out.assign(m * w.n, 0.0f);
     return nullptr;
   }
   h.assign(m * w.n, 0.0f);
   out.assign(m * w.k, 0.0f);
-  return std::make_unique<Matmul>(m, w.n, w.k, w.wd.data(), Binary(dnnl::algorithm::binary_add, m, w.k));
+  return std::make_unique<OnednnMatmul>(m, w.n, w.k, w.wd.data(), Dt::f32, MatmulTypes{},
+                                        Binary(dnnl::algorithm::binary_add, m, w.k));
 }
 
 class OnednnPostOps : public PeerRunner {
  public:
   OnednnPostOps(const MlpWeights& w, Workload workload, int64_t m)
       : m_(m), k_(w.k), n_(w.n),
-        gate_(m, w.k, w.n, w.wg.data(), Swish()),
-        up_(m, w.k, w.n, w.wu.data(), Binary(dnnl::algorithm::binary_mul, m, w.n)) {
+        gate_(m, w.k, w.n, w.wg.data(), Dt::f32, {}, Swish()),
+        up_(m, w.k, w.n, w.wu.data(), Dt::f32, {}, Binary(dnnl::algorithm::binary_mul, m, w.n)) {
     x_.assign(m * k_, 0.0f);
     g_.assign(m * n_, 0.0f);
     down_ = MakeDown(w, workload, m, h_, out_);
   }
   void Run(int threads) override {
     omp_set_num_threads(threads);
-    gate_.Execute(x_.data(), m_, k_, g_.data(), n_);
+    gate_.Execute(x_.data(), g_.data());
     float* h = down_ ? h_.data() : out_.data();
-    up_.Execute(x_.data(), m_, k_, h, n_, g_.data(), n_);
-    if (down_) down_->Execute(h, m_, n_, out_.data(), k_, x_.data(), k_);
+    up_.Execute(x_.data(), h, {g_.data()});
+    if (down_) down_->Execute(h, out_.data(), {x_.data()});
   }
 
  private:
   int64_t m_, k_, n_;
-  Matmul gate_, up_;
-  std::unique_ptr<Matmul> down_;
+  OnednnMatmul gate_, up_;
+  std::unique_ptr<OnednnMatmul> down_;
   std::vector<float> g_, h_;
 };
 
@@ -126,23 +72,23 @@ std::vector<float> Concat(const std::vector<float>& a, const std::vector<float>&
 class OnednnConcat : public PeerRunner {
  public:
   OnednnConcat(const MlpWeights& w, Workload workload, int64_t m)
-      : m_(m), k_(w.k), n_(w.n), gate_up_(m, w.k, 2 * w.n, Concat(w.wg, w.wu).data(), {}) {
+      : m_(m), k_(w.k), n_(w.n), gate_up_(m, w.k, 2 * w.n, Concat(w.wg, w.wu).data(), Dt::f32, {}, {}) {
     x_.assign(m * k_, 0.0f);
     gu_.assign(m * 2 * n_, 0.0f);
     down_ = MakeDown(w, workload, m, h_, out_);
   }
   void Run(int threads) override {
     omp_set_num_threads(threads);
-    gate_up_.Execute(x_.data(), m_, k_, gu_.data(), 2 * n_);
+    gate_up_.Execute(x_.data(), gu_.data());
     float* h = down_ ? h_.data() : out_.data();
     SiluMul(gu_.data(), 2 * n_, gu_.data() + n_, 2 * n_, h, m_, n_, threads);
-    if (down_) down_->Execute(h, m_, n_, out_.data(), k_, x_.data(), k_);
+    if (down_) down_->Execute(h, out_.data(), {x_.data()});
   }
 
  private:
   int64_t m_, k_, n_;
-  Matmul gate_up_;
-  std::unique_ptr<Matmul> down_;
+  OnednnMatmul gate_up_;
+  std::unique_ptr<OnednnMatmul> down_;
   std::vector<float> gu_, h_;
 };
 
