@@ -33,6 +33,12 @@
 //   rsqrt(x)                              -> 1 / sqrt(x)
 //   pow(a, b)                             -> a^b, broadcast like add (b is often a 1-element
 //                                            constant: x.pow(2))
+//   abs(x)                                -> |x|
+//   quantize(x, s)                        -> i8: x / s rounded to nearest even, saturated to
+//                                            [-128, 127], NaN to 0; s broadcasts (f32[M, 1] per
+//                                            token) and may differ from x in float dtype
+//   linear(q: i8[M, K], w: i8[N, K])      -> f32[M, N]: the exact integer sum rounded once (no
+//                                            bias): dynamic int8 (W8A8), scaled by the graph's muls
 //
 // Shape ops (every result element is an operand element; `axis` may be negative, from the end):
 //   reshape(x) : T                        -> T, x's elements in row-major order; T's shape is
@@ -50,6 +56,8 @@
 //                                         -> x without dim a (or with it as 1 under keepdim)
 //   softmax(x) {axis = a}                 -> exp(x - max) / sum(exp(x - max)) along a
 //   rms_norm(x[..., D], w[D]) {eps = e}   -> x * rsqrt(mean(x*x over D) + e) * w
+//   quant_scale(x) {axis = a}             -> f32, dim a kept as 1: max(|x|) / 127 along a (NaN
+//                                            propagates): the symmetric per-token scale
 //   batch_matmul(a[..., T, K], b[..., K, S]) -> [..., T, S]; the batch dims broadcast
 //   attention(q[B, Hq, T, D], k[B, Hkv, S, D], v[B, Hkv, S, D] [, mask]) {causal = true|false, scale = f}
 //                                         -> [B, Hq, T, D] = softmax(q·kᵀ·scale + mask)·v per head;

@@ -56,7 +56,7 @@ ABSL_FLAG(int32_t, spin_us, 200,
           "before they sleep, in microseconds; 0 never busy-waits (slower hand-offs between "
           "small runs, no CPU burnt while idle).");
 ABSL_FLAG(std::string, isa, "auto",
-          "Vector ISA for compiled kernels: auto (the host's best), avx2, avx512, or avx512-bf16 (bf16 GEMMs on the AVX512-BF16 dot product; auto picks it where the host has it).");
+          "Vector ISA for compiled kernels: auto (the host's best), avx2, avx512, or avx512-bf16 (bf16 GEMMs on the AVX512-BF16 dot product and i8 x i8 GEMMs on AVX512-VNNI; auto picks it where the host has both).");
 ABSL_FLAG(std::string, caches, "",
           "Block the GEMMs for these per-core cache sizes, L1D,L2 (e.g. 48K,2M), instead of "
           "the host's, read from the CPU (CPUID) (the K block fills at most 2/3 "

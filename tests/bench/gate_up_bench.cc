@@ -11,9 +11,9 @@
 // of the read bandwidth, counting weight bytes) and braid's speed over the best peer's; then
 // braid with int8 weights (the same weights quantised per output channel, weight-only: its
 // output within 2 % of the f32 one's rms) and its speed over braid's f32 row. A second table,
-// "low precision", sets oneDNN's bf16 and dynamic-s8 matmuls (and braid's all-bf16 graph)
-// against the measured vdpbf16ps and vpdpbusd peaks; their outputs are checked against braid's
-// f32 one by rms (CheckLowPrecision).
+// "low precision", sets oneDNN's bf16 and dynamic-s8 matmuls (and braid's all-bf16 and W8A8
+// graphs) against the measured vdpbf16ps and vpdpbusd peaks; their outputs are checked against
+// braid's f32 one by rms (CheckLowPrecision).
 #include <unistd.h>
 
 #include <chrono>
@@ -33,68 +33,22 @@
 #include "benchmark/benchmark.h"
 #include "braid.h"
 #include "codegen/packing.h"
+#include "tests/bench/bench_graphs.h"
 #include "tests/bench/peers.h"
 #include "tools/machine_limits.h"
 
 namespace braid::bench {
 namespace {
 
-struct Shape {
-  const char* name;
-  int64_t k, n;
-};
 constexpr Shape kShapes[] = {{"1024x2816", 1024, 2816}, {"7B", 4096, 11008}};
 constexpr int64_t kMs[] = {1, 16, 128, 512};
 constexpr int kThreads[] = {1, 2};
-constexpr const char* kImpls[] = {"braid",         "braid_ungrouped", "braid_int8w", "braid_bf16", "onednn_postops",
-                                  "onednn_concat", "openblas",        "onednn_bf16", "onednn_s8"};
+constexpr const char* kImpls[] = {"braid",          "braid_ungrouped", "braid_int8w", "braid_bf16", "braid_w8a8",
+                                  "onednn_postops", "onednn_concat",   "openblas",    "onednn_bf16", "onednn_s8"};
 
 void Die(const absl::Status& status) {
   std::fprintf(stderr, "gate_up_bench: %s\n", status.ToString().c_str());
   std::exit(1);
-}
-
-std::string GraphText(Workload workload, const Shape& s) {
-  const std::string header = absl::StrFormat(
-      "graph @bench(%%x: f32[M, %d], %%wg: const f32[%d, %d], %%wu: const f32[%d, %d]%s) -> ", s.k,
-      s.n, s.k, s.n, s.k, workload == Workload::kMlp ? absl::StrFormat(", %%wd: const f32[%d, %d]", s.k, s.n) : "");
-  const std::string body =
-      "  %g = linear(%x, %wg)\n  %u = linear(%x, %wu)\n  %s = silu(%g)\n  %h = mul(%s, %u)\n";
-  if (workload == Workload::kGateUp) return absl::StrCat(header, "(f32[M, ", s.n, "]) {\n", body, "  return %h\n}\n");
-  return absl::StrCat(header, "(f32[M, ", s.k, "]) {\n", body,
-                      "  %d = linear(%h, %wd)\n  %y = add(%d, %x)\n  return %y\n}\n");
-}
-
-// The same workload with int8 weights as weight-only quantisation writes them: each weight an
-// i8 constant `q<name>` with an f32 scale per output channel `s<name>`, dequantised in the graph
-// (--O folds each into its GEMM).
-std::string Int8GraphText(Workload workload, const Shape& s) {
-  std::string text = GraphText(workload, s);
-  auto replace = [&](const std::string& from, const std::string& to) {
-    const size_t at = text.find(from);
-    if (at == std::string::npos) Die(absl::InternalError("Int8GraphText: " + from + " not found"));
-    text.replace(at, from.size(), to);
-  };
-  std::string dequantise;
-  for (const char* w : {"wg", "wu", "wd"}) {
-    if (w[1] == 'd' && workload != Workload::kMlp) continue;
-    const int64_t rows = w[1] == 'd' ? s.k : s.n, cols = w[1] == 'd' ? s.n : s.k;
-    replace(absl::StrFormat("%%%s: const f32[%d, %d]", w, rows, cols),
-            absl::StrFormat("%%q%s: const i8[%d, %d], %%s%s: const f32[%d, 1]", w, rows, cols, w, rows));
-    absl::StrAppend(&dequantise, absl::StrFormat("  %%c%s = convert(%%q%s) {to = f32}\n  %%%s = mul(%%c%s, %%s%s)\n",
-                                                 w, w, w, w, w));
-  }
-  const size_t body = text.find("{\n") + 2;
-  text.insert(body, dequantise);
-  return text;
-}
-
-// The same workload as a bf16 model holds it (examples/llama_mlp_bf16.ir): input, weights and
-// output in bf16.
-std::string Bf16GraphText(Workload workload, const Shape& s) {
-  std::string text = GraphText(workload, s);
-  for (size_t at = text.find("f32"); at != std::string::npos; at = text.find("f32", at)) text.replace(at, 3, "bf16");
-  return text;
 }
 
 Tensor Random(std::vector<int64_t> shape, float scale, std::mt19937& rng) {
@@ -111,6 +65,7 @@ struct ShapeState {
   std::map<std::pair<bool, int>, std::unique_ptr<CompiledGraph>> braid;  // (grouped, threads)
   std::map<int, std::unique_ptr<CompiledGraph>> braid_int8w;              // threads (grouped)
   std::map<int, std::unique_ptr<CompiledGraph>> braid_bf16;               // threads (grouped)
+  std::map<int, std::unique_ptr<CompiledGraph>> braid_w8a8;               // threads (grouped)
   double parse_ms = 0;
 };
 
@@ -148,23 +103,8 @@ ShapeState& GetShape(Workload workload, const Shape& s) {
   st.weights = {s.k, s.n, st.constants["wg"].f32_values(), st.constants["wu"].f32_values(),
                 workload == Workload::kMlp ? st.constants["wd"].f32_values() : std::vector<float>{}};
   // int8 weights: each f32 weight quantised per output channel (s = max|w_row| / 127,
-  // q = round(w / s)), the per-channel symmetric scheme of weight-only int8.
-  std::map<std::string, Tensor> int8_constants;
-  for (const auto& [name, w] : st.constants) {
-    const int64_t rows = w.shape()[0], cols = w.shape()[1];
-    Tensor q(DType::kI8, {rows, cols}), scale(DType::kF32, {rows, 1});
-    for (int64_t r = 0; r < rows; ++r) {
-      float max_abs = 0;
-      for (int64_t c = 0; c < cols; ++c) max_abs = std::max(max_abs, std::fabs(w.f32()[r * cols + c]));
-      const float sr = max_abs > 0 ? max_abs / 127 : 1;
-      scale.f32()[r] = sr;
-      for (int64_t c = 0; c < cols; ++c) {
-        static_cast<int8_t*>(q.raw_data())[r * cols + c] = static_cast<int8_t>(std::lrint(w.f32()[r * cols + c] / sr));
-      }
-    }
-    int8_constants["q" + name] = std::move(q);
-    int8_constants["s" + name] = std::move(scale);
-  }
+  // q = round(w / s)), the per-channel symmetric scheme of weight-only int8 and of W8A8.
+  const std::map<std::string, Tensor> int8_constants = QuantizeWeightsPerRow(st.constants, 2);
   for (int threads : kThreads) {
     auto module = ParseAndVerify("bench_int8.ir", Int8GraphText(workload, s));
     if (!module.ok()) Die(module.status());
@@ -187,6 +127,19 @@ ShapeState& GetShape(Workload workload, const Shape& s) {
     auto compiled = CompiledGraph::Compile(*module->graphs[0], options, bf16_constants);
     if (!compiled.ok()) Die(compiled.status());
     st.braid_bf16[threads] = std::move(*compiled);
+  }
+  // W8A8: the same i8 weights, scales shaped [N] (examples/llama_mlp_w8a8.ir), isa auto
+  // (vpdpbusd on AVX512-VNNI).
+  const std::map<std::string, Tensor> w8a8_constants = QuantizeWeightsPerRow(st.constants, 1);
+  for (int threads : kThreads) {
+    auto module = ParseAndVerify("bench_w8a8.ir", W8A8GraphText(workload, s));
+    if (!module.ok()) Die(module.status());
+    if (auto changed = Optimize(*module->graphs[0]); !changed.ok()) Die(changed.status());
+    CompileOptions options;
+    options.threads = threads;
+    auto compiled = CompiledGraph::Compile(*module->graphs[0], options, w8a8_constants);
+    if (!compiled.ok()) Die(compiled.status());
+    st.braid_w8a8[threads] = std::move(*compiled);
   }
   for (bool grouped : {true, false}) {
     for (int threads : kThreads) {
@@ -280,6 +233,11 @@ CaseState& GetCase(Workload workload, const Shape& s, int64_t m) {
   auto int8w = st.braid_int8w.at(2)->Run({cs->x}, {{"M", m}});
   if (!int8w.ok()) Die(int8w.status());
   CheckLowPrecision(*cs, "braid_int8w", (*int8w)[0].f32(), 0.02);
+  // W8A8 rounds x per token (rather than oneDNN s8's per tensor) and the weights per channel:
+  // onednn_s8's bound, 3 %.
+  auto w8a8 = st.braid_w8a8.at(2)->Run({cs->x}, {{"M", m}});
+  if (!w8a8.ok()) Die(w8a8.status());
+  CheckLowPrecision(*cs, "braid_w8a8", (*w8a8)[0].f32(), 0.03);
   case_state = std::move(cs);
   return *case_state;
 }
@@ -306,8 +264,8 @@ void RunCase(benchmark::State& state, Workload workload, const Shape& s, int64_t
     once = [&] {
       if (absl::Status st = g.RunInto({cs.x_bf16.view()}, {{"M", m}}, out_views); !st.ok()) Die(st);
     };
-  } else if (impl == "braid_int8w") {
-    const CompiledGraph& g = *shape_state->braid_int8w.at(threads);
+  } else if (impl == "braid_int8w" || impl == "braid_w8a8") {
+    const CompiledGraph& g = *(impl == "braid_int8w" ? shape_state->braid_int8w : shape_state->braid_w8a8).at(threads);
     once = [&] {
       if (absl::Status st = g.RunInto({cs.x.view()}, {{"M", m}}, out_views); !st.ok()) Die(st);
     };
@@ -470,13 +428,14 @@ void PrintTable(const TableReporter& r, const Limits& limits) {
 
 // The low-precision table: braid f32 for reference, bf16 (oneDNN and braid's bf16 graph) against
 // the vdpbf16ps peak, oneDNN's dynamic s8 against the vpdpbusd peak (GOP/s: the same count of
-// multiply-adds), braid's int8 weights. At M = 1 each is against the read bandwidth over its
+// multiply-adds), braid's int8 weights, braid's W8A8 graph against the vpdpbusd peak and oneDNN
+// s8. At M = 1 each is against the read bandwidth over its
 // weight bytes (bf16: half of f32's, s8: a quarter).
 void PrintLowPrecisionTable(const TableReporter& r, const Limits& limits) {
   std::printf("\nlow precision\n| workload | K×N | M | threads | braid f32 GFLOP/s | braid bf16 | braid bf16 of peak | "
               "oneDNN bf16 | oneDNN bf16 of peak | braid bf16 / oneDNN bf16 | oneDNN s8 GOP/s | s8 of peak | "
-              "braid int8 weights |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "braid int8 weights | braid w8a8 GOP/s | w8a8 of vpdpbusd peak | braid w8a8 / oneDNN s8 |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const char* workload : {"gate_up", "mlp"}) {
     const Workload w = std::strcmp(workload, "mlp") == 0 ? Workload::kMlp : Workload::kGateUp;
     for (const Shape& s : kShapes) {
@@ -484,7 +443,9 @@ void PrintLowPrecisionTable(const TableReporter& r, const Limits& limits) {
         for (int t : kThreads) {
           const std::string row = RowName(workload, s, m, t);
           auto sec = [&](const char* impl) { return r.Seconds(row + "/" + impl); };
-          if (sec("onednn_bf16") == 0 && sec("onednn_s8") == 0 && sec("braid_bf16") == 0) continue;
+          if (sec("onednn_bf16") == 0 && sec("onednn_s8") == 0 && sec("braid_bf16") == 0 && sec("braid_w8a8") == 0) {
+            continue;
+          }
           const double flops = Flops(w, s, m);
           auto gf = [&](const char* impl) {
             return sec(impl) == 0 ? std::string("—") : absl::StrFormat("%.1f", flops / sec(impl) / 1e9);
@@ -498,14 +459,19 @@ void PrintLowPrecisionTable(const TableReporter& r, const Limits& limits) {
             }
             return absl::StrFormat("%.0f %%", 100 * flops / sec(impl) / 1e9 / peak);
           };
-          const std::string ratio = sec("braid_bf16") == 0 || sec("onednn_bf16") == 0
-                                        ? "—"
-                                        : absl::StrFormat("%.2f×", sec("onednn_bf16") / sec("braid_bf16"));
-          std::printf("| %s | %s | %lld | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", workload, s.name,
+          // Time ratio of `peer` over `impl`: > 1 means braid faster.
+          auto ratio = [&](const char* impl, const char* peer) {
+            return sec(impl) == 0 || sec(peer) == 0 ? std::string("—")
+                                                    : absl::StrFormat("%.2f×", sec(peer) / sec(impl));
+          };
+          std::printf("| %s | %s | %lld | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                      workload, s.name,
                       static_cast<long long>(m), t, gf("braid").c_str(), gf("braid_bf16").c_str(),
                       of_peak("braid_bf16", limits.bf16_dot[t], 2).c_str(), gf("onednn_bf16").c_str(),
-                      of_peak("onednn_bf16", limits.bf16_dot[t], 2).c_str(), ratio.c_str(), gf("onednn_s8").c_str(),
-                      of_peak("onednn_s8", limits.vnni[t], 1).c_str(), gf("braid_int8w").c_str());
+                      of_peak("onednn_bf16", limits.bf16_dot[t], 2).c_str(), ratio("braid_bf16", "onednn_bf16").c_str(),
+                      gf("onednn_s8").c_str(), of_peak("onednn_s8", limits.vnni[t], 1).c_str(),
+                      gf("braid_int8w").c_str(), gf("braid_w8a8").c_str(),
+                      of_peak("braid_w8a8", limits.vnni[t], 1).c_str(), ratio("braid_w8a8", "onednn_s8").c_str());
         }
       }
     }
