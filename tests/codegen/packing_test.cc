@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -209,6 +210,36 @@ TEST(PackActivationTest, Bf16PairsMatchDefinition) {
               const uint16_t want = kk < kb ? a[row * lda + k0 + kk] : 0;
               ASSERT_EQ(out[ms * kc + ((kk / 2) * mr + i) * 2 + kk % 2], want)
                   << "mr=" << mr << " m_rows=" << m_rows << " kb=" << kb << " ms=" << ms << " kk=" << kk;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(PackActivationTest, U8QuadsMatchDefinition) {
+  // Row starts on and off a quad (k0, lda), every remainder of kb, every byte value (-128 and
+  // 127 included), the partial last quad completed with 128.
+  const int64_t m0 = 2;
+  for (auto [mr, k0, lda] : {std::tuple<int, int64_t, int64_t>{4, 5, 300}, {6, 5, 300}, {6, 4, 300}, {6, 4, 301}}) {
+    const std::vector<int> variants = MicroKernelRowVariants(mr);
+    for (int64_t m_rows : {1, 5, 6, 7, 13}) {
+      for (int64_t kb : {1, 3, 4, 5, 8, 15, 16, 17, 128}) {
+        std::vector<int8_t> a((m0 + m_rows) * lda);
+        for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<int8_t>(i * 7 + 1);
+        const int kc = 128;
+        std::vector<uint8_t> out((m_rows + mr) * kc, 0x11);
+        PackActivationU8Quads(a.data(), lda, m0, m_rows, k0, kb, mr, kc, out.data());
+        for (int64_t ms = 0; ms < m_rows; ms += mr) {
+          const int64_t left = m_rows - ms;
+          const int rows = *std::find_if(variants.begin(), variants.end(), [&](int v) { return v >= left || v == mr; });
+          for (int64_t kk = 0; kk < (kb + 3) / 4 * 4; ++kk) {
+            for (int i = 0; i < rows; ++i) {
+              const int64_t row = m0 + ms + std::min<int64_t>(i, left - 1);
+              const uint8_t want = kk < kb ? static_cast<uint8_t>(a[row * lda + k0 + kk] + 128) : uint8_t{128};
+              ASSERT_EQ(out[ms * kc + ((kk / 4) * mr + i) * 4 + kk % 4], want)
+                  << "mr=" << mr << " lda=" << lda << " k0=" << k0 << " m_rows=" << m_rows << " kb=" << kb << " kk=" << kk;
             }
           }
         }
