@@ -58,6 +58,19 @@ Tensor Random(std::vector<int64_t> shape, float scale, std::mt19937& rng) {
   return t;
 }
 
+// A graph text optimised (--O) and compiled for `threads` with these constants, isa auto.
+std::unique_ptr<CompiledGraph> CompileOptimized(const std::string& text, const std::map<std::string, Tensor>& constants,
+                                                int threads) {
+  auto module = ParseAndVerify("bench.ir", text);
+  if (!module.ok()) Die(module.status());
+  if (auto changed = Optimize(*module->graphs[0]); !changed.ok()) Die(changed.status());
+  CompileOptions options;
+  options.threads = threads;
+  auto compiled = CompiledGraph::Compile(*module->graphs[0], options, constants);
+  if (!compiled.ok()) Die(compiled.status());
+  return std::move(*compiled);
+}
+
 // Weights and braid's compiled graphs for one (workload, shape), shared by every M.
 struct ShapeState {
   MlpWeights weights;
@@ -105,42 +118,15 @@ ShapeState& GetShape(Workload workload, const Shape& s) {
   // int8 weights: each f32 weight quantised per output channel (s = max|w_row| / 127,
   // q = round(w / s)), the per-channel symmetric scheme of weight-only int8 and of W8A8.
   const std::map<std::string, Tensor> int8_constants = QuantizeWeightsPerRow(st.constants, 2);
-  for (int threads : kThreads) {
-    auto module = ParseAndVerify("bench_int8.ir", Int8GraphText(workload, s));
-    if (!module.ok()) Die(module.status());
-    if (auto changed = Optimize(*module->graphs[0]); !changed.ok()) Die(changed.status());
-    CompileOptions options;
-    options.threads = threads;
-    auto compiled = CompiledGraph::Compile(*module->graphs[0], options, int8_constants);
-    if (!compiled.ok()) Die(compiled.status());
-    st.braid_int8w[threads] = std::move(*compiled);
-  }
+  for (int threads : kThreads) st.braid_int8w[threads] = CompileOptimized(Int8GraphText(workload, s), int8_constants, threads);
   // bf16: the f32 weights rounded to bf16 (nearest even), isa auto (vdpbf16ps on AVX512-BF16).
   std::map<std::string, Tensor> bf16_constants;
   for (const auto& [name, w] : st.constants) bf16_constants[name] = ConvertTensor(w, DType::kBF16);
-  for (int threads : kThreads) {
-    auto module = ParseAndVerify("bench_bf16.ir", Bf16GraphText(workload, s));
-    if (!module.ok()) Die(module.status());
-    if (auto changed = Optimize(*module->graphs[0]); !changed.ok()) Die(changed.status());
-    CompileOptions options;
-    options.threads = threads;
-    auto compiled = CompiledGraph::Compile(*module->graphs[0], options, bf16_constants);
-    if (!compiled.ok()) Die(compiled.status());
-    st.braid_bf16[threads] = std::move(*compiled);
-  }
+  for (int threads : kThreads) st.braid_bf16[threads] = CompileOptimized(Bf16GraphText(workload, s), bf16_constants, threads);
   // W8A8: the same i8 weights, scales shaped [N] (examples/llama_mlp_w8a8.ir), isa auto
   // (vpdpbusd on AVX512-VNNI).
   const std::map<std::string, Tensor> w8a8_constants = QuantizeWeightsPerRow(st.constants, 1);
-  for (int threads : kThreads) {
-    auto module = ParseAndVerify("bench_w8a8.ir", W8A8GraphText(workload, s));
-    if (!module.ok()) Die(module.status());
-    if (auto changed = Optimize(*module->graphs[0]); !changed.ok()) Die(changed.status());
-    CompileOptions options;
-    options.threads = threads;
-    auto compiled = CompiledGraph::Compile(*module->graphs[0], options, w8a8_constants);
-    if (!compiled.ok()) Die(compiled.status());
-    st.braid_w8a8[threads] = std::move(*compiled);
-  }
+  for (int threads : kThreads) st.braid_w8a8[threads] = CompileOptimized(W8A8GraphText(workload, s), w8a8_constants, threads);
   for (bool grouped : {true, false}) {
     for (int threads : kThreads) {
       const auto start = std::chrono::steady_clock::now();
