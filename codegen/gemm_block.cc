@@ -102,44 +102,29 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
       for (int j = 0; j < nv; ++j) acc.push_back(b.CreateAlignedLoad(vty, tile_ptr(s, i, j), valign));
     }
   }
-  // One k step: acc += A[k] * B[k]. On the dot path a step is a k pair: each f32 lane adds
-  // a[2p]·b[2p] + a[2p+1]·b[2p+1] (vdpbf16ps), A's pair of row i broadcast to every lane.
+  // One k step: acc += A[k] * B[k]. On a dot path a step is a group of k filling 32 bits per
+  // row and column — a bf16 pair (vdpbf16ps: each f32 lane adds a[2p]·b[2p] + a[2p+1]·b[2p+1])
+  // or a u8 x i8 quad (vpdpbusd: each i32 lane adds four products) — A's group of row i
+  // broadcast to every lane, B's groups of vw columns one vector.
   auto step = [&](llvm::Value* k, std::vector<llvm::Value*>& values) {
-    if (int8_dot) {
-      // A k quad: each i32 lane adds the four products of row i's u8 quad (broadcast) and the
-      // column's i8 quad (vpdpbusd).
-      llvm::Value* a_row = b.CreateInBoundsGEP(b.getInt8Ty(), a_panel, b.CreateMul(k, f.I64(4 * mr)));
+    if (GemmKStep(path) > 1) {
+      llvm::Type* i8 = b.getInt8Ty();
+      llvm::Type* operands = int8_dot ? static_cast<llvm::Type*>(vty)
+                                      : llvm::FixedVectorType::get(b.getBFloatTy(), 2 * vw);
+      const llvm::Intrinsic::ID dot =
+          int8_dot ? llvm::Intrinsic::x86_avx512_vpdpbusd_512 : llvm::Intrinsic::x86_avx512bf16_dpbf16ps_512;
+      llvm::Value* a_row = b.CreateInBoundsGEP(i8, a_panel, b.CreateMul(k, f.I64(4 * mr)));
       std::vector<llvm::Value*> av;
       for (int i = 0; i < rows; ++i) {
-        av.push_back(b.CreateVectorSplat(vw, b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), a_row, 4 * i))));
+        llvm::Value* group = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(i8, a_row, 4 * i));
+        av.push_back(b.CreateBitCast(b.CreateVectorSplat(vw, group), operands));
       }
       for (int s = 0; s < streams; ++s) {
-        llvm::Value* b_row = b.CreateInBoundsGEP(wty, b_panels[s], b.CreateMul(k, f.I64(4 * nr)));
+        llvm::Value* b_row = b.CreateInBoundsGEP(i8, b_panels[s], b.CreateMul(k, f.I64(4 * nr)));
         for (int j = 0; j < nv; ++j) {
-          llvm::Value* bv = b.CreateAlignedLoad(vty, b.CreateConstInBoundsGEP1_64(wty, b_row, 4 * j * vw), valign);
+          llvm::Value* bv = b.CreateAlignedLoad(operands, b.CreateConstInBoundsGEP1_64(i8, b_row, 4 * j * vw), valign);
           for (int i = 0; i < rows; ++i) {
-            values[index(s, i, j)] = b.CreateIntrinsic(llvm::Intrinsic::x86_avx512_vpdpbusd_512, {},
-                                                       {values[index(s, i, j)], av[i], bv});
-          }
-        }
-      }
-      return;
-    }
-    if (path == GemmPath::kBf16Dot) {
-      auto* pairs = llvm::FixedVectorType::get(b.getBFloatTy(), 2 * vw);
-      llvm::Value* a_row = b.CreateInBoundsGEP(b.getInt16Ty(), a_panel, b.CreateMul(k, f.I64(2 * mr)));
-      std::vector<llvm::Value*> av;
-      for (int i = 0; i < rows; ++i) {
-        llvm::Value* pair = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt16Ty(), a_row, 2 * i));
-        av.push_back(b.CreateBitCast(b.CreateVectorSplat(vw, pair), pairs));
-      }
-      for (int s = 0; s < streams; ++s) {
-        llvm::Value* b_row = b.CreateInBoundsGEP(wty, b_panels[s], b.CreateMul(k, f.I64(2 * nr)));
-        for (int j = 0; j < nv; ++j) {
-          llvm::Value* bv = b.CreateAlignedLoad(pairs, b.CreateConstInBoundsGEP1_64(wty, b_row, 2 * j * vw), valign);
-          for (int i = 0; i < rows; ++i) {
-            values[index(s, i, j)] = b.CreateIntrinsic(llvm::Intrinsic::x86_avx512bf16_dpbf16ps_512, {},
-                                                       {values[index(s, i, j)], av[i], bv});
+            values[index(s, i, j)] = b.CreateIntrinsic(dot, {}, {values[index(s, i, j)], av[i], bv});
           }
         }
       }
