@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "codegen/element_storage.h"
+#include "codegen/fold_constants.h"
 #include "codegen/graph_codegen.h"
 #include "ir/gemm.h"
 #include "ir/interpreter.h"
@@ -176,9 +177,6 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
       return GraphError(g, p->loc(), absl::StrCat("the constant for %", p->name(), " has shape ",
                                                   ShapeToString(t.shape), ", not ", p->type().ToString()));
     }
-    // Weights only GEMMs read live on in packed form; keep a copy of the others (biases,
-    // pointwise operands, returned constants).
-    if (NeededUnpacked(g, p)) compiled->constants_.emplace(p, Tensor::CopyOf(t));
   }
   // A constant's dim that is a product or sum of symbols (`A*C`) must equal what the symbols the
   // constants bind make of it: nothing else could check it later (the code reads a packed
@@ -198,7 +196,18 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
       }
     }
   }
-  const double checking_ms = MsSince(checking);
+  // Nodes that read only constants are computed now, once (a weight times a norm's weight):
+  // timed with the prepacking, as work on the constants.
+  const auto folding = std::chrono::steady_clock::now();
+  std::deque<Tensor> folded;
+  BRAID_RETURN_IF_ERROR(FoldConstants(*compiled->module_.graphs.front(), compiled->constant_dims_, &constants, &folded));
+  const double folding_ms = MsSince(folding);
+  // Weights only GEMMs read live on in packed form; keep a copy of the others (biases,
+  // pointwise operands, returned constants).
+  for (const Value* p : g.params()) {
+    if (p->is_const() && NeededUnpacked(g, p)) compiled->constants_.emplace(p, Tensor::CopyOf(constants.at(p->name())));
+  }
+  const double checking_ms = MsSince(checking) - folding_ms;
   ScheduleOptions schedule_options;
   schedule_options.fuse_epilogues = options.fuse_epilogues;
   schedule_options.fuse_pointwise = options.fuse_pointwise;
@@ -241,7 +250,7 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
   BRAID_RETURN_IF_ERROR(compiled->jit_->CompileAndAdd(*generated.module, threads, /*optimize=*/!options.keep_text));
   BRAID_ASSIGN_OR_RETURN(void* entry, compiled->jit_->Lookup(kEntryName));
   compiled->entry_ = reinterpret_cast<void (*)(void**, const int64_t*, void*)>(entry);
-  compiled->compile_ms_ = MsSince(start) - checking_ms;
+  compiled->compile_ms_ = MsSince(start) - checking_ms - folding_ms;
 
   // Prepack every constant GEMM weight into its panels.
   const auto pack_start = std::chrono::steady_clock::now();
@@ -271,7 +280,7 @@ absl::StatusOr<std::unique_ptr<CompiledGraph>> CompiledGraph::Compile(
     compiled->prepacked_bytes_ += packed.size() * 4;
     compiled->packed_.emplace(spec.packed_slot, std::move(packed));
   }
-  compiled->prepack_ms_ = MsSince(pack_start);
+  compiled->prepack_ms_ = MsSince(pack_start) + folding_ms;
   return compiled;
 }
 

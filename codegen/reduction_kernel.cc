@@ -11,7 +11,7 @@
 namespace braid {
 
 int ReductionKernel::Axis() const {
-  if (node_.op() == OpKind::kRmsNorm) return Operand(0).rank() - 1;
+  if (node_.op() == OpKind::kRmsNorm || node_.op() == OpKind::kRmsScale) return Operand(0).rank() - 1;
   return *NormalizeAxis(*node_.IntAttr("axis"), Operand(0).rank());
 }
 
@@ -68,6 +68,15 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
     auto maximum = [&](llvm::Value* a, llvm::Value* k) {
       return b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a, load(k));  // NaN propagates
     };
+    // rsqrt(mean(x*x) + eps) of the line: rms_norm's factor, rms_scale's result.
+    auto inverse_rms = [&]() {
+      llvm::Value* squares = fold(acc, 0.0, [&](llvm::Value* a, llvm::Value* k) {
+        llvm::Value* v = load(k);
+        return sum(a, b.CreateFMul(v, v));
+      });
+      llvm::Value* mean = b.CreateFDiv(squares, b.CreateSIToFP(length, b.getFloatTy()));
+      return EmitPointwise(b, OpKind::kRsqrt, {b.CreateFAdd(mean, f.F32(*node_.FloatAttr("eps")))});
+    };
     const double kNegInf = -std::numeric_limits<double>::infinity();
     switch (op) {
       case OpKind::kReduceSum:
@@ -97,13 +106,11 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
         });
         break;
       }
+      case OpKind::kRmsScale:
+        StoreFromF32(b, out_dtype, inverse_rms(), y, line);
+        break;
       case OpKind::kRmsNorm: {
-        llvm::Value* squares = fold(acc, 0.0, [&](llvm::Value* a, llvm::Value* k) {
-          llvm::Value* v = load(k);
-          return sum(a, b.CreateFMul(v, v));
-        });
-        llvm::Value* mean = b.CreateFDiv(squares, b.CreateSIToFP(length, b.getFloatTy()));
-        llvm::Value* inv = EmitPointwise(b, OpKind::kRsqrt, {b.CreateFAdd(mean, f.F32(*node_.FloatAttr("eps")))});
+        llvm::Value* inv = inverse_rms();
         f.For(f.I64(0), length, 1, "k", [&](llvm::Value* k) {
           llvm::Value* scaled = b.CreateFMul(b.CreateFMul(load(k), inv), LoadAsF32(b, in_dtype, w, k));
           StoreFromF32(b, out_dtype, scaled, y, at(k));

@@ -111,6 +111,9 @@ const std::vector<OpInfo>& Table() {
       // quant_scale(x) {axis}: max(|x|) / 127 along the axis, kept as a size-1 dim, in f32: the
       // symmetric per-token scale of dynamic int8 quantisation (with quantize above).
       {OpKind::kQuantScale, "quant_scale", 1, 1, kTraitReduction, {{"axis", AttrKind::kInt}}},
+      // rms_scale(x) {eps}: rsqrt(mean(x*x) + eps) over the last dim, kept as a size-1 dim, in
+      // f32: RMSNorm without its weight, the row factor fold-rms-norm applies after a GEMM.
+      {OpKind::kRmsScale, "rms_scale", 1, 1, kTraitReduction, {{"eps", AttrKind::kFloat}}},
   };
   return *table;
 }

@@ -56,6 +56,9 @@
 //                                         -> x without dim a (or with it as 1 under keepdim)
 //   softmax(x) {axis = a}                 -> exp(x - max) / sum(exp(x - max)) along a
 //   rms_norm(x[..., D], w[D]) {eps = e}   -> x * rsqrt(mean(x*x over D) + e) * w
+//   rms_scale(x[..., D]) {eps = e}         -> f32[..., 1]: rsqrt(mean(x*x over D) + e), RMSNorm's
+//                                            per-row factor (what fold-rms-norm moves into a
+//                                            GEMM's epilogue)
 //   quant_scale(x) {axis = a}             -> f32, dim a kept as 1: max(|x|) / 127 along a (NaN
 //                                            propagates): the symmetric per-token scale
 //   batch_matmul(a[..., T, K], b[..., K, S]) -> [..., T, S]; the batch dims broadcast
@@ -116,6 +119,7 @@ enum class OpKind : uint8_t {
   kAbs,
   kQuantize,
   kQuantScale,
+  kRmsScale,
 };
 
 // What kind of op it is. The passes, the scheduler and codegen classify ops by these traits,

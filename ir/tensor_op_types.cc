@@ -267,6 +267,15 @@ absl::StatusOr<TensorType> InferTensorOpType(OpKind op, const std::vector<const 
     case OpKind::kSoftmax:
     case OpKind::kQuantScale: return Reduce(op, x, attrs);
     case OpKind::kRmsNorm: return RmsNorm(x, *operands[1]);
+    case OpKind::kRmsScale: {
+      if (!IsFloatDType(x.dtype) || x.rank() < 1) {
+        return Error(absl::StrCat("rms_scale reduces the last dim of a floating-point tensor, got ", x.ToString()));
+      }
+      TensorType out = x;
+      out.dtype = DType::kF32;
+      out.shape.back() = Dim::Const(1);
+      return out;
+    }
     case OpKind::kBatchMatmul: return BatchMatmul(x, *operands[1]);
     case OpKind::kAttention: return Attention(operands, attrs);
     default: break;

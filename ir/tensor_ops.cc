@@ -121,6 +121,19 @@ Tensor RmsNorm(const Tensor& x, const Tensor& w, double eps) {
   return out;
 }
 
+// rms_norm's factor alone: rsqrt(mean(x*x) + eps) per row, in double, rounded once to f32.
+Tensor RmsScale(const Tensor& x, double eps, std::vector<int64_t> out_shape) {
+  Tensor out(DType::kF32, std::move(out_shape));
+  const int64_t d = x.shape().back();
+  for (int64_t r = 0; r < out.size(); ++r) {
+    const float* xr = x.f32() + r * d;
+    double sum = 0;
+    for (int64_t k = 0; k < d; ++k) sum += static_cast<double>(xr[k]) * xr[k];
+    out.f32()[r] = static_cast<float>(1.0 / std::sqrt(sum / static_cast<double>(d) + eps));
+  }
+  return out;
+}
+
 absl::StatusOr<Tensor> BatchMatmul(const Tensor& a, const Tensor& b, std::vector<int64_t> out_shape) {
   const size_t rank = out_shape.size();
   const int64_t t = out_shape[rank - 2], s = out_shape[rank - 1], k = a.shape().back();
@@ -275,6 +288,7 @@ absl::StatusOr<Tensor> EvaluateTensorOp(const Node& node, const std::vector<cons
     case OpKind::kSoftmax:
     case OpKind::kQuantScale: return Reduce(node.op(), x, axis(), out_shape);
     case OpKind::kRmsNorm: return RmsNorm(x, *operands[1], *node.FloatAttr("eps"));
+    case OpKind::kRmsScale: return RmsScale(x, *node.FloatAttr("eps"), out_shape);
     case OpKind::kBatchMatmul: return BatchMatmul(x, *operands[1], out_shape);
     case OpKind::kAttention:
       return Attention(x, *operands[1], *operands[2], operands.size() == 4 ? operands[3] : nullptr,

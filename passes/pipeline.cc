@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "passes/dce.h"
 #include "passes/fold_attention.h"
+#include "passes/fold_rms_norm.h"
 #include "passes/fold_rotate_half.h"
 #include "passes/fold_silu.h"
 #include "passes/fold_weight_convert.h"
@@ -22,6 +23,8 @@ std::vector<std::pair<std::string, std::string>> ListPasses() {
       {"fold-weight-convert",
        "linear(x, convert(w_bf16)) -> linear(x, w_bf16), linear(x, mul(convert(q_i8), s)) -> linear(x, q_i8, s) "
        "{scale}: weights stay in their storage dtype"},
+      {"fold-rms-norm", "linear(x·r·c, W) -> linear(x, W·c)·r: RMSNorm's row factor after the GEMM, its weight in the "
+                        "GEMM's constant weight (also for rms_norm(x, w))"},
       {"grouped-gemm", "group GEMMs that read one activation into grouped_gemm + multi_output"},
       {"dce", "remove nodes nothing reads"},
   };
@@ -33,6 +36,7 @@ absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
   if (name == "fold-attention") return std::make_unique<FoldAttention>();
   if (name == "fold-rotate-half") return std::make_unique<FoldRotateHalf>();
   if (name == "fold-weight-convert") return std::make_unique<FoldWeightConvert>();
+  if (name == "fold-rms-norm") return std::make_unique<FoldRmsNorm>();
   if (name == "grouped-gemm") {
     return std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent});
   }
@@ -62,6 +66,7 @@ std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& option
   passes.push_back(std::make_unique<FoldAttention>());
   passes.push_back(std::make_unique<FoldRotateHalf>());
   passes.push_back(std::make_unique<FoldWeightConvert>());
+  passes.push_back(std::make_unique<FoldRmsNorm>());
   passes.push_back(std::make_unique<GroupedGemm>(GroupedGemmOptions{options.group_independent}));
   passes.push_back(std::make_unique<DeadCodeElimination>());
   return passes;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "codegen/fold_constants.h"
 #include "ir/interpreter.h"
 #include "ir/parser.h"
 #include "ir/printer.h"
@@ -179,7 +180,10 @@ ScheduleOptions ScheduleFlags() {
 // --emit=schedule / dot for every graph.
 absl::Status EmitSchedules(const Module& module, absl::string_view emit) {
   BRAID_ASSIGN_OR_RETURN(DimBindings dims, ParseDimsFlag(absl::GetFlag(FLAGS_dims)));
-  for (const auto& graph : module.graphs) {
+  for (const auto& original : module.graphs) {
+    // As Compile schedules it: nodes computed from constants alone are constants by then.
+    std::unique_ptr<Graph> graph = original->Clone();
+    BRAID_RETURN_IF_ERROR(FoldConstants(*graph, dims, nullptr, nullptr));
     BRAID_ASSIGN_OR_RETURN(Schedule schedule, BuildSchedule(*graph, ScheduleFlags()));
     if (emit == "dot") {
       std::cout << ScheduleToDot(schedule);

@@ -166,19 +166,29 @@ class Generator {
          a.cols, false);
   }
 
-  // Over the last dim: reduce_* (keepdim, so binary ops broadcast it back), softmax, rms_norm.
+  // Over the last dim: reduce_* (keepdim, so binary ops broadcast it back), softmax, rms_norm,
+  // rms_scale (keepdim).
   void Reduction() {
     const Tensor a = Any();
-    const int kind = Int(0, 4);
+    const int kind = Int(0, 5);
     if (kind < 3) {
       static const char* kOps[] = {"reduce_sum", "reduce_mean", "reduce_max"};
       Emit(Fresh("r"), absl::StrCat(kOps[kind], "(%", a.name, ") {axis = -1, keepdim = true}"), a, 1,
            a.bounded && kind > 0);
     } else if (kind == 3) {
       Emit(Fresh("sm"), absl::StrCat("softmax(%", a.name, ") {axis = ", a.dims.size(), "}"), a, a.cols, true);
-    } else {
+    } else if (kind == 4) {
       const std::string w = Weight({a.cols}, Chance(0.5));
       Emit(Fresh("n"), absl::StrCat("rms_norm(%", a.name, ", %", w, ") {eps = 1e-05}"), a, a.cols, false);
+    } else {
+      // rms_scale is f32 whatever x is: a bf16 graph converts it back.
+      const std::string scale = Fresh("rs"), rhs = absl::StrCat("rms_scale(%", a.name, ") {eps = 1e-05}");
+      if (dtype_ == "f32") {
+        Emit(scale, rhs, a, 1, false);
+      } else {
+        body_.push_back(absl::StrCat("%", scale, " = ", rhs));
+        Emit(Fresh("rc"), absl::StrCat("convert(%", scale, ") {to = ", dtype_, "}"), a, 1, false);
+      }
     }
   }
 

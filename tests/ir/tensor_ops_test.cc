@@ -133,6 +133,16 @@ TEST(TensorOpsTest, RmsNorm) {
       static_cast<float>(3 / std::sqrt(13.0)), static_cast<float>(8 / std::sqrt(13.0))}));
 }
 
+TEST(TensorOpsTest, RmsScaleIsRmsNormsFactorPerRow) {
+  // Rows [3, 4] and [0, 0]: rsqrt(12.5 + 0.5) and rsqrt(0 + 0.5), as f32[2, 1] whatever x's dtype.
+  const char* text = "graph @g(%x: bf16[2, 2]) {\n  %r = rms_scale(%x) {eps = 0.5}\n  return %r\n}";
+  ASSERT_OK_AND_ASSIGN(auto out, RunText(text, {ConvertTensor(T({2, 2}, {3, 4, 0, 0}), DType::kBF16)}));
+  EXPECT_EQ(out[0].dtype(), DType::kF32);
+  EXPECT_THAT(out[0].shape(), ElementsAre(2, 1));
+  EXPECT_THAT(out[0].f32_values(), Pointwise(FloatNear(1e-6f), std::vector<float>{
+      static_cast<float>(1 / std::sqrt(13.0)), static_cast<float>(1 / std::sqrt(0.5))}));
+}
+
 TEST(TensorOpsTest, BatchMatmulBroadcastsBatchDims) {
   // a: two batches of [1, 2]; b: one [2, 2] matrix shared by both.
   const char* text = "graph @g(%a: f32[2, 1, 2], %b: f32[1, 2, 2]) {\n  %y = batch_matmul(%a, %b)\n  return %y\n}";
