@@ -3,6 +3,7 @@ grouped-query attention, MLP) as one braid region, for eager and sdpa attention:
 torch.compile(backend="braid") and compared with eager PyTorch (fp32: rtol 1e-4, atol 1e-5) at
 prefill and at decode against a DynamicCache; explain must show nothing inside a layer left to
 PyTorch, and what braid does not take must say why."""
+import copy
 import operator
 
 import pytest
@@ -286,3 +287,26 @@ def test_sizes_braid_cannot_bind_fall_back_with_a_reason():
     _close(torch.compile(model, backend="braid")(x), model(x))
     (region,) = braid.torch.explain(model, x).regions
     assert not region.compiled and "braid binds sizes from plain dims" in region.error
+
+
+@torch.no_grad()
+def test_bf16_layer_is_as_close_to_fp32_as_eager_bf16():
+    """The layer in bf16 (weights and activations; RMSNorm folded into the grouped GEMMs as a
+    bf16 model writes it: x.float(), x·r rounded back to bf16, times the bf16 weight): one braid
+    region, and its error against the fp32 layer is about eager bf16's own."""
+    layer, rope, _ = _layer("sdpa")
+    x, kwargs = _inputs(rope, "sdpa", 0, 7)
+    want = layer(x, **kwargs)
+    layer16 = copy.deepcopy(layer).to(torch.bfloat16)
+    x16 = x.to(torch.bfloat16)
+    kwargs16 = dict(kwargs, position_embeddings=tuple(t.to(torch.bfloat16) for t in kwargs["position_embeddings"]))
+    eager = layer16(x16, **kwargs16).float()
+    got = torch.compile(layer16, backend="braid")(x16, **kwargs16).float()
+
+    def error(y):
+        return ((y - want).norm() / want.norm()).item()
+
+    print(f"relative error vs fp32: braid {error(got):.2e}, eager bf16 {error(eager):.2e}")
+    assert error(eager) < 2e-2  # bf16 rounding, not a broken reference
+    assert error(got) <= 1.5 * error(eager) + 1e-3, (error(got), error(eager))
+    assert not _tensor_nodes_left(braid.torch.explain(layer16, x16, **kwargs16))
