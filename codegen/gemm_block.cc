@@ -47,13 +47,34 @@ DType WeightDType(GemmPath path) { return PanelFormatFor(path, 16).dtype; }
 
 // The element type of a packed weight panel: f32, bf16 held as i16 bits, or i8.
 llvm::Type* WeightElementType(llvm::IRBuilder<>& b, GemmPath path) {
-  return path == GemmPath::kI8Widen || path == GemmPath::kI8Dot ? b.getInt8Ty() : StorageType(b, WeightDType(path));
+  return WeightDType(path) == DType::kI8 ? b.getInt8Ty() : StorageType(b, WeightDType(path));
 }
 
 // The element type of the packed activation: f32, bf16 pairs held as i16 bits, or u8 quads.
 llvm::Type* ActElementType(llvm::IRBuilder<>& b, GemmPath path) {
   if (path == GemmPath::kI8Dot) return b.getInt8Ty();
-  return path == GemmPath::kBf16Dot ? static_cast<llvm::Type*>(b.getInt16Ty()) : b.getFloatTy();
+  return path == GemmPath::kBf16Dot || path == GemmPath::kI8Bf16Dot ? static_cast<llvm::Type*>(b.getInt16Ty())
+                                                                     : b.getFloatTy();
+}
+
+// What a micro-kernel step's weight row holds per column, for prefetch plans: on the dot paths
+// 32 bits (a bf16 pair, an i8 quad: an f32's worth) or an i8 pair (a bf16's worth).
+DType StepRowDType(GemmPath path) {
+  if (path == GemmPath::kI8Bf16Dot) return DType::kBF16;
+  return GemmKStep(path) > 1 ? DType::kF32 : WeightDType(path);
+}
+
+// 32 i8 weights as bf16, exactly (an integer of at most 8 bits is an f32 whose bf16 rounding
+// changes nothing): widened to two f32 vectors, narrowed by one vcvtne2ps2bf16 (this path runs
+// on AVX512-BF16 hosts only) — fewer instructions than shifting out the f32s' low halves, which
+// matters where the conversion is amortised over few micro-tiles (M = 16).
+llvm::Value* I8ToBf16(llvm::IRBuilder<>& b, llvm::Value* i8s, int n) {
+  BRAID_CHECK(n == 32, "I8ToBf16: one 512-bit vector of bf16");
+  llvm::Value* f = b.CreateSIToFP(i8s, llvm::FixedVectorType::get(b.getFloatTy(), n));
+  llvm::Value* low = b.CreateShuffleVector(f, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+  llvm::Value* high = b.CreateShuffleVector(f, {16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31});
+  // Result lanes 0..15 come from the second operand, 16..31 from the first.
+  return b.CreateIntrinsic(llvm::Intrinsic::x86_avx512bf16_cvtne2ps2bf16_512, {}, {high, low});
 }
 
 
@@ -119,10 +140,17 @@ void EmitMicroKernel(FunctionEmitter& f, int rows, int streams, int mr, int nv, 
         llvm::Value* group = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(i8, a_row, 4 * i));
         av.push_back(b.CreateBitCast(b.CreateVectorSplat(vw, group), operands));
       }
+      // int8 weights in k pairs (two bytes per column) become bf16 pairs in registers.
+      const bool i8_pairs = path == GemmPath::kI8Bf16Dot;
+      const int row_bytes = i8_pairs ? 2 : 4;
       for (int s = 0; s < streams; ++s) {
-        llvm::Value* b_row = b.CreateInBoundsGEP(i8, b_panels[s], b.CreateMul(k, f.I64(4 * nr)));
+        llvm::Value* b_row = b.CreateInBoundsGEP(i8, b_panels[s], b.CreateMul(k, f.I64(row_bytes * nr)));
         for (int j = 0; j < nv; ++j) {
-          llvm::Value* bv = b.CreateAlignedLoad(operands, b.CreateConstInBoundsGEP1_64(i8, b_row, 4 * j * vw), valign);
+          llvm::Value* at = b.CreateConstInBoundsGEP1_64(i8, b_row, row_bytes * j * vw);
+          llvm::Value* bv = i8_pairs ? I8ToBf16(b, b.CreateAlignedLoad(llvm::FixedVectorType::get(i8, 2 * vw), at,
+                                                                       llvm::Align(2 * vw)),
+                                                2 * vw)
+                                     : b.CreateAlignedLoad(operands, at, valign);
           for (int i = 0; i < rows; ++i) {
             values[index(s, i, j)] = b.CreateIntrinsic(dot, {}, {values[index(s, i, j)], av[i], bv});
           }
@@ -337,6 +365,8 @@ std::string PathSuffix(GemmPath path) {
       return "_i8";
     case GemmPath::kI8Dot:
       return "_i8dot";
+    case GemmPath::kI8Bf16Dot:
+      return "_i8bf16dot";
   }
   return "";
 }
@@ -375,7 +405,7 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg,
     // (The int8 dot path's quad rows, nr i32, are f32 rows too.)
     const bool dot = GemmKStep(path) > 1;
     llvm::Value* steps = dot ? b.CreateSDiv(b.CreateAdd(kb, f.I64(GemmKStep(path) - 1)), f.I64(GemmKStep(path))) : kb;
-    const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, dot ? DType::kF32 : WeightDType(path), ms,
+    const PrefetchPlan prefetch = NextBlockPrefetchStreams(f, cfg, nr, StepRowDType(path), ms,
                                                            m_rows, steps, next_b, b_panel);
     // Sparse, dense or no prefetches, then the smallest row variant that covers what is left.
     llvm::BasicBlock* join = llvm::BasicBlock::Create(f.ctx(), "uk.join", fn);
@@ -411,7 +441,11 @@ llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, G
   const int nr = GemmPanelFormat(cfg, mc.target.vector_width, path).width;
   const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr, PathSuffix(path));
   if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
-  llvm::Function* block = GemmTiledBlockFunction(mc, cfg, path);
+  // int8 weights under bf16 activations: each chunk of the panel becomes bf16 once, for all the
+  // M block's micro-tiles, which then run the bf16 micro-kernel (as the tiled path's blocks do;
+  // converting in registers would repeat the conversion for every micro-tile).
+  const bool to_bf16 = path == GemmPath::kI8Bf16Dot;
+  llvm::Function* block = GemmTiledBlockFunction(mc, cfg, to_bf16 ? GemmPath::kBf16Dot : path);
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
   FunctionEmitter f(mc, fn, nullptr, nullptr);
   llvm::IRBuilder<>& b = f.b();
@@ -428,13 +462,28 @@ llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, G
   // path (kc is even, so every chunk but the last starts on a pair).
   const int step_k = GemmKStep(path);
   llvm::Value* a_kc = step_k > 1 ? b.CreateAnd(b.CreateAdd(k, f.I64(step_k - 1)), f.I64(-step_k)) : k;
+  llvm::Value* converted = nullptr;
+  if (to_bf16) {
+    // The callers' chunk, GemmTaskEmitter's small-block K, is at most 4·kc (gemm_task.cc).
+    llvm::IRBuilder<> entry(&fn->getEntryBlock(), fn->getEntryBlock().begin());
+    auto* buffer = entry.CreateAlloca(llvm::ArrayType::get(entry.getInt16Ty(), 4 * int64_t{cfg.kc} * nr), nullptr,
+                                      "b.bf16");
+    buffer->setAlignment(llvm::Align(64));
+    converted = buffer;
+  }
   f.For(f.I64(0), k, kc, "k0", [&](llvm::Value* k0) {
     llvm::Value* k_next = b.CreateAdd(k0, kc);
+    llvm::Value* kb = f.Min(kc, b.CreateSub(k, k0));
     // (No inbounds: past the panel's end this address is only compared away.)
     llvm::Value* next = b.CreateSelect(b.CreateICmpSLT(k_next, k), b.CreateGEP(wty, b_panel, b.CreateMul(k_next, f.I64(nr))), after);
-    b.CreateCall(block, {b.CreateInBoundsGEP(aty, a_packed, b.CreateMul(k0, f.I64(cfg.mr))),
-                         b.CreateInBoundsGEP(wty, b_panel, b.CreateMul(k0, f.I64(nr))), f.Min(kc, b.CreateSub(k, k0)),
-                         tile, m_rows, next, a_kc});
+    llvm::Value* weights = b.CreateInBoundsGEP(wty, b_panel, b.CreateMul(k0, f.I64(nr)));
+    if (to_bf16) {
+      llvm::Value* pairs = b.CreateSDiv(b.CreateAdd(kb, f.I64(1)), f.I64(2));
+      b.CreateCall(GemmI8ToBf16BlockFunction(mc), {weights, b.CreateMul(pairs, f.I64(2 * nr)), converted});
+      weights = converted;
+    }
+    b.CreateCall(block, {b.CreateInBoundsGEP(aty, a_packed, b.CreateMul(k0, f.I64(cfg.mr))), weights, kb, tile, m_rows,
+                         next, a_kc});
   });
   b.CreateRetVoid();
   return fn;
@@ -494,6 +543,25 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
             });
       });
   b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+  return fn;
+}
+
+llvm::Function* GemmI8ToBf16BlockFunction(ModuleContext& mc) {
+  const std::string name = "braid_i8_block_to_bf16";
+  if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
+  llvm::Function* fn = DeclareBlockFunction(mc, name, {true, false, true}, {0, 2});
+  FunctionEmitter f(mc, fn, nullptr, nullptr);
+  llvm::IRBuilder<>& b = f.b();
+  const int n = 2 * mc.target.vector_width;  // a bf16 vector's worth (a count is whole panel rows)
+  llvm::Value* src = fn->getArg(0);
+  llvm::Value* count = fn->getArg(1);
+  llvm::Value* dst = fn->getArg(2);
+  f.For(f.I64(0), count, n, "i", [&](llvm::Value* i) {
+    llvm::Value* narrow = b.CreateAlignedLoad(llvm::FixedVectorType::get(b.getInt8Ty(), n),
+                                              b.CreateInBoundsGEP(b.getInt8Ty(), src, i), llvm::Align(n));
+    b.CreateAlignedStore(I8ToBf16(b, narrow, n), b.CreateInBoundsGEP(b.getInt16Ty(), dst, i), llvm::Align(2 * n));
+  });
   b.CreateRetVoid();
   return fn;
 }

@@ -59,6 +59,9 @@ llvm::Function* GemmStreamingBlockFunction(ModuleContext& mc, const TileConfig& 
 // of the vector width; src and dst aligned to it): an int8 weight block widened once for the
 // tiled path, whose micro-tiles then read f32.
 llvm::Function* GemmWidenI8BlockFunction(ModuleContext& mc);
+// braid_i8_block_to_bf16(src, count, dst): `count` i8 weights (a whole number of panel rows of k
+// pairs) as bf16 (exact), layout kept: an int8 block made a bf16-pair block once per M block.
+llvm::Function* GemmI8ToBf16BlockFunction(ModuleContext& mc);
 
 }  // namespace braid
 

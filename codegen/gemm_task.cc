@@ -284,6 +284,14 @@ void GemmTaskEmitter::EmitTiled(llvm::Value* k0) {
           b_.CreateCall(GemmWidenI8BlockFunction(mc_), {weights, b_.CreateMul(kb, f_.I64(nr_)), WidenedBlock()});
           weights = WidenedBlock();
           block_path = GemmPath::kF32;
+        } else if (op.path == GemmPath::kI8Bf16Dot) {
+          // The same for bf16 activations: the block (whole k pairs; the packer zeroed an odd
+          // K's last half pair) becomes a bf16-pair block, half an f32 block's bytes, for the
+          // vdpbf16ps micro-kernels.
+          llvm::Value* pairs = b_.CreateSDiv(b_.CreateAdd(kb, f_.I64(1)), f_.I64(2));
+          b_.CreateCall(GemmI8ToBf16BlockFunction(mc_), {weights, b_.CreateMul(pairs, f_.I64(2 * nr_)), WidenedBlock()});
+          weights = WidenedBlock();
+          block_path = GemmPath::kBf16Dot;
         }
         b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_, block_path),
                       {acts_[op.act].packed, weights, kb, TileOf(pp, g), m_rows_, next, tiled_kc_});
@@ -351,7 +359,7 @@ void GemmTaskEmitter::BindEpilogue() {
     }
     // The weight scale (one f32 per column: an int8 weight's) multiplies the sum, then the bias.
     if (auto scale = scale_base.find(g); scale != scale_base.end()) {
-      x = b_.CreateFMul(x, b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, scale->second, col)));
+      x = b_.CreateFMul(x, LoadAsF32(b_, c_.gemms[g]->scale->type().tensor().dtype, scale->second, col));
     }
     auto bias = bias_base.find(g);
     if (bias != bias_base.end()) {

@@ -199,8 +199,9 @@ void PackPanel16(OpKind kind, const PanelFormat& format, const uint16_t* w, int6
 
 void PackPanel8(OpKind kind, const PanelFormat& format, const int8_t* w, int64_t k, int64_t n, int64_t p,
                 int8_t* out) {
-  BRAID_CHECK(format.dtype == DType::kI8 && (format.k_interleave == 1 || format.k_interleave == 4),
-              "PackPanel8: an i8 packer, k single or in quads");
+  BRAID_CHECK(format.dtype == DType::kI8 && (format.k_interleave == 1 || format.k_interleave == 2 ||
+                                              format.k_interleave == 4),
+              "PackPanel8: an i8 packer, k single, in pairs or in quads");
   const int nr = format.width;
   const int64_t n0 = p * nr;
   const int64_t width = std::min<int64_t>(nr, n - n0);
@@ -208,12 +209,13 @@ void PackPanel8(OpKind kind, const PanelFormat& format, const int8_t* w, int64_t
   if (format.k_interleave == 1) {
     PackNarrowPanel(kind, nr, w, k, n, n0, width, panel);
   } else {
-    // k quads interleaved (vpdpbusd): element (kk, j) at ((kk / 4)·nr + j)·4 + kk % 4; the
-    // padding (columns past n, k past K) is zero.
+    // k groups of q = 2 (vdpbf16ps, after conversion) or 4 (vpdpbusd) interleaved: element (kk,
+    // j) at ((kk / q)·nr + j)·q + kk % q; the padding (columns past n, k past K) is zero.
+    const int q = format.k_interleave;
     std::fill(panel, panel + format.PanelElements(k), int8_t{0});
     for (int64_t j = 0; j < width; ++j) {
       for (int64_t kk = 0; kk < k; ++kk) {
-        panel[((kk >> 2) * nr + j) * 4 + (kk & 3)] = kind == OpKind::kMatmul ? w[kk * n + n0 + j] : w[(n0 + j) * k + kk];
+        panel[((kk / q) * nr + j) * q + kk % q] = kind == OpKind::kMatmul ? w[kk * n + n0 + j] : w[(n0 + j) * k + kk];
       }
     }
   }

@@ -55,6 +55,10 @@ enum class GemmPath {
                // interleaved, vpdpbusd into i32 tiles (four products per lane, exact); the
                // epilogue subtracts the panel's column sums (128·Σk w) and converts to f32:
                // AVX512-VNNI hosts, i8 x i8 GEMMs
+  kI8Bf16Dot,  // bf16 activations packed as k pairs, i8 panels with k pairs interleaved, turned
+               // into bf16 (exact) — once per block into a bf16 block for the tiled micro-kernels,
+               // in registers for the streaming ones — then vdpbf16ps, the weight scale applied
+               // in the epilogue: AVX512-BF16 hosts, bf16 GEMMs with int8 weights
 };
 
 inline PanelFormat PanelFormatFor(GemmPath path, int width) {
@@ -69,14 +73,16 @@ inline PanelFormat PanelFormatFor(GemmPath path, int width) {
       return PanelFormat{DType::kI8, width, 1};
     case GemmPath::kI8Dot:
       return PanelFormat{DType::kI8, width, 4, true};
+    case GemmPath::kI8Bf16Dot:
+      return PanelFormat{DType::kI8, width, 2};
   }
   return PanelFormat{DType::kF32, width, 1};
 }
 
-// k per micro-kernel step (and per packed activation element group): 2 on the bf16 dot path
+// k per micro-kernel step (and per packed activation element group): 2 on the bf16 dot paths
 // (pairs), 4 on the int8 one (quads), else 1.
 inline int GemmKStep(GemmPath path) {
-  return path == GemmPath::kBf16Dot ? 2 : path == GemmPath::kI8Dot ? 4 : 1;
+  return path == GemmPath::kBf16Dot || path == GemmPath::kI8Bf16Dot ? 2 : path == GemmPath::kI8Dot ? 4 : 1;
 }
 
 // How --bench and the API name a path (which code ran).
@@ -92,6 +98,8 @@ inline const char* GemmPathName(GemmPath path) {
       return "i8 weights widened to f32";
     case GemmPath::kI8Dot:
       return "i8 x i8 vpdpbusd";
+    case GemmPath::kI8Bf16Dot:
+      return "i8 weights as bf16, vdpbf16ps";
   }
   return "?";
 }
@@ -101,7 +109,10 @@ inline const char* GemmPathName(GemmPath path) {
 // bf16 activations meet bf16 weights only, i8 weights f32 or i8 activations (the type rules).
 inline GemmPath GemmPathFor(DType act, DType weight, bool dot_products) {
   if (weight == DType::kF32) return GemmPath::kF32;
-  if (weight == DType::kI8) return act == DType::kI8 && dot_products ? GemmPath::kI8Dot : GemmPath::kI8Widen;
+  if (weight == DType::kI8) {
+    if (!dot_products || (act != DType::kI8 && act != DType::kBF16)) return GemmPath::kI8Widen;
+    return act == DType::kI8 ? GemmPath::kI8Dot : GemmPath::kI8Bf16Dot;
+  }
   BRAID_CHECK(weight == DType::kBF16, "GEMM weights are f32, bf16 or i8 in codegen (CheckCompilable)");
   return act == DType::kBF16 && dot_products ? GemmPath::kBf16Dot : GemmPath::kBf16Widen;
 }

@@ -9,9 +9,12 @@
 //   matmul(a[..., K], b[K, N])            -> [..., N]    y = a·b
 //   linear(x, w, [b,] s) {scale = i}      -> [..., N]    y = (x·wᵀ)·s + b, s = operand i (the
 //   matmul(a, b, s) {scale = 2}           -> [..., N]    last): a weight scale per output channel
-//                                                        (int8 weights carry one), f32 [N], or
-//                                                        [N, 1] for linear / [1, N] for matmul,
-//                                                        applied to the f32 sum before the bias
+//                                                        (int8 weights carry one), f32 (or the
+//                                                        activation's dtype) [N], or [N, 1] for
+//                                                        linear / [1, N] for matmul, applied to
+//                                                        the f32 sum before the bias. Weights
+//                                                        may be narrower than the activation:
+//                                                        bf16/f16/i8 under f32, i8 under bf16
 //   relu silu gelu gelu_tanh sigmoid tanh exp neg (x)   -> same type as x
 //   add sub mul div maximum (a, b)        -> NumPy broadcast of a and b (equal dims or a
 //                                            literal 1; symbols must match by name)

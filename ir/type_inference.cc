@@ -139,14 +139,16 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
 
 absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const TensorType& w,
                                          const TensorType* bias, const TensorType* scale) {
-  // Weight storage: an f32 GEMM may keep its weight in bf16, f16 or i8, widened exactly as it
-  // is read (what fold-weight-convert makes of `linear(%x, convert(%w_bf16))`, and of an int8
-  // weight's dequantisation with its scale). Otherwise the operands share a dtype.
+  // Weight storage: an f32 GEMM may keep its weight in bf16, f16 or i8, a bf16 GEMM in i8,
+  // widened exactly as it is read (what fold-weight-convert makes of `linear(%x,
+  // convert(%w_bf16))`, and of an int8 weight's dequantisation with its scale). Otherwise the
+  // operands share a dtype.
   // An i8 x i8 GEMM (dynamically quantised activations times int8 weights) sums the products
   // exactly and gives f32: the sum rounded once; the scales are the graph's own `mul`s (or the
   // weight scale operand).
-  const bool narrow_weight = x.dtype == DType::kF32 &&
-                             (w.dtype == DType::kBF16 || w.dtype == DType::kF16 || w.dtype == DType::kI8);
+  const bool narrow_weight =
+      (x.dtype == DType::kF32 && (w.dtype == DType::kBF16 || w.dtype == DType::kF16 || w.dtype == DType::kI8)) ||
+      (x.dtype == DType::kBF16 && w.dtype == DType::kI8);
   const bool int8 = x.dtype == DType::kI8 && w.dtype == DType::kI8;
   if (!narrow_weight) BRAID_RETURN_IF_ERROR(SameDType(x, w));
   if (int8 && bias != nullptr) {
@@ -179,10 +181,12 @@ absl::StatusOr<TensorType> InferGemmType(OpKind kind, const TensorType& x, const
         scale->rank() == 1 ? scale->shape[0] == n
         : scale->rank() == 2 && (is_linear ? scale->shape[0] == n && scale->shape[1] == Dim::Const(1)
                                            : scale->shape[0] == Dim::Const(1) && scale->shape[1] == n);
-    if (scale->dtype != DType::kF32 || !per_column) {
+    // f32, or the activation's dtype (a bf16 model's scales are bf16).
+    const bool scale_dtype = scale->dtype == DType::kF32 || (scale->dtype == x.dtype && IsFloatDType(x.dtype));
+    if (!scale_dtype || !per_column) {
       return Error(absl::StrCat("the weight scale must be f32[", n.ToString(), "] or f32",
                                 is_linear ? absl::StrCat("[", n.ToString(), ", 1]") : absl::StrCat("[1, ", n.ToString(), "]"),
-                                " (one per output channel), got ", scale->ToString()));
+                                " (one per output channel; or in the activation's dtype), got ", scale->ToString()));
     }
   }
   TensorType out = x;

@@ -18,12 +18,19 @@ std::string WhyNotFolded(const Node& convert, const Value& act) {
   const Value* source = convert.operand(0);
   const DType from = source->type().tensor().dtype;
   const DType to = convert.result()->type().tensor().dtype;
-  if (to != DType::kF32) return "it converts to " + std::string(DTypeName(to)) + ", not f32";
-  if (from != DType::kBF16 && from != DType::kF16 && from != DType::kI8) {
-    return "its source is " + std::string(DTypeName(from)) + " (bf16, f16 or i8 fold)";
+  const DType act_dtype = act.type().tensor().dtype;
+  // f32 GEMMs keep bf16, f16 or i8 weights; bf16 GEMMs keep i8 weights (exact in bf16).
+  if (act_dtype == DType::kBF16) {
+    if (to != DType::kBF16) return "it converts to " + std::string(DTypeName(to)) + ", not the activation's bf16";
+    if (from != DType::kI8) return "its source is " + std::string(DTypeName(from)) + " (i8 folds into a bf16 GEMM)";
+  } else {
+    if (to != DType::kF32) return "it converts to " + std::string(DTypeName(to)) + ", not f32";
+    if (from != DType::kBF16 && from != DType::kF16 && from != DType::kI8) {
+      return "its source is " + std::string(DTypeName(from)) + " (bf16, f16 or i8 fold)";
+    }
+    if (act_dtype != DType::kF32) return "the activation is not f32 or bf16";
   }
   if (!source->is_const()) return "its source %" + source->name() + " is not a constant";
-  if (act.type().tensor().dtype != DType::kF32) return "the activation is not f32";
   return "";
 }
 
@@ -63,8 +70,8 @@ ScaledWeight MatchScaledWeight(const Node& node, const GemmOperands& gemm, Value
                                ? s.rank() == 2 && s.shape[0] == n && s.shape[1] == Dim::Const(1)
                                : (s.rank() == 1 && s.shape[0] == n) ||
                                      (s.rank() == 2 && s.shape[0] == Dim::Const(1) && s.shape[1] == n);
-  if (s.dtype != DType::kF32) {
-    match.why_not = absl::StrCat("its scale %", match.scale->name(), " is ", s.ToString(), ", not f32");
+  if (s.dtype != DType::kF32 && s.dtype != w->type().tensor().dtype) {
+    match.why_not = absl::StrCat("its scale %", match.scale->name(), " is ", s.ToString(), ", not f32 or the weight's dtype");
   } else if (!per_channel) {
     match.why_not = absl::StrCat("its scale %", match.scale->name(), " is ", s.ToString(),
                                  ": only one scale per output channel folds (",

@@ -45,11 +45,17 @@ std::string Int8GraphText(Workload workload, const Shape& s) {
   return text;
 }
 
-std::string Bf16GraphText(Workload workload, const Shape& s) {
-  std::string text = GraphText(workload, s);
+namespace {
+// Every f32 of a graph's text (its types and conversions) made bf16.
+std::string InBf16(std::string text) {
   for (size_t at = text.find("f32"); at != std::string::npos; at = text.find("f32", at)) text.replace(at, 3, "bf16");
   return text;
 }
+}  // namespace
+
+std::string Bf16GraphText(Workload workload, const Shape& s) { return InBf16(GraphText(workload, s)); }
+
+std::string Bf16Int8GraphText(Workload workload, const Shape& s) { return InBf16(Int8GraphText(workload, s)); }
 
 std::string W8A8GraphText(Workload workload, const Shape& s) {
   const bool mlp = workload == Workload::kMlp;

@@ -25,6 +25,9 @@ std::string GraphText(Workload workload, const Shape& s);
 std::string Int8GraphText(Workload workload, const Shape& s);
 // As a bf16 model holds it (examples/llama_mlp_bf16.ir): input, weights and output in bf16.
 std::string Bf16GraphText(Workload workload, const Shape& s);
+// A bf16 model with int8 weights (examples/llama_mlp_bf16_int8.ir): Int8GraphText in bf16, the
+// scales `s<name>` bf16 too.
+std::string Bf16Int8GraphText(Workload workload, const Shape& s);
 // W8A8 dynamic quantisation (examples/llama_mlp_w8a8.ir): x quantised per token (quant_scale,
 // quantize), i8 x i8 GEMMs with f32 results against `q<name>`, scaled by the token's scale and
 // the weight's per-column `s<name>` (f32[rows]); mlp quantises h again before the down GEMM.

@@ -43,8 +43,9 @@ namespace {
 constexpr Shape kShapes[] = {{"1024x2816", 1024, 2816}, {"7B", 4096, 11008}};
 constexpr int64_t kMs[] = {1, 16, 128, 512};
 constexpr int kThreads[] = {1, 2};
-constexpr const char* kImpls[] = {"braid",          "braid_ungrouped", "braid_int8w", "braid_bf16", "braid_w8a8",
-                                  "onednn_postops", "onednn_concat",   "openblas",    "onednn_bf16", "onednn_s8"};
+constexpr const char* kImpls[] = {"braid",         "braid_ungrouped", "braid_int8w",    "braid_bf16",
+                                  "braid_bf16_int8w", "braid_w8a8",   "onednn_postops", "onednn_concat",
+                                  "openblas",      "onednn_bf16",     "onednn_s8"};
 
 void Die(const absl::Status& status) {
   std::fprintf(stderr, "gate_up_bench: %s\n", status.ToString().c_str());
@@ -78,6 +79,7 @@ struct ShapeState {
   std::map<std::pair<bool, int>, std::unique_ptr<CompiledGraph>> braid;  // (grouped, threads)
   std::map<int, std::unique_ptr<CompiledGraph>> braid_int8w;              // threads (grouped)
   std::map<int, std::unique_ptr<CompiledGraph>> braid_bf16;               // threads (grouped)
+  std::map<int, std::unique_ptr<CompiledGraph>> braid_bf16_int8w;         // threads (grouped)
   std::map<int, std::unique_ptr<CompiledGraph>> braid_w8a8;               // threads (grouped)
   double parse_ms = 0;
 };
@@ -93,7 +95,7 @@ struct CaseState {
   std::map<std::string, std::unique_ptr<PeerRunner>> peers;
   Tensor x, x_bf16;
   std::vector<Tensor> braid_out;  // reference for the agreement check
-  std::vector<Tensor> bf16_out;   // braid_bf16's output buffer
+  std::vector<Tensor> bf16_out;   // braid_bf16's (and braid_bf16_int8w's) output buffer
   std::map<std::string, std::string> disagreement;
 };
 
@@ -123,6 +125,15 @@ ShapeState& GetShape(Workload workload, const Shape& s) {
   std::map<std::string, Tensor> bf16_constants;
   for (const auto& [name, w] : st.constants) bf16_constants[name] = ConvertTensor(w, DType::kBF16);
   for (int threads : kThreads) st.braid_bf16[threads] = CompileOptimized(Bf16GraphText(workload, s), bf16_constants, threads);
+  // bf16 with int8 weights: the same i8 weights, their scales in bf16 (vdpbf16ps on int8 blocks
+  // turned into bf16 on AVX512-BF16).
+  std::map<std::string, Tensor> bf16_int8_constants = int8_constants;
+  for (auto& [name, t] : bf16_int8_constants) {
+    if (t.dtype() == DType::kF32) t = ConvertTensor(t, DType::kBF16);
+  }
+  for (int threads : kThreads) {
+    st.braid_bf16_int8w[threads] = CompileOptimized(Bf16Int8GraphText(workload, s), bf16_int8_constants, threads);
+  }
   // W8A8: the same i8 weights, scales shaped [N] (examples/llama_mlp_w8a8.ir), isa auto
   // (vpdpbusd on AVX512-VNNI).
   const std::map<std::string, Tensor> w8a8_constants = QuantizeWeightsPerRow(st.constants, 1);
@@ -207,6 +218,9 @@ CaseState& GetCase(Workload workload, const Shape& s, int64_t m) {
   if (!bf16.ok()) Die(bf16.status());
   CheckLowPrecision(*cs, "braid_bf16", ConvertTensor((*bf16)[0], DType::kF32).f32(), 0.02);
   cs->bf16_out = std::move(*bf16);
+  auto bf16_int8w = st.braid_bf16_int8w.at(2)->Run({cs->x_bf16}, {{"M", m}});
+  if (!bf16_int8w.ok()) Die(bf16_int8w.status());
+  CheckLowPrecision(*cs, "braid_bf16_int8w", ConvertTensor((*bf16_int8w)[0], DType::kF32).f32(), 0.02);
   auto ungrouped = st.braid.at({false, 2})->Run({cs->x}, {{"M", m}});
   if (!ungrouped.ok()) Die(ungrouped.status());
   Comparison c = CompareOutputs(cs->braid_out, *ungrouped);
@@ -243,10 +257,11 @@ void RunCase(benchmark::State& state, Workload workload, const Shape& s, int64_t
     return;
   }
   std::function<void()> once;
-  std::vector<Tensor> out = impl == "braid_bf16" ? cs.bf16_out : cs.braid_out;
+  const bool bf16 = impl == "braid_bf16" || impl == "braid_bf16_int8w";
+  std::vector<Tensor> out = bf16 ? cs.bf16_out : cs.braid_out;
   const std::vector<TensorView> out_views = ViewsOf(out);
-  if (impl == "braid_bf16") {
-    const CompiledGraph& g = *shape_state->braid_bf16.at(threads);
+  if (bf16) {
+    const CompiledGraph& g = *(impl == "braid_bf16" ? shape_state->braid_bf16 : shape_state->braid_bf16_int8w).at(threads);
     once = [&] {
       if (absl::Status st = g.RunInto({cs.x_bf16.view()}, {{"M", m}}, out_views); !st.ok()) Die(st);
     };
@@ -414,14 +429,16 @@ void PrintTable(const TableReporter& r, const Limits& limits) {
 
 // The low-precision table: braid f32 for reference, bf16 (oneDNN and braid's bf16 graph) against
 // the vdpbf16ps peak, oneDNN's dynamic s8 against the vpdpbusd peak (GOP/s: the same count of
-// multiply-adds), braid's int8 weights, braid's W8A8 graph against the vpdpbusd peak and oneDNN
+// multiply-adds), braid's int8 weights (f32 activations, then bf16 ones: its time over braid bf16's),
+// braid's W8A8 graph against the vpdpbusd peak and oneDNN
 // s8. At M = 1 each is against the read bandwidth over its
 // weight bytes (bf16: half of f32's, s8: a quarter).
 void PrintLowPrecisionTable(const TableReporter& r, const Limits& limits) {
   std::printf("\nlow precision\n| workload | K×N | M | threads | braid f32 GFLOP/s | braid bf16 | braid bf16 of peak | "
               "oneDNN bf16 | oneDNN bf16 of peak | braid bf16 / oneDNN bf16 | oneDNN s8 GOP/s | s8 of peak | "
-              "braid int8 weights | braid w8a8 GOP/s | w8a8 of vpdpbusd peak | braid w8a8 / oneDNN s8 |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "braid int8 weights | braid bf16 + int8 weights | its time / braid bf16's | braid w8a8 GOP/s | "
+              "w8a8 of vpdpbusd peak | braid w8a8 / oneDNN s8 |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const char* workload : {"gate_up", "mlp"}) {
     const Workload w = std::strcmp(workload, "mlp") == 0 ? Workload::kMlp : Workload::kGateUp;
     for (const Shape& s : kShapes) {
@@ -450,13 +467,14 @@ void PrintLowPrecisionTable(const TableReporter& r, const Limits& limits) {
             return sec(impl) == 0 || sec(peer) == 0 ? std::string("—")
                                                     : absl::StrFormat("%.2f×", sec(peer) / sec(impl));
           };
-          std::printf("| %s | %s | %lld | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+          std::printf("| %s | %s | %lld | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
                       workload, s.name,
                       static_cast<long long>(m), t, gf("braid").c_str(), gf("braid_bf16").c_str(),
                       of_peak("braid_bf16", limits.bf16_dot[t], 2).c_str(), gf("onednn_bf16").c_str(),
                       of_peak("onednn_bf16", limits.bf16_dot[t], 2).c_str(), ratio("braid_bf16", "onednn_bf16").c_str(),
                       gf("onednn_s8").c_str(), of_peak("onednn_s8", limits.vnni[t], 1).c_str(),
-                      gf("braid_int8w").c_str(), gf("braid_w8a8").c_str(),
+                      gf("braid_int8w").c_str(), gf("braid_bf16_int8w").c_str(),
+                      ratio("braid_bf16", "braid_bf16_int8w").c_str(), gf("braid_w8a8").c_str(),
                       of_peak("braid_w8a8", limits.vnni[t], 1).c_str(), ratio("braid_w8a8", "onednn_s8").c_str());
         }
       }

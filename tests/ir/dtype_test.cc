@@ -93,14 +93,15 @@ TEST(DtypeTest, MixedAndIntegerArithmeticAreLocatedErrors) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("t.ir:2:8: error: dtype mismatch: bf16[M, 4] vs f32[2, 4] (state the "
                                  "conversion with convert)")));
-  EXPECT_THAT(Parse("graph @g(%x: bf16[M, 4], %w: i8[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dtype mismatch: bf16[M, 4] vs i8[2, 4]")));
-  // The one mix allowed: an f32 GEMM keeps its weight in bf16, f16 or i8 storage (widened
-  // exactly).
-  for (const char* storage : {"bf16", "f16", "i8"}) {
-    ASSERT_OK_AND_ASSIGN(Module m, Parse(absl::StrCat("graph @g(%x: f32[M, 4], %w: ", storage,
+  EXPECT_THAT(Parse("graph @g(%x: bf16[M, 4], %w: f16[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dtype mismatch: bf16[M, 4] vs f16[2, 4]")));
+  // The mixes allowed: an f32 GEMM keeps its weight in bf16, f16 or i8 storage, a bf16 GEMM in
+  // i8 (widened exactly); the result is the activation's dtype.
+  for (const auto& [act, storage] : std::vector<std::pair<const char*, const char*>>{
+           {"f32", "bf16"}, {"f32", "f16"}, {"f32", "i8"}, {"bf16", "i8"}}) {
+    ASSERT_OK_AND_ASSIGN(Module m, Parse(absl::StrCat("graph @g(%x: ", act, "[M, 4], %w: ", storage,
                                                       "[2, 4]) {\n  %y = linear(%x, %w)\n  return %y\n}")));
-    EXPECT_EQ(m.graphs[0]->outputs()[0]->type().tensor().ToString(), "f32[M, 2]");
+    EXPECT_EQ(m.graphs[0]->outputs()[0]->type().tensor().ToString(), absl::StrCat(act, "[M, 2]"));
   }
   EXPECT_THAT(Parse("graph @g(%x: i8[4]) {\n  %y = relu(%x)\n  return %y\n}"),
               StatusIs(absl::StatusCode::kInvalidArgument,
