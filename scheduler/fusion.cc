@@ -181,11 +181,53 @@ class Scheduler {
       std::string why = WhyNot(node, k);
       if (why.empty()) {
         Join(k, node, /*epilogue=*/is_template);
+        if (!is_template) AbsorbPointwiseProducers(k, node);
         return;
       }
       Explain(node, absl::StrCat("is not fused into ", Describe(k), ": ", why));
     }
     NewKernel(KernelKind::kPointwise, node);
+  }
+
+  // Pointwise kernels whose every value only kernel `k` reads — e.g. the rotary embedding's
+  // x·cos, summed with rotate_half(x)·sin by the node `k` just took — join `k`: one loop instead
+  // of two, and their values never reach memory. Same iteration space only (one loop); no
+  // cycle can arise, since nothing but `k` reads them.
+  void AbsorbPointwiseProducers(int k, const Node& node) {
+    const Type& space = node.result()->type();
+    for (const Value* v : node.operands()) {
+      const int p = KernelOf(v);
+      if (p < 0 || p == k || kernels_[p].kind != KernelKind::kPointwise || kernels_[p].nodes.empty()) continue;
+      bool only_k = true;
+      for (const Node* n : kernels_[p].nodes) {
+        only_k &= n->result()->type() == space && !IsOutput(n->result());
+        for (const Node* user : n->result()->users()) {
+          auto placed = kernel_of_.find(user);
+          only_k &= placed != kernel_of_.end() && (placed->second == k || placed->second == p);
+        }
+      }
+      if (!only_k) {
+        continue;
+      }
+      const std::string into = Describe(k);
+      std::vector<const Node*> moved = std::move(kernels_[p].nodes);
+      kernels_[p].nodes.clear();
+      for (const Node* n : moved) {
+        kernel_of_[n] = k;
+        kernels_[k].nodes.push_back(n);
+      }
+      std::sort(kernels_[k].nodes.begin(), kernels_[k].nodes.end(),
+                [&](const Node* a, const Node* b) { return position_.at(a) < position_.at(b); });
+      for (int d : deps_[p]) {
+        readers_[d].erase(p);
+        if (d != k) AddDep(k, d);
+      }
+      deps_[p].clear();
+      readers_[p].clear();
+      deps_[k].erase(p);
+      Explain(*moved.back(), absl::StrCat("joins ", into, ": only it reads the values of its kernel"));
+      for (const Node* n : moved) AbsorbPointwiseProducers(k, *n);
+    }
   }
 
   Schedule Plan() {
@@ -238,15 +280,20 @@ class Scheduler {
     for (size_t k = 0; k < kernels_.size(); ++k) {
       if (pending[k] == 0) ready.push(k);
     }
+    size_t emptied = 0;  // kernels another absorbed
     while (!ready.empty()) {
       int k = ready.top();
       ready.pop();
-      schedule.kernels.push_back(std::move(kernels_[k]));
+      if (kernels_[k].nodes.empty()) {
+        ++emptied;
+      } else {
+        schedule.kernels.push_back(std::move(kernels_[k]));
+      }
       for (int r : readers[k]) {
         if (--pending[r] == 0) ready.push(r);
       }
     }
-    BRAID_CHECK(schedule.kernels.size() == kernels_.size(), "fusion created a cycle between kernels");
+    BRAID_CHECK(schedule.kernels.size() + emptied == kernels_.size(), "fusion created a cycle between kernels");
     return schedule;
   }
 

@@ -83,8 +83,8 @@ class Generator {
   std::string Int8Weight(int64_t rows, int64_t cols, bool linear) {
     const std::string q = Fresh("q"), scale = Fresh("s"), c = Fresh("dq"), w = Fresh("w");
     params_.push_back(absl::StrCat("%", q, ": const i8[", rows, ", ", cols, "]"));
-    params_.push_back(absl::StrCat("%", scale, ": const f32[", linear ? rows : 1, ", ", linear ? 1 : cols, "]"));
-    body_.push_back(absl::StrCat("%", c, " = convert(%", q, ") : f32[", rows, ", ", cols, "]"));
+    params_.push_back(absl::StrCat("%", scale, ": const ", dtype_, "[", linear ? rows : 1, ", ", linear ? 1 : cols, "]"));
+    body_.push_back(absl::StrCat("%", c, " = convert(%", q, ") : ", dtype_, "[", rows, ", ", cols, "]"));
     body_.push_back(absl::StrCat("%", w, " = mul(%", c, ", %", scale, ")"));
     return w;
   }
@@ -102,9 +102,10 @@ class Generator {
       const int64_t n = Pick({1, 5, 8, 13, 16, 24, 40, 64, 70});
       const bool is_const = Chance(0.8);
       const std::string name = Fresh("g");
-      // In f32 graphs, one constant weight in four is int8 with a scale per output channel,
-      // dequantised as weight-only quantisation writes it (--O folds it into the GEMM).
-      const bool int8 = dtype_ == "f32" && is_const && Chance(0.25);
+      // One constant weight in four is int8 with a scale per output channel (in the graph's
+      // dtype, f32 or bf16), dequantised as weight-only quantisation writes it (--O folds it
+      // into the GEMM).
+      const bool int8 = is_const && Chance(0.25);
       if (Chance(0.7)) {
         const std::string w = int8 ? Int8Weight(n, act.cols, true) : Weight({n, act.cols}, is_const);
         std::string rhs = absl::StrCat("linear(%", act.name, ", %", w);
