@@ -439,12 +439,14 @@ llvm::Function* GemmTiledBlockFunction(ModuleContext& mc, const TileConfig& cfg,
 
 llvm::Function* GemmPanelRunFunction(ModuleContext& mc, const TileConfig& cfg, GemmPath path) {
   const int nr = GemmPanelFormat(cfg, mc.target.vector_width, path).width;
-  const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr, PathSuffix(path));
-  if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   // int8 weights under bf16 activations: each chunk of the panel becomes bf16 once, for all the
   // M block's micro-tiles, which then run the bf16 micro-kernel (as the tiled path's blocks do;
-  // converting in registers would repeat the conversion for every micro-tile).
+  // converting in registers would repeat the conversion for every micro-tile). Its buffer is
+  // sized by kc, so kc is part of the name (kernels of one module may block K differently).
   const bool to_bf16 = path == GemmPath::kI8Bf16Dot;
+  const std::string name = absl::StrCat("braid_gemm_panel_run_", cfg.mr, "x", nr, PathSuffix(path),
+                                        to_bf16 ? absl::StrCat("_kc", cfg.kc) : "");
+  if (llvm::Function* existing = mc.module.getFunction(name)) return existing;
   llvm::Function* block = GemmTiledBlockFunction(mc, cfg, to_bf16 ? GemmPath::kBf16Dot : path);
   llvm::Function* fn = DeclareBlockFunction(mc, name, {true, true, false, true, false, true, false}, {0, 1, 3});
   FunctionEmitter f(mc, fn, nullptr, nullptr);

@@ -158,6 +158,12 @@ std::string WhyNotFolded(const Node& node, const GemmOperands& gemm, const Facto
   if (dtype != DType::kF32 && dtype != DType::kBF16) {
     return absl::StrCat("its weight %", w->name(), " is ", DTypeName(dtype), " (f32 and bf16 weights take the norm weight)");
   }
+  // A narrower stored weight (bf16 under an f32 activation) would round the product to bf16:
+  // more error than the f32 graph had.
+  if (dtype != node.operand(gemm.act)->type().tensor().dtype) {
+    return absl::StrCat("its weight %", w->name(), " is stored in ", DTypeName(dtype),
+                        " under a wider activation (the product would be rounded to it)");
+  }
   return "";
 }
 
@@ -193,7 +199,14 @@ absl::StatusOr<bool> FoldRmsNorm::Run(Graph& graph) {
     std::vector<Value*> operands = {f.inner, weight};
     const bool bias_after = gemm.has_bias() && !f.rows.empty();
     if (gemm.has_bias() && !bias_after) operands.push_back(node->operand(gemm.bias));
-    BRAID_ASSIGN_OR_RETURN(Value* y, Emit(graph, node, node->op(), std::move(operands), {}, name + "_x"));
+    // A weight scale (an int8 weight's; only row factors move then) stays the GEMM's, applied
+    // before the row factors and the bias as before.
+    Attributes attrs;
+    if (gemm.has_scale()) {
+      operands.push_back(node->operand(gemm.scale));
+      attrs["scale"] = static_cast<int64_t>(operands.size()) - 1;
+    }
+    BRAID_ASSIGN_OR_RETURN(Value* y, Emit(graph, node, node->op(), std::move(operands), std::move(attrs), name + "_x"));
     const DType dtype = y->type().tensor().dtype;
     size_t next_norm = 0;
     for (Value* r : f.rows) {
