@@ -22,7 +22,7 @@ llvm::Value* GroupSize(FunctionEmitter& f, llvm::Value* hq, llvm::Value* hkv) {
 llvm::Value* AttentionKernel::TasksPerHead(FunctionEmitter& f) const {
   llvm::IRBuilder<>& b = f.b();
   llvm::Value* group = GroupSize(f, f.DimValue(Q().shape[1]), f.DimValue(K().shape[1]));
-  return f.CeilDiv(b.CreateMul(group, f.DimValue(Q().shape[2])), kRowBlock);
+  return f.CeilDiv(b.CreateMul(group, f.DimValue(Q().shape[2])), RowBlock());
 }
 
 llvm::Value* AttentionKernel::NumTasks(FunctionEmitter& f) const {
@@ -31,6 +31,7 @@ llvm::Value* AttentionKernel::NumTasks(FunctionEmitter& f) const {
 }
 
 llvm::Function* AttentionKernel::Render(const std::string& name) {
+  if (Tiled()) return RenderTiled(name);
   llvm::Value* task;
   FunctionEmitter f = BeginTaskFunction(mc_, name, &task);
   llvm::IRBuilder<>& b = f.b();

@@ -5,7 +5,8 @@
 // keys in blocks of kKeyBlock: scores for the block (a dot product per row and key), the
 // running maximum and sum rescaled once per block, then the block's V rows accumulated into the
 // rows' f32 outputs. Causal tasks stop at the last key their rows can see. Everything is f32 in
-// registers; the D-long dot products and updates are loops the vectoriser widens.
+// registers. Two renderings: register-tiled micro-GEMMs over vectors (attention_tiled.cc) when
+// the head dim is a compile-time multiple of the vector width, else scalar loops.
 #ifndef BRAID_CODEGEN_ATTENTION_KERNEL_H_
 #define BRAID_CODEGEN_ATTENTION_KERNEL_H_
 
@@ -17,7 +18,8 @@ namespace braid {
 
 class AttentionKernel : public NodeKernel {
  public:
-  static constexpr int64_t kRowBlock = 8;
+  static constexpr int64_t kRowBlock = 8;        // query rows per task, scalar path
+  static constexpr int64_t kTiledRowBlock = 32;  // query rows per task, vector path
   static constexpr int64_t kKeyBlock = 64;
 
   using NodeKernel::NodeKernel;
@@ -25,7 +27,13 @@ class AttentionKernel : public NodeKernel {
   llvm::Value* NumTasks(FunctionEmitter& f) const override;
 
  private:
-  // Tasks per (batch, KV head): ceil(group * T / kRowBlock).
+  // The vector path (attention_tiled.cc) when the head dim is a compile-time multiple of the
+  // vector width; else the scalar loops.
+  bool Tiled() const;
+  int TileRows() const;  // rows of a register tile: 4 with 32 vector registers, 2 with 16
+  llvm::Function* RenderTiled(const std::string& name);
+  int64_t RowBlock() const { return Tiled() ? kTiledRowBlock : kRowBlock; }
+  // Tasks per (batch, KV head): ceil(group * T / RowBlock()).
   llvm::Value* TasksPerHead(FunctionEmitter& f) const;
   const TensorType& Q() const { return Operand(0); }
   const TensorType& K() const { return Operand(1); }

@@ -9,38 +9,51 @@ namespace {
 
 llvm::Value* F(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
 
+// A float constant of x's type (a splat when x is a vector).
+llvm::Value* Like(llvm::Value* x, double v) { return llvm::ConstantFP::get(x->getType(), v); }
+
 // Horner evaluation of sum c[i] x^i.
 llvm::Value* Poly(llvm::IRBuilder<>& b, llvm::Value* x, std::initializer_list<double> coeffs_high_to_low) {
   llvm::Value* acc = nullptr;
-  for (double c : coeffs_high_to_low) acc = acc == nullptr ? F(b, c) : b.CreateFAdd(b.CreateFMul(acc, x), F(b, c));
+  for (double c : coeffs_high_to_low) {
+    acc = acc == nullptr ? Like(x, c) : b.CreateFAdd(b.CreateFMul(acc, x), Like(x, c));
+  }
   return acc;
 }
 
 // exp(x), Cephes-style: x = n ln2 + r, e^r by a degree-6 polynomial, 2^n through the exponent
 // bits. Overflow gives +inf, NaN stays NaN, inputs below -87 give exp(-87) ~ 1.6e-38 instead
-// of a denormal (absolute error below 1.7e-38).
+// of a denormal (absolute error below 1.7e-38). x may be a float or a vector of floats.
 llvm::Value* Exp(llvm::IRBuilder<>& b, llvm::Value* x) {
-  llvm::Value* clamped = b.CreateMinNum(b.CreateMaxNum(x, F(b, -87.0)), F(b, 88.72283935546875));
-  llvm::Value* fx = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor,
-                                          b.CreateFAdd(b.CreateFMul(clamped, F(b, 1.44269504088896341)), F(b, 0.5)));
-  llvm::Value* r = b.CreateFSub(clamped, b.CreateFMul(fx, F(b, 0.693359375)));
-  r = b.CreateFSub(r, b.CreateFMul(fx, F(b, -2.12194440e-4)));
+  llvm::Type* type = x->getType();
+  llvm::Type* i32 = b.getInt32Ty();
+  if (auto* vector = llvm::dyn_cast<llvm::VectorType>(type)) i32 = llvm::VectorType::get(i32, vector);
+  llvm::Value* clamped = b.CreateMinNum(b.CreateMaxNum(x, Like(x, -87.0)), Like(x, 88.72283935546875));
+  llvm::Value* fx = b.CreateUnaryIntrinsic(
+      llvm::Intrinsic::floor, b.CreateFAdd(b.CreateFMul(clamped, Like(x, 1.44269504088896341)), Like(x, 0.5)));
+  llvm::Value* r = b.CreateFSub(clamped, b.CreateFMul(fx, Like(x, 0.693359375)));
+  r = b.CreateFSub(r, b.CreateFMul(fx, Like(x, -2.12194440e-4)));
   llvm::Value* r2 = b.CreateFMul(r, r);
   llvm::Value* p = Poly(b, r, {1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
                                1.6666665459e-1, 5.0000001201e-1});
-  llvm::Value* y = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(p, r2), r), F(b, 1.0));
+  llvm::Value* y = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(p, r2), r), Like(x, 1.0));
   // 2^n as 2^(n/2) * 2^(n - n/2): n reaches 128 at the top of the range, one past the largest
   // float exponent.
-  llvm::Value* n = b.CreateFPToSI(fx, b.getInt32Ty());
+  llvm::Value* n = b.CreateFPToSI(fx, i32);
   llvm::Value* half = b.CreateAShr(n, 1);
   auto pow2 = [&](llvm::Value* e) {
-    return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, b.getInt32(127)), 23), b.getFloatTy());
+    return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, llvm::ConstantInt::get(i32, 127)), 23), type);
   };
   llvm::Value* result = b.CreateFMul(b.CreateFMul(y, pow2(half)), pow2(b.CreateSub(n, half)));
-  result = b.CreateSelect(b.CreateFCmpOGT(x, F(b, 88.72283935546875)),
-                          llvm::ConstantFP::getInfinity(b.getFloatTy()), result);
+  result = b.CreateSelect(b.CreateFCmpOGT(x, Like(x, 88.72283935546875)), llvm::ConstantFP::getInfinity(type), result);
   return b.CreateSelect(b.CreateFCmpUNO(x, x), x, result);
 }
+
+}  // namespace
+
+llvm::Value* EmitExp(llvm::IRBuilder<>& b, llvm::Value* x) { return Exp(b, x); }
+
+namespace {
 
 llvm::Value* Sigmoid(llvm::IRBuilder<>& b, llvm::Value* x) {
   return b.CreateFDiv(F(b, 1.0), b.CreateFAdd(F(b, 1.0), Exp(b, b.CreateFNeg(x))));

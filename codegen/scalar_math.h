@@ -14,6 +14,9 @@ namespace braid {
 // `args` are float values (one for unary ops, two for binary ones).
 llvm::Value* EmitPointwise(llvm::IRBuilder<>& b, OpKind op, llvm::ArrayRef<llvm::Value*> args);
 
+// exp(x) as EmitPointwise(kExp) computes it, for a float or a vector of floats.
+llvm::Value* EmitExp(llvm::IRBuilder<>& b, llvm::Value* x);
+
 }  // namespace braid
 
 #endif  // BRAID_CODEGEN_SCALAR_MATH_H_

@@ -27,7 +27,8 @@ std::vector<std::pair<std::string, std::string>> ListPasses();
 absl::StatusOr<std::unique_ptr<Pass>> CreatePass(absl::string_view name,
                                                  const PipelineOptions& options);
 
-// `--O`: tensor-parallel (when tp_size > 1), fold-silu, fold-weight-convert, grouped-gemm, dce.
+// `--O`: the sharding passes (when tp_size > 1), fold-silu, fold-attention, fold-rotate-half,
+// fold-weight-convert, fold-rms-norm, grouped-gemm, dce.
 std::vector<std::unique_ptr<Pass>> DefaultPipeline(const PipelineOptions& options);
 
 // Runs DefaultPipeline on `graph` with a verifying pass manager; true if it changed.

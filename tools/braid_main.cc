@@ -87,7 +87,7 @@ ABSL_FLAG(std::string, graph, "", "With --run: run only the graph with this name
 ABSL_FLAG(std::string, passes, "",
           "Run these passes in order, comma-separated (e.g. --passes=grouped-gemm,dce), then "
           "print or run the result. See --list-passes.");
-ABSL_FLAG(bool, O, false, "Run the default pipeline: fold-silu, fold-attention, fold-rotate-half, fold-weight-convert, grouped-gemm, dce.");
+ABSL_FLAG(bool, O, false, "Run the default pipeline: fold-silu, fold-attention, fold-rotate-half, fold-weight-convert, fold-rms-norm, grouped-gemm, dce.");
 ABSL_FLAG(bool, list_passes, false, "List the available passes and exit.");
 ABSL_FLAG(bool, print_after_all, false, "Print the IR to stderr after every pass.");
 ABSL_FLAG(std::string, debug_only, "",
