@@ -85,9 +85,8 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
   llvm::FastMathFlags reassoc;
   reassoc.setAllowReassoc();
 
-  // Entry-block state: per-row offsets and softmax state, the transposed K block, the block's
-  // scores, the register tiles (promoted to registers), and the rows' f32 outputs (the thread's
-  // scratch buffer: rb x D floats).
+  // Entry-block state: per-row offsets and softmax state, the block's scores, and the register
+  // tiles (promoted to registers).
   llvm::IRBuilder<> entry(&f.fn()->getEntryBlock(), f.fn()->getEntryBlock().begin());
   auto array = [&](llvm::Type* type, int64_t n, const char* what) {
     llvm::AllocaInst* a = entry.CreateAlloca(llvm::ArrayType::get(type, n), nullptr, what);
@@ -100,13 +99,15 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
   llvm::Value* row_max = array(f32, rb, "row_max");
   llvm::Value* row_sum = array(f32, rb, "row_sum");
   llvm::Value* correction = array(f32, rb, "correction");
-  llvm::Value* kt = array(f32, d * kb, "kt");
   llvm::Value* scores = array(f32, rb * kb, "scores");
   std::vector<llvm::Value*> tile(tile_rows * kVectorsPerTile);
   for (auto& t : tile) t = entry.CreateAlloca(vec, nullptr, "tile");
   llvm::FunctionCallee scratch = mc_.module.getOrInsertFunction(
       "braid_thread_scratch", llvm::FunctionType::get(b.getPtrTy(), {b.getInt64Ty()}, false));
-  llvm::Value* acc = b.CreateCall(scratch, {f.I64(4 * rb * d)}, "acc");
+  // The rows' f32 outputs (rb x D) and the transposed K block (D x kb) in the thread's scratch
+  // buffer (64-byte aligned), not the stack: D is bounded only by the inputs' size.
+  llvm::Value* acc = b.CreateCall(scratch, {f.I64(4 * (rb * d + d * kb))}, "acc");
+  llvm::Value* kt = b.CreateInBoundsGEP(f32, acc, f.I64(rb * d), "kt");  // rb·D·4 bytes: 64-aligned
 
   auto at = [&](llvm::Type* type, llvm::Value* base, llvm::Value* i) { return b.CreateInBoundsGEP(type, base, i); };
   auto load_i64 = [&](llvm::Value* base, llvm::Value* i) { return b.CreateLoad(b.getInt64Ty(), at(b.getInt64Ty(), base, i)); };
@@ -155,7 +156,7 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
     for (size_t i = 0; i < ms.size(); ++i) {
       if (ms[ms.size() - 1 - i] != Dim::Const(1)) mask_stride[3 - i] = strides[ms.size() - 1 - i];
     }
-    mask_contiguous = ms.back() != Dim::Const(1);
+    mask_contiguous = !ms.empty() && ms.back() != Dim::Const(1);
   }
   const bool causal = AttentionCausal(node_.attrs());
   llvm::Value* scale = f.F32(AttentionScale(node_.attrs(), d));
@@ -212,7 +213,7 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
           std::vector<llvm::Value*> keys(kVectorsPerTile);
           for (int n = 0; n < kVectorsPerTile; ++n) {
             keys[n] = b.CreateAlignedLoad(vec, at(f32, kt, b.CreateAdd(b.CreateMul(i, f.I64(kb)), f.I64(j0 + n * vw))),
-                                          llvm::Align(64));
+                                          llvm::Align(vw * 4));
           }
           for (int r = 0; r < tile_rows; ++r) {
             llvm::Value* qv = splat(LoadAsF32(b, dtype, q, b.CreateAdd(q_row[r], i)));

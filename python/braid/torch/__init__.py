@@ -7,11 +7,14 @@
 The FX graph is cut into regions of the nodes braid takes (the op table in `_ops.py`: GEMMs —
 `linear`, `mm`/`addmm` of a transposed weight, matmul — attention, the pointwise ops, reductions
 and softmax, the shape ops — view, transpose, slicing, cat, expand — and the no-ops: contiguous,
-same-dtype `.to`, eval dropout; float32 and bfloat16) by torch.fx's capability-based partitioner;
+same-dtype `.to`, eval dropout; float32 and bfloat16, and int8 weights converted to
+either) by torch.fx's capability-based partitioner;
 everything else stays PyTorch, node by node. A whole decoder layer (RMSNorm, Q/K/V, rotary
 embedding, KV cache append, attention, MLP) is one region. Each region with a GEMM or attention
 is compiled by braid: sibling GEMMs that read one activation are grouped, their pointwise
-epilogues fused. Parameters become braid constants, prepacked once from their storage. Dynamic
+epilogues fused. Parameters become braid constants, prepacked once from their storage; so do
+a quantised linear's int8 weight and its scale held in module buffers (`F.linear(x,
+self.qweight.to(x.dtype) * self.scale)`: braid keeps the weight int8 in the GEMM). Dynamic
 sizes (Dynamo's SymInts) become braid symbolic dims: one compiled region serves every batch and
 sequence length.
 
@@ -28,7 +31,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from braid.torch._kernel import BraidRegion, RegionReport, invalidate
 from braid.torch._lower import braid_ops
-from braid.torch._ops import COMPUTE_OPS
+from braid.torch._ops import COMPUTE_OPS, target_name
 from braid.torch._types import Unsupported, fake_value, is_tensor
 from braid.torch._report import Explanation, GraphReport
 
@@ -91,13 +94,48 @@ def _rejoin_input_slices(gm, partitions, support):
             home[node].add_node(node)
 
 
-def _constant_of(gm, node, example_inputs, placeholder_index):
+def _module_buffer(node):
+    """True if Dynamo lifted placeholder `node` from a module's buffer (its source is
+    `...._buffers['name']`)."""
+    source = getattr(node.meta.get("grapharg"), "source", None)
+    name = getattr(source, "name", "")
+    name = name() if callable(name) else name
+    return isinstance(name, str) and "._buffers[" in name
+
+
+def _writes(node):
+    """True if the graph may write into `node`'s tensor (an in-place op or method on it)."""
+    return any(target_name(user).endswith("_") or "out" in user.kwargs for user in node.users)
+
+
+def _quantised_weight_buffers(gm):
+    """The placeholders of module buffers that hold a quantised linear's weight: int8 buffers,
+    and the buffers that scale a float conversion of one (`q.to(x.dtype) * scale`), when the
+    graph does not write into them. braid binds them at compile time like parameters (as
+    Inductor's freezing binds buffers), so the int8 weight stays int8 in the GEMM."""
+    buffers = [n for n in gm.graph.nodes if n.op == "placeholder" and _module_buffer(n) and not _writes(n)]
+    int8 = {n for n in buffers if getattr(fake_value(n), "dtype", None) == torch.int8}
+    scales = set()
+    for q in int8:
+        for convert in q.users:
+            if target_name(convert) not in ("to", "_to_copy.default", "_to_copy", "type"):
+                continue
+            for mul in convert.users:
+                if target_name(mul) in ("mul", "mul.Tensor") or mul.target is operator.mul:
+                    scales |= {a for a in mul.args if a in buffers and a not in int8}
+    return {n.name for n in int8 | scales}  # by name: partitioning may copy the graph's nodes
+
+
+def _constant_of(gm, node, example_inputs, placeholder_index, weight_buffers=frozenset()):
     """The weight tensor `node` stands for, if it is one braid may bind at compile time: a
-    parameter (Dynamo lifts them to placeholders) or a get_attr of one."""
+    parameter (Dynamo lifts them to placeholders), a quantised weight's buffer (above), or a
+    get_attr of one."""
     if node.op == "placeholder":
         i = placeholder_index.get(node)
         value = example_inputs[i] if i is not None and i < len(example_inputs) else None
-        return value if isinstance(value, torch.nn.Parameter) else None
+        if isinstance(value, torch.nn.Parameter) or (node.name in weight_buffers and isinstance(value, torch.Tensor)):
+            return value
+        return None
     if node.op == "get_attr":
         value = operator.attrgetter(node.target)(gm)
         return value if isinstance(value, torch.Tensor) else None
@@ -109,6 +147,7 @@ def _compile_graph_module(gm, example_inputs, report):
         ShapeProp(gm).propagate(*example_inputs)
     report.fx_nodes = sum(1 for n in gm.graph.nodes if n.op in ("call_function", "call_method",
                                                                "call_module"))
+    weight_buffers = _quantised_weight_buffers(gm)
     support = _BraidSupport(gm, report)
     partitioner = CapabilityBasedPartitioner(gm, support, allows_single_node_partition=True)
     partitions = partitioner.propose_partitions()
@@ -135,7 +174,7 @@ def _compile_graph_module(gm, example_inputs, report):
         constants = {}
         for pos, arg in enumerate(node.args):
             if isinstance(arg, torch.fx.Node):
-                value = _constant_of(fused, arg, example_inputs, placeholder_index)
+                value = _constant_of(fused, arg, example_inputs, placeholder_index, weight_buffers)
                 if value is not None:
                     constants[pos] = value
         fx_nodes = [n.name for n in submodule.graph.nodes

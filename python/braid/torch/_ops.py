@@ -55,6 +55,9 @@ def lower_node(node, b):
             raise Unsupported(f"{node.name}: {target_name(node)} is not an op braid has")
     else:
         raise Unsupported(f"{node.name}: {node.op} nodes run in PyTorch")
+    if is_tensor(node) and fake_value(node).dtype == torch.int8:
+        raise Unsupported(f"{node.name}: an int8 result (braid reads int8 tensors only as weights "
+                          f"converted to a float dtype)")
     return rule(b, node)
 
 

@@ -92,7 +92,9 @@ def dim_text(dim, what):
     raise Unsupported(f"{what}: dim of type {type(dim).__name__}")
 
 
-DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16"}  # what braid compiles so far
+# What braid compiles: float32 and bfloat16 arithmetic; int8 only as stored weights that the
+# graph converts to a float dtype (a quantised linear's `q.to(x.dtype) * scale`).
+DTYPES = {torch.float32: "f32", torch.bfloat16: "bf16", torch.int8: "i8"}
 
 
 def dtype_of(node, what=None):
@@ -100,7 +102,7 @@ def dtype_of(node, what=None):
     dtype = getattr(fake_value(node), "dtype", None)
     if dtype not in DTYPES:
         raise Unsupported(f"{what or node.name}: dtype {dtype} (braid compiles float32 and "
-                          f"bfloat16 so far)")
+                          f"bfloat16, and int8 weights)")
     return DTYPES[dtype]
 
 
