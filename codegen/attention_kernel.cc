@@ -206,13 +206,19 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
       });
     });
   });
-  // out_r = acc_r / sum_r (a row that saw no key: 0 / 0, NaN, as the interpreter).
+  // out_r = acc_r / sum_r. A row that saw no key has sum 0 (every p was 0 exactly): 0 / 0, NaN,
+  // as the interpreter, or 0 under `masked_rows = zero`.
+  const bool zero_masked_rows = AttentionZeroMaskedRows(node_.attrs());
   f.For(f.I64(0), rows, 1, "r", [&](llvm::Value* r) {
-    llvm::Value* inv = b.CreateFDiv(f.F32(1.0), b.CreateLoad(f32, at(row_sum, r)));
+    llvm::Value* sum = b.CreateLoad(f32, at(row_sum, r));
+    llvm::Value* inv = b.CreateFDiv(f.F32(1.0), sum);
+    llvm::Value* no_key = b.CreateFCmpOEQ(sum, f.F32(0.0));
     llvm::Value* acc_row = at(acc, b.CreateMul(r, d));
     llvm::Value* o_row = row_offset(r);
     f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
-      StoreFromF32(b, dtype, b.CreateFMul(b.CreateLoad(f32, at(acc_row, i)), inv), out, b.CreateAdd(o_row, i));
+      llvm::Value* o = b.CreateFMul(b.CreateLoad(f32, at(acc_row, i)), inv);
+      if (zero_masked_rows) o = b.CreateSelect(no_key, f.F32(0.0), o);
+      StoreFromF32(b, dtype, o, out, b.CreateAdd(o_row, i));
     });
   });
   b.CreateRetVoid();

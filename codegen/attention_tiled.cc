@@ -333,12 +333,17 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
       }
     });
   });
-  // out_r = acc_r / sum_r (a row that saw no key: 0 / 0, NaN, as the interpreter).
+  // out_r = acc_r / sum_r (a row that saw no key: 0 / 0, NaN, as the interpreter, or 0 under
+  // `masked_rows = zero`: its sum is 0 exactly).
+  const bool zero_masked_rows = AttentionZeroMaskedRows(node_.attrs());
   f.For(f.I64(0), rows, 1, "r", [&](llvm::Value* r) {
-    llvm::Value* inv = splat(b.CreateFDiv(f.F32(1.0), load_f(row_sum, r)));
+    llvm::Value* sum = load_f(row_sum, r);
+    llvm::Value* inv = splat(b.CreateFDiv(f.F32(1.0), sum));
+    llvm::Value* no_key = b.CreateFCmpOEQ(sum, f.F32(0.0));
     llvm::Value* o_row = load_i64(q_off, r);
     f.For(f.I64(0), f.I64(d), vw, "i", [&](llvm::Value* i) {
       llvm::Value* value = b.CreateFMul(load_v(acc, b.CreateAdd(b.CreateMul(r, f.I64(d)), i)), inv);
+      if (zero_masked_rows) value = b.CreateSelect(no_key, zero, value);
       llvm::Value* p = b.CreateInBoundsGEP(StorageType(b, dtype), out, b.CreateAdd(o_row, i));
       b.CreateAlignedStore(RoundFromF32(b, dtype, value), p, llvm::Align(DTypeBytes(dtype)));
     });

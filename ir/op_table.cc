@@ -102,7 +102,7 @@ const std::vector<OpInfo>& Table() {
        3,
        4,
        kTraitAttention,
-       {{"causal", AttrKind::kIdent, true}, {"scale", AttrKind::kFloat, true}}},
+       {{"causal", AttrKind::kIdent, true}, {"scale", AttrKind::kFloat, true}, {"masked_rows", AttrKind::kIdent, true}}},
       {OpKind::kRotateHalf, "rotate_half", 1, 1, kTraitShape, {}},
       Unary(OpKind::kAbs, "abs", Abs),
       // quantize(x, s): x / s as i8 (round to nearest even, saturate to [-128, 127], NaN -> 0:

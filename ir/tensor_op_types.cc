@@ -196,6 +196,10 @@ absl::StatusOr<TensorType> Attention(const std::vector<const TensorType*>& xs, c
     const std::string& causal = std::get<std::string>(it->second);
     if (causal != "true" && causal != "false") return Error(absl::StrCat("'causal' is true or false, not ", causal));
   }
+  if (auto it = attrs.find("masked_rows"); it != attrs.end()) {
+    const std::string& rows = std::get<std::string>(it->second);
+    if (rows != "nan" && rows != "zero") return Error(absl::StrCat("'masked_rows' is nan or zero, not ", rows));
+  }
   return q;
 }
 
@@ -217,6 +221,11 @@ bool KeepDim(const Attributes& attrs) {
 bool AttentionCausal(const Attributes& attrs) {
   auto it = attrs.find("causal");
   return it != attrs.end() && std::get<std::string>(it->second) == "true";
+}
+
+bool AttentionZeroMaskedRows(const Attributes& attrs) {
+  auto it = attrs.find("masked_rows");
+  return it != attrs.end() && std::get<std::string>(it->second) == "zero";
 }
 
 double AttentionScale(const Attributes& attrs, int64_t head_dim) {

@@ -26,6 +26,10 @@ bool KeepDim(const Attributes& attrs);
 // attention's `causal` (absent: false) and `scale` (absent: 1 / sqrt(head_dim)).
 bool AttentionCausal(const Attributes& attrs);
 double AttentionScale(const Attributes& attrs, int64_t head_dim);
+// `masked_rows = zero`: a query row that sees no key (every score -inf) is 0, as torch's
+// scaled_dot_product_attention makes it; by default (`nan`) it is NaN, as softmax's
+// decomposition gives.
+bool AttentionZeroMaskedRows(const Attributes& attrs);
 
 // The product of a shape's dims as one dim (`[B, T, 4096]` -> `4096*B*T`); an error if a
 // coefficient overflows.

@@ -183,7 +183,8 @@ absl::StatusOr<Tensor> BatchMatmul(const Tensor& a, const Tensor& b, std::vector
 }
 
 // softmax(q·kᵀ·scale + mask)·v per (batch, query head), scores materialised, in double.
-Tensor Attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, bool causal, double scale) {
+Tensor Attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask, bool causal, double scale,
+                 bool zero_masked_rows) {
   const int64_t batch = q.shape()[0], hq = q.shape()[1], t_len = q.shape()[2], d = q.shape()[3];
   const int64_t hkv = k.shape()[1], s_len = k.shape()[2];
   const int64_t group = hkv == 0 ? 1 : hq / hkv;  // no heads at all: nothing to compute
@@ -224,7 +225,8 @@ Tensor Attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
           for (int64_t i = 0; i < d; ++i) acc[i] += p * vh[j * d + i];
         }
         float* ot = out.f32() + ((b * hq + h) * t_len + t) * d;
-        for (int64_t i = 0; i < d; ++i) ot[i] = static_cast<float>(acc[i] / sum);
+        const bool no_key = max == -std::numeric_limits<double>::infinity();
+        for (int64_t i = 0; i < d; ++i) ot[i] = no_key && zero_masked_rows ? 0.0f : static_cast<float>(acc[i] / sum);
       }
     }
   }
@@ -292,7 +294,8 @@ absl::StatusOr<Tensor> EvaluateTensorOp(const Node& node, const std::vector<cons
     case OpKind::kBatchMatmul: return BatchMatmul(x, *operands[1], out_shape);
     case OpKind::kAttention:
       return Attention(x, *operands[1], *operands[2], operands.size() == 4 ? operands[3] : nullptr,
-                       AttentionCausal(node.attrs()), AttentionScale(node.attrs(), shape[3]));
+                       AttentionCausal(node.attrs()), AttentionScale(node.attrs(), shape[3]),
+                       AttentionZeroMaskedRows(node.attrs()));
     default: break;
   }
   BRAID_CHECK(false, "EvaluateTensorOp: not a tensor op");

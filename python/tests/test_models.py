@@ -63,6 +63,27 @@ def test_causal_lm_forward(family):
 
 
 @torch.no_grad()
+def test_padded_batch_runs_in_braid():
+    # A left-padded batch: transformers hands sdpa a boolean mask, and the padding queries see
+    # no key at all. braid takes the mask (made additive per call) and, as sdpa, gives those
+    # queries 0 rather than NaN, which would reach every row of the sequence through the
+    # padded positions' K/V in the next layer. Every logit, padding rows included, is eager's.
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**SMALL, attn_implementation="sdpa")
+    model = transformers.LlamaForCausalLM(config).eval()
+    ids = torch.randint(0, SMALL["vocab_size"], (2, 9))
+    attention_mask = torch.ones(2, 9, dtype=torch.long)
+    attention_mask[1, :3] = 0
+    expected = model(input_ids=ids, attention_mask=attention_mask).logits
+    compiled = torch.compile(model, backend="braid")
+    _close(compiled(input_ids=ids, attention_mask=attention_mask).logits, expected)
+    explanation = braid.torch.explain(model, input_ids=ids, attention_mask=attention_mask)
+    # One region for both layers: attention is not cut out (the mask is made in PyTorch).
+    assert len(explanation.regions) == 1, str(explanation)
+    assert len(_groups_of_size(explanation, 3)) == SMALL["num_hidden_layers"], str(explanation)
+
+
+@torch.no_grad()
 @pytest.mark.parametrize("family", ["llama", "qwen2"])
 def test_bf16_causal_lm_forward(family):
     # A bf16 model: braid's regions run in bf16 (f32 accumulation and epilogues, one rounding

@@ -155,6 +155,10 @@ class BraidRegion(torch.nn.Module):
         inputs = [args[i] for i in self.region.inputs]
         for j, dtype in self.region.scalar_inputs.items():  # a float Dynamo left symbolic
             inputs[j] = torch.tensor([inputs[j]], dtype=torch_dtypes()[dtype])
+        for j, dtype in self.region.bool_masks.items():  # True attends: 0, else -inf
+            mask = inputs[j]
+            inputs[j] = torch.zeros(mask.shape, dtype=torch_dtypes()[dtype]).masked_fill_(
+                ~mask, float("-inf"))
         for j, tensor in enumerate(inputs):
             if not tensor.is_cpu:
                 return self._fall_back(f"a {tensor.device.type} input (braid runs on the CPU)",

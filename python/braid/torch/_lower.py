@@ -101,6 +101,10 @@ class _Check(_Builder):
     def _runtime_scalar(self, arg, dtype):
         return "%" + arg.name
 
+    def additive_mask(self, arg, dtype):
+        shape_of(arg)
+        return "%" + arg.name
+
     def _line(self, name, op_text, result):
         return "%" + name
 
@@ -135,13 +139,14 @@ def _short_name(fx_name):
 class Region:
     """One partition lowered to braid: its IR text and how to call it."""
 
-    def __init__(self, text, inputs, constants, outputs, scalars, scalar_inputs):
+    def __init__(self, text, inputs, constants, outputs, scalars, scalar_inputs, bool_masks):
         self.text = text
         self.inputs = inputs        # [(position in the partition's arguments)] read at run time
         self.constants = constants  # {braid name: position} bound at compile time
         self.outputs = outputs      # number of outputs
         self.scalars = scalars      # {braid name: (value, dtype)} constants made from numbers
         self.scalar_inputs = scalar_inputs  # {index in inputs: dtype} numbers passed at run time
+        self.bool_masks = bool_masks  # {index in inputs: dtype} boolean masks, made additive per call
 
 
 class _RegionBuilder(_Builder):
@@ -156,6 +161,7 @@ class _RegionBuilder(_Builder):
         self.names = {}  # FX node -> braid value ("%name"); None for a folded transpose
         self.params, self.body, self.taken, self.emitted = [], [], set(), {}
         self.constants, self.inputs, self.scalars, self.scalar_inputs = {}, [], {}, {}
+        self.bool_masks = {}
         self.symbols, self.bound = set(), set()  # the sizes the graph uses; those braid binds
 
     def is_constant(self, arg):
@@ -212,6 +218,22 @@ class _RegionBuilder(_Builder):
             self.names[arg, dtype] = "%" + name
         return self.names[arg, dtype]
 
+    def additive_mask(self, arg, dtype):
+        """A boolean attention mask the region reads: a `dtype` input of its shape that the
+        region's caller makes from it at each call (0 where True, -inf where False)."""
+        if (arg, "mask", dtype) not in self.names:
+            i = self.placeholders.get(arg)
+            if i is None:
+                raise Unsupported(f"{self.node.name}: a boolean attn_mask computed in the region")
+            symbols, plain = symbols_of(shape_of(arg))
+            self.symbols |= symbols
+            self.bound |= plain
+            name = self._param(f"p{i}_{_short_name(arg.name)}", type_text(dtype, shape_of(arg), arg.name))
+            self.bool_masks[len(self.inputs)] = dtype
+            self.inputs.append(i)
+            self.names[arg, "mask", dtype] = "%" + name
+        return self.names[arg, "mask", dtype]
+
     def _line(self, name, op_text, result):
         # The same op on the same values is one value: aten graphs reshape an activation once
         # per GEMM that reads it (braid groups GEMMs of one activation), and a value converted
@@ -249,4 +271,4 @@ def lower_region(name, graph, is_constant):
                           f"expressions (e.g. s0*s1), and braid binds sizes from plain dims")
     text = (f"graph @{name}({', '.join(b.params)}) -> ({', '.join(out_types)}) {{\n" +
             "\n".join(b.body) + "\n  return " + ", ".join(returned) + "\n}\n")
-    return Region(text, b.inputs, b.constants, len(results), b.scalars, b.scalar_inputs)
+    return Region(text, b.inputs, b.constants, len(results), b.scalars, b.scalar_inputs, b.bool_masks)

@@ -273,14 +273,20 @@ def _attention_of(b, node, q, k, v, mask, dropout_p, is_causal, scale):
         # torch's is_causal aligns the mask top-left, braid's bottom-right (decode against a
         # cache): they agree only when queries and keys are equally many.
         raise Unsupported(f"{node.name}: is_causal with {t} queries and {s} keys")
+    values = [b.value(t) for t in operands]
     if mask is not None:
         if getattr(fake_value(_tensor(node, mask, "attn_mask")), "dtype", None) == torch.bool:
-            raise Unsupported(f"{node.name}: a boolean attn_mask (braid's mask is additive)")
-        operands.append(mask)
-    attrs = {"causal": is_causal}
+            # True takes part: braid's additive mask is 0 there and -inf elsewhere, made from the
+            # boolean one at each call (it comes from PyTorch: no braid op makes a boolean).
+            values.append(b.additive_mask(mask, dtype_of(q)))
+        else:
+            values.append(b.value(mask))
+    # A query row every key of which is masked: torch's sdpa gives 0 (braid's default is the
+    # decomposition's NaN, which would spread to every row through the padded positions' K/V).
+    attrs = {"causal": is_causal, "masked_rows": "zero"}
     if scale is not None:
         attrs["scale"] = _number(node, scale, "scale")
-    return b.emit("attention", [b.value(t) for t in operands], attrs)
+    return b.emit("attention", values, attrs)
 
 
 # Shape ops: the result's shape is the node's recorded one, so view(B, T, -1, 16), unsqueeze(1)
