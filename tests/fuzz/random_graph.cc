@@ -34,7 +34,7 @@ class Generator {
     pool_.push_back(Param("x", lead, k0, false));
     const int steps = 2 + Int(0, 8);
     for (int i = 0; i < steps; ++i) {
-      const int what = Int(0, 13);
+      const int what = Int(0, 14);
       if (what < 4) {
         GemmGroup();
       } else if (what < 6) {
@@ -43,8 +43,10 @@ class Generator {
         Binary();
       } else if (what < 11) {
         Reduction();
-      } else {
+      } else if (what < 14) {
         ShapeOp();
+      } else {
+        Attention();
       }
     }
     // Outputs: the newest value, plus a random few (escaping intermediates).
@@ -236,6 +238,57 @@ class Generator {
     } else {
       Unary();
     }
+  }
+
+  // attention over values viewed as [B or 1, heads, rows, cols]: the rows are the positions
+  // (T = S), the cols the head dim (so both the vector path — multiples of 8 or 16 — and the
+  // scalar one); self-attention of one value, or two query heads (it and a same-shaped partner)
+  // on one KV head; causal or not, an additive [rows, rows] mask or none, either masked_rows,
+  // sometimes a scale; one head's output viewed back to the value's shape.
+  void Attention() {
+    const Tensor a = Any();
+    std::vector<std::string> four = a.dims.size() == 2 ? std::vector<std::string>{a.dims[0], "1", a.dims[1]}
+                                                        : std::vector<std::string>{"1", "1", a.dims[0]};
+    const std::string rows = four.back();
+    four.push_back(absl::StrCat(a.cols));
+    auto as_heads = [&](const Tensor& t) {
+      const std::string name = Fresh("h");
+      body_.push_back(absl::StrCat("%", name, " = reshape(%", t.name, ") : ", dtype_, "[", absl::StrJoin(four, ", "), "]"));
+      return name;
+    };
+    const std::string kv = as_heads(a);
+    std::string q = kv;
+    bool two_heads = false;
+    for (const Tensor& t : pool_) {
+      if (t.dims == a.dims && t.cols == a.cols && t.name != a.name && Chance(0.5)) {
+        q = Fresh("qh");
+        body_.push_back(absl::StrCat("%", q, " = concat(%", as_heads(t), ", %", kv, ") {axis = 1}"));
+        two_heads = true;
+        break;
+      }
+    }
+    std::string operands = absl::StrCat("%", q, ", %", kv, ", %", kv);
+    if (Chance(0.4)) {
+      const std::string mask = Fresh("mask");
+      params_.push_back(absl::StrCat("%", mask, ": ", dtype_, "[", rows, ", ", rows, "]"));
+      absl::StrAppend(&operands, ", %", mask);
+    }
+    std::vector<std::string> attrs;
+    if (Chance(0.5)) attrs.push_back("causal = true");
+    if (Chance(0.3)) attrs.push_back("masked_rows = zero");
+    if (Chance(0.3)) attrs.push_back("scale = 0.25");
+    const std::string out = Fresh("at");
+    body_.push_back(absl::StrCat("%", out, " = attention(", operands, ")",
+                                 attrs.empty() ? "" : absl::StrCat(" {", absl::StrJoin(attrs, ", "), "}")));
+    std::string head = out;
+    if (two_heads) {
+      head = Fresh("hd");
+      const int which = Int(0, 1);
+      body_.push_back(absl::StrCat("%", head, " = slice(%", out, ") {axis = 1, end = ", which + 1, ", start = ", which, "}"));
+    }
+    const std::string back = Fresh("ab");
+    body_.push_back(absl::StrCat("%", back, " = reshape(%", head, ") : ", a.Type(dtype_)));
+    pool_.push_back(Tensor{back, a.dims, a.cols, a.bounded});
   }
 
   std::mt19937_64 rng_;
