@@ -8,21 +8,59 @@
 #include "ir/tensor_op_types.h"
 
 namespace braid {
-namespace {
-
 // Query heads per KV head; a graph with no heads at all (both counts bound to 0) has no work,
 // and must not divide by zero finding that out.
-llvm::Value* GroupSize(FunctionEmitter& f, llvm::Value* hq, llvm::Value* hkv) {
+llvm::Value* AttentionKernel::GroupSize(FunctionEmitter& f, llvm::Value* hq, llvm::Value* hkv) {
   llvm::IRBuilder<>& b = f.b();
   return b.CreateUDiv(hq, b.CreateSelect(b.CreateICmpEQ(hkv, f.I64(0)), f.I64(1), hkv));
 }
-
-}  // namespace
 
 llvm::Value* AttentionKernel::TasksPerHead(FunctionEmitter& f) const {
   llvm::IRBuilder<>& b = f.b();
   llvm::Value* group = GroupSize(f, f.DimValue(Q().shape[1]), f.DimValue(K().shape[1]));
   return f.CeilDiv(b.CreateMul(group, f.DimValue(Q().shape[2])), RowBlock());
+}
+
+AttentionKernel::TaskRows AttentionKernel::RowsOf(FunctionEmitter& f, llvm::Value* task) const {
+  // task -> (batch, KV head, row block); rows r of the block -> (rep, t) -> query head.
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Value* hkv = f.DimValue(K().shape[1]);
+  llvm::Value* per_head = TasksPerHead(f);
+  llvm::Value* block = b.CreateURem(task, per_head);
+  llvm::Value* head_index = b.CreateUDiv(task, per_head);  // batch * hkv + kv head
+  TaskRows rows;
+  rows.batch = b.CreateUDiv(head_index, hkv);
+  rows.kv_head = b.CreateURem(head_index, hkv);
+  llvm::Value* rows_total = b.CreateMul(GroupSize(f, f.DimValue(Q().shape[1]), hkv), f.DimValue(Q().shape[2]));
+  rows.row_begin = b.CreateMul(block, f.I64(RowBlock()));
+  rows.rows = b.CreateSub(f.Min(b.CreateAdd(rows.row_begin, f.I64(RowBlock())), rows_total), rows.row_begin);
+  return rows;
+}
+
+std::vector<llvm::Value*> AttentionKernel::MaskStrides(FunctionEmitter& f) const {
+  std::vector<llvm::Value*> mask_stride(4, f.I64(0));
+  if (node_.operands().size() == 4) {
+    const Shape& ms = node_.operand(3)->type().tensor().shape;
+    std::vector<llvm::Value*> strides = f.Strides(ms);
+    for (size_t i = 0; i < ms.size(); ++i) {
+      if (ms[ms.size() - 1 - i] != Dim::Const(1)) mask_stride[3 - i] = strides[ms.size() - 1 - i];
+    }
+  }
+  return mask_stride;
+}
+
+llvm::Value* AttentionKernel::KeyEnd(FunctionEmitter& f, const TaskRows& rows) const {
+  llvm::Value* s_len = f.DimValue(K().shape[2]);
+  if (!AttentionCausal(node_.attrs())) return s_len;
+  // Causal: a block sees keys up to its latest row's position S - T + t. Its rows are
+  // consecutive (head, t) pairs: the last row's t, or T - 1 if the block spans two heads.
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Value* t_len = f.DimValue(Q().shape[2]);
+  llvm::Value* last_row = b.CreateAdd(rows.row_begin, b.CreateSub(rows.rows, f.I64(1)));
+  llvm::Value* spans_heads = b.CreateICmpNE(b.CreateUDiv(rows.row_begin, t_len), b.CreateUDiv(last_row, t_len));
+  llvm::Value* last_t = b.CreateSelect(spans_heads, b.CreateSub(t_len, f.I64(1)), b.CreateURem(last_row, t_len));
+  llvm::Value* visible = b.CreateAdd(b.CreateSub(s_len, t_len), b.CreateAdd(last_t, f.I64(1)));
+  return f.Min(s_len, b.CreateSelect(b.CreateICmpSLT(visible, f.I64(0)), f.I64(0), visible));
 }
 
 llvm::Value* AttentionKernel::NumTasks(FunctionEmitter& f) const {
@@ -59,15 +97,11 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   llvm::Value* block_max = b.CreateAlloca(f32, nullptr, "block_max");
   llvm::Value* block_sum = b.CreateAlloca(f32, nullptr, "block_sum");
 
-  // task -> (batch, KV head, row block); rows r of the block -> (rep, t) -> query head.
-  llvm::Value* per_head = TasksPerHead(f);
-  llvm::Value* block = b.CreateURem(task, per_head);
-  llvm::Value* head_index = b.CreateUDiv(task, per_head);  // batch * hkv + kv head
-  llvm::Value* batch = b.CreateUDiv(head_index, hkv);
-  llvm::Value* kv_head = b.CreateURem(head_index, hkv);
-  llvm::Value* rows_total = b.CreateMul(group, t_len);
-  llvm::Value* row_begin = b.CreateMul(block, f.I64(kRowBlock));
-  llvm::Value* rows = b.CreateSub(f.Min(b.CreateAdd(row_begin, f.I64(kRowBlock)), rows_total), row_begin);
+  const TaskRows task_rows = RowsOf(f, task);
+  llvm::Value* batch = task_rows.batch;
+  llvm::Value* kv_head = task_rows.kv_head;
+  llvm::Value* row_begin = task_rows.row_begin;
+  llvm::Value* rows = task_rows.rows;
 
   llvm::Value* q = BufferOf(f, node_.operand(0));
   llvm::Value* k = BufferOf(f, node_.operand(1));
@@ -75,15 +109,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   llvm::Value* out = BufferOf(f, node_.result());
   const bool has_mask = node_.operands().size() == 4;
   llvm::Value* mask = has_mask ? BufferOf(f, node_.operand(3)) : nullptr;
-  // The mask's strides over [B, Hq, T, S]: trailing-aligned, 0 where it broadcasts.
-  std::vector<llvm::Value*> mask_stride(4, f.I64(0));
-  if (has_mask) {
-    const Shape& ms = node_.operand(3)->type().tensor().shape;
-    std::vector<llvm::Value*> strides = f.Strides(ms);
-    for (size_t i = 0; i < ms.size(); ++i) {
-      if (ms[ms.size() - 1 - i] != Dim::Const(1)) mask_stride[3 - i] = strides[ms.size() - 1 - i];
-    }
-  }
+  const std::vector<llvm::Value*> mask_stride = MaskStrides(f);
   const bool causal = AttentionCausal(node_.attrs());
   const int64_t static_d = qs[3].is_symbolic() ? 0 : qs[3].value();
   llvm::Value* scale = f.F32(AttentionScale(node_.attrs(), static_d));
@@ -112,16 +138,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
       b.CreateStore(f.F32(0.0), at(acc, b.CreateAdd(b.CreateMul(r, d), i)));
     });
   });
-  // Causal: a block sees keys up to its latest row's position S - T + t. Its rows are
-  // consecutive (head, t) pairs: the last row's t, or T - 1 if the block spans two heads.
-  llvm::Value* key_end = s_len;
-  if (causal) {
-    llvm::Value* last_row = b.CreateAdd(row_begin, b.CreateSub(rows, f.I64(1)));
-    llvm::Value* spans_heads = b.CreateICmpNE(b.CreateUDiv(row_begin, t_len), b.CreateUDiv(last_row, t_len));
-    llvm::Value* last_t = b.CreateSelect(spans_heads, b.CreateSub(t_len, f.I64(1)), b.CreateURem(last_row, t_len));
-    llvm::Value* visible = b.CreateAdd(b.CreateSub(s_len, t_len), b.CreateAdd(last_t, f.I64(1)));
-    key_end = f.Min(s_len, b.CreateSelect(b.CreateICmpSLT(visible, f.I64(0)), f.I64(0), visible));
-  }
+  llvm::Value* key_end = KeyEnd(f, task_rows);
   f.For(f.I64(0), key_end, kKeyBlock, "key0", [&](llvm::Value* key0) {
     llvm::Value* width = f.Min(f.I64(kKeyBlock), b.CreateSub(key_end, key0));
     // Scores: q_r · k_j * scale (+ mask), -inf past a causal row's position.

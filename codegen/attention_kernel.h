@@ -11,6 +11,7 @@
 #define BRAID_CODEGEN_ATTENTION_KERNEL_H_
 
 #include <string>
+#include <vector>
 
 #include "codegen/node_kernel.h"
 
@@ -35,6 +36,21 @@ class AttentionKernel : public NodeKernel {
   int64_t RowBlock() const { return Tiled() ? kTiledRowBlock : kRowBlock; }
   // Tasks per (batch, KV head): ceil(group * T / RowBlock()).
   llvm::Value* TasksPerHead(FunctionEmitter& f) const;
+  // A task's rows: its batch and KV head, and its block of `rows` query rows from `row_begin`
+  // (row = rep * T + t over the query heads sharing the KV head).
+  struct TaskRows {
+    llvm::Value* batch;
+    llvm::Value* kv_head;
+    llvm::Value* row_begin;
+    llvm::Value* rows;
+  };
+  TaskRows RowsOf(FunctionEmitter& f, llvm::Value* task) const;
+  // The mask's element strides over [B, Hq, T, S]: trailing-aligned, 0 where it broadcasts.
+  std::vector<llvm::Value*> MaskStrides(FunctionEmitter& f) const;
+  // Query heads per KV head (1 when there are no KV heads: nothing to compute).
+  static llvm::Value* GroupSize(FunctionEmitter& f, llvm::Value* hq, llvm::Value* hkv);
+  // The keys a task reads: S, or under `causal` up to its latest row's position.
+  llvm::Value* KeyEnd(FunctionEmitter& f, const TaskRows& rows) const;
   const TensorType& Q() const { return Operand(0); }
   const TensorType& K() const { return Operand(1); }
 };

@@ -78,7 +78,7 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
   llvm::Value* t_len = f.DimValue(qs[2]);
   llvm::Value* hkv = f.DimValue(ks[1]);
   llvm::Value* s_len = f.DimValue(ks[2]);
-  llvm::Value* group = b.CreateUDiv(hq, b.CreateSelect(b.CreateICmpEQ(hkv, f.I64(0)), f.I64(1), hkv));
+  llvm::Value* group = GroupSize(f, hq, hkv);
   const double kNegInf = -std::numeric_limits<double>::infinity();
   llvm::Value* neg_inf = llvm::ConstantFP::get(vec, kNegInf);
   llvm::Value* zero = llvm::ConstantFP::get(vec, 0.0);
@@ -130,15 +130,11 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
   for (int l = 0; l < vw; ++l) lane_index.push_back(b.getInt64(l));
   llvm::Value* lanes = llvm::ConstantVector::get(lane_index);
 
-  // task -> (batch, KV head, row block), as the scalar path.
-  llvm::Value* per_head = TasksPerHead(f);
-  llvm::Value* block = b.CreateURem(task, per_head);
-  llvm::Value* head_index = b.CreateUDiv(task, per_head);
-  llvm::Value* batch = b.CreateUDiv(head_index, hkv);
-  llvm::Value* kv_head = b.CreateURem(head_index, hkv);
-  llvm::Value* rows_total = b.CreateMul(group, t_len);
-  llvm::Value* row_begin = b.CreateMul(block, f.I64(rb));
-  llvm::Value* rows = b.CreateSub(f.Min(b.CreateAdd(row_begin, f.I64(rb)), rows_total), row_begin);
+  const TaskRows task_rows = RowsOf(f, task);
+  llvm::Value* batch = task_rows.batch;
+  llvm::Value* kv_head = task_rows.kv_head;
+  llvm::Value* row_begin = task_rows.row_begin;
+  llvm::Value* rows = task_rows.rows;
   // The register tiles cover whole groups of tile_rows rows; the rows past `rows` repeat the
   // last one (their results are never stored).
   llvm::Value* tiled_rows = b.CreateMul(f.CeilDiv(rows, tile_rows), f.I64(tile_rows));
@@ -148,16 +144,9 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
   llvm::Value* out = BufferOf(f, node_.result());
   const bool has_mask = node_.operands().size() == 4;
   llvm::Value* mask = has_mask ? BufferOf(f, node_.operand(3)) : nullptr;
-  std::vector<llvm::Value*> mask_stride(4, f.I64(0));
-  bool mask_contiguous = false;  // the mask's key dim is its own (stride 1), else broadcast
-  if (has_mask) {
-    const Shape& ms = node_.operand(3)->type().tensor().shape;
-    std::vector<llvm::Value*> strides = f.Strides(ms);
-    for (size_t i = 0; i < ms.size(); ++i) {
-      if (ms[ms.size() - 1 - i] != Dim::Const(1)) mask_stride[3 - i] = strides[ms.size() - 1 - i];
-    }
-    mask_contiguous = !ms.empty() && ms.back() != Dim::Const(1);
-  }
+  const std::vector<llvm::Value*> mask_stride = MaskStrides(f);
+  // The mask's key dim is its own (stride 1), else broadcast (stride 0).
+  const bool mask_contiguous = has_mask && !Operand(3).shape.empty() && Operand(3).shape.back() != Dim::Const(1);
   const bool causal = AttentionCausal(node_.attrs());
   llvm::Value* scale = f.F32(AttentionScale(node_.attrs(), d));
   llvm::Value* kv_base = b.CreateMul(b.CreateAdd(b.CreateMul(batch, hkv), kv_head), b.CreateMul(s_len, f.I64(d)));
@@ -177,14 +166,7 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
     b.CreateStore(f.F32(0.0), at(f32, row_sum, r));
     f.For(f.I64(0), f.I64(d), vw, "i", [&](llvm::Value* i) { store_v(zero, acc, b.CreateAdd(b.CreateMul(r, f.I64(d)), i)); });
   });
-  llvm::Value* key_end = s_len;
-  if (causal) {  // as the scalar path: the block's latest row bounds the keys it reads
-    llvm::Value* last_row = b.CreateAdd(row_begin, b.CreateSub(rows, f.I64(1)));
-    llvm::Value* spans_heads = b.CreateICmpNE(b.CreateUDiv(row_begin, t_len), b.CreateUDiv(last_row, t_len));
-    llvm::Value* last_t = b.CreateSelect(spans_heads, b.CreateSub(t_len, f.I64(1)), b.CreateURem(last_row, t_len));
-    llvm::Value* visible = b.CreateAdd(b.CreateSub(s_len, t_len), b.CreateAdd(last_t, f.I64(1)));
-    key_end = f.Min(s_len, b.CreateSelect(b.CreateICmpSLT(visible, f.I64(0)), f.I64(0), visible));
-  }
+  llvm::Value* key_end = KeyEnd(f, task_rows);
 
   f.For(f.I64(0), key_end, kb, "key0", [&](llvm::Value* key0) {
     llvm::Value* width = f.Min(f.I64(kb), b.CreateSub(key_end, key0));
