@@ -80,6 +80,10 @@ def test_padded_batch_runs_in_braid():
     explanation = braid.torch.explain(model, input_ids=ids, attention_mask=attention_mask)
     # One region for both layers: attention is not cut out (the mask is made in PyTorch).
     assert len(explanation.regions) == 1, str(explanation)
+    # Greedy generation of the padded batch against a KV cache: eager's tokens.
+    tokens = dict(input_ids=ids[:, :6], attention_mask=attention_mask[:, :6], max_new_tokens=4,
+                  do_sample=False)
+    assert torch.equal(compiled.generate(**tokens), model.generate(**tokens))
     assert len(_groups_of_size(explanation, 3)) == SMALL["num_hidden_layers"], str(explanation)
 
 
