@@ -15,6 +15,26 @@ llvm::Value* AttentionKernel::GroupSize(FunctionEmitter& f, llvm::Value* hq, llv
   return b.CreateUDiv(hq, b.CreateSelect(b.CreateICmpEQ(hkv, f.I64(0)), f.I64(1), hkv));
 }
 
+AttentionKernel::AttentionKernel(ModuleContext& mc, const Kernel& kernel)
+    : NodeKernel(mc, kernel), stored_(node_.result()) {
+  // The scheduler may hand the kernel the transpose [B, Hq, T, D] -> [B, T, Hq, D] of its result
+  // (fusion.cc): the rows are stored there, and the result itself is never written.
+  if (kernel.nodes.size() == 2 && kernel.nodes[1]->op() == OpKind::kTranspose) {
+    stored_ = kernel.nodes[1]->result();
+    heads_inner_ = true;
+  }
+}
+
+llvm::Value* AttentionKernel::OutputOffset(FunctionEmitter& f, llvm::Value* batch, llvm::Value* head,
+                                           llvm::Value* t) const {
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Value* hq = f.DimValue(Q().shape[1]);
+  llvm::Value* t_len = f.DimValue(Q().shape[2]);
+  llvm::Value* row = heads_inner_ ? b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(batch, t_len), t), hq), head)
+                                  : b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(batch, hq), head), t_len), t);
+  return b.CreateMul(row, f.DimValue(Q().shape[3]));
+}
+
 llvm::Value* AttentionKernel::TasksPerHead(FunctionEmitter& f) const {
   llvm::IRBuilder<>& b = f.b();
   llvm::Value* group = GroupSize(f, f.DimValue(Q().shape[1]), f.DimValue(K().shape[1]));
@@ -106,7 +126,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
   llvm::Value* q = BufferOf(f, node_.operand(0));
   llvm::Value* k = BufferOf(f, node_.operand(1));
   llvm::Value* v = BufferOf(f, node_.operand(2));
-  llvm::Value* out = BufferOf(f, node_.result());
+  llvm::Value* out = BufferOf(f, stored_);
   const bool has_mask = node_.operands().size() == 4;
   llvm::Value* mask = has_mask ? BufferOf(f, node_.operand(3)) : nullptr;
   const std::vector<llvm::Value*> mask_stride = MaskStrides(f);
@@ -117,7 +137,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
     scale = EmitPointwise(b, OpKind::kRsqrt, {b.CreateUIToFP(d, f32)});
   }
   llvm::Value* kv_base = b.CreateMul(b.CreateAdd(b.CreateMul(batch, hkv), kv_head), b.CreateMul(s_len, d));
-  // Row r's query head and position, and its element offset in q / out.
+  // Row r's query head and position, and its element offset in q.
   auto row_t = [&](llvm::Value* r) { return b.CreateURem(b.CreateAdd(row_begin, r), t_len); };
   auto row_head = [&](llvm::Value* r) {
     return b.CreateAdd(b.CreateMul(kv_head, group), b.CreateUDiv(b.CreateAdd(row_begin, r), t_len));
@@ -231,7 +251,7 @@ llvm::Function* AttentionKernel::Render(const std::string& name) {
     llvm::Value* inv = b.CreateFDiv(f.F32(1.0), sum);
     llvm::Value* no_key = b.CreateFCmpOEQ(sum, f.F32(0.0));
     llvm::Value* acc_row = at(acc, b.CreateMul(r, d));
-    llvm::Value* o_row = row_offset(r);
+    llvm::Value* o_row = OutputOffset(f, batch, row_head(r), row_t(r));
     f.For(f.I64(0), d, 1, "i", [&](llvm::Value* i) {
       llvm::Value* o = b.CreateFMul(b.CreateLoad(f32, at(acc_row, i)), inv);
       if (zero_masked_rows) o = b.CreateSelect(no_key, f.F32(0.0), o);

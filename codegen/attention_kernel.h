@@ -23,7 +23,7 @@ class AttentionKernel : public NodeKernel {
   static constexpr int64_t kTiledRowBlock = 32;  // query rows per task, vector path
   static constexpr int64_t kKeyBlock = 64;
 
-  using NodeKernel::NodeKernel;
+  AttentionKernel(ModuleContext& mc, const Kernel& kernel);
   llvm::Function* Render(const std::string& name) override;
   llvm::Value* NumTasks(FunctionEmitter& f) const override;
 
@@ -49,8 +49,13 @@ class AttentionKernel : public NodeKernel {
   std::vector<llvm::Value*> MaskStrides(FunctionEmitter& f) const;
   // Query heads per KV head (1 when there are no KV heads: nothing to compute).
   static llvm::Value* GroupSize(FunctionEmitter& f, llvm::Value* hq, llvm::Value* hkv);
+  // The element offset in the stored output of query row (batch, head, t): [B, Hq, T, D], or
+  // [B, T, Hq, D] when the kernel stores the head transpose the scheduler gave it.
+  llvm::Value* OutputOffset(FunctionEmitter& f, llvm::Value* batch, llvm::Value* head, llvm::Value* t) const;
   // The keys a task reads: S, or under `causal` up to its latest row's position.
   llvm::Value* KeyEnd(FunctionEmitter& f, const TaskRows& rows) const;
+  const Value* stored_;         // the attention's result, or its head transpose's
+  bool heads_inner_ = false;    // stored as [B, T, Hq, D]
   const TensorType& Q() const { return Operand(0); }
   const TensorType& K() const { return Operand(1); }
 };

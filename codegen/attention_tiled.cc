@@ -94,6 +94,7 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
     return a;
   };
   llvm::Value* q_off = array(b.getInt64Ty(), rb, "q_off");
+  llvm::Value* o_off = array(b.getInt64Ty(), rb, "o_off");
   llvm::Value* row_limit = array(b.getInt64Ty(), rb, "row_limit");
   llvm::Value* mask_off = array(b.getInt64Ty(), rb, "mask_off");
   llvm::Value* row_max = array(f32, rb, "row_max");
@@ -141,7 +142,7 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
   llvm::Value* q = BufferOf(f, node_.operand(0));
   llvm::Value* k = BufferOf(f, node_.operand(1));
   llvm::Value* v = BufferOf(f, node_.operand(2));
-  llvm::Value* out = BufferOf(f, node_.result());
+  llvm::Value* out = BufferOf(f, stored_);
   const bool has_mask = node_.operands().size() == 4;
   llvm::Value* mask = has_mask ? BufferOf(f, node_.operand(3)) : nullptr;
   const std::vector<llvm::Value*> mask_stride = MaskStrides(f);
@@ -157,6 +158,7 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
     llvm::Value* head = b.CreateAdd(b.CreateMul(kv_head, group), b.CreateUDiv(g, t_len));
     llvm::Value* bh = b.CreateAdd(b.CreateMul(batch, hq), head);
     b.CreateStore(b.CreateMul(b.CreateAdd(b.CreateMul(bh, t_len), t), f.I64(d)), at(b.getInt64Ty(), q_off, r));
+    b.CreateStore(OutputOffset(f, batch, head, t), at(b.getInt64Ty(), o_off, r));
     // The last key row r may see (causal): S - T + t.
     b.CreateStore(b.CreateAdd(b.CreateSub(s_len, t_len), t), at(b.getInt64Ty(), row_limit, r));
     b.CreateStore(b.CreateAdd(b.CreateAdd(b.CreateMul(batch, mask_stride[0]), b.CreateMul(head, mask_stride[1])),
@@ -322,7 +324,7 @@ llvm::Function* AttentionKernel::RenderTiled(const std::string& name) {
     llvm::Value* sum = load_f(row_sum, r);
     llvm::Value* inv = splat(b.CreateFDiv(f.F32(1.0), sum));
     llvm::Value* no_key = b.CreateFCmpOEQ(sum, f.F32(0.0));
-    llvm::Value* o_row = load_i64(q_off, r);
+    llvm::Value* o_row = load_i64(o_off, r);
     f.For(f.I64(0), f.I64(d), vw, "i", [&](llvm::Value* i) {
       llvm::Value* value = b.CreateFMul(load_v(acc, b.CreateAdd(b.CreateMul(r, f.I64(d)), i)), inv);
       if (zero_masked_rows) value = b.CreateSelect(no_key, zero, value);

@@ -109,6 +109,10 @@ class Scheduler {
         NewKernel(KernelKind::kAllReduce, *node);
       } else if (node->op() == OpKind::kReshape && !IsOutput(node->result())) {
         NewKernel(KernelKind::kView, *node);
+      } else if (IsHeadTransposeOfAttention(*node)) {
+        // [B, Hq, T, D] -> [B, T, Hq, D] of an attention result nothing else reads: the attention
+        // kernel stores its rows there directly (no copy kernel).
+        Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
       } else if (info.Has(kTraitShape)) {
         NewKernel(KernelKind::kCopy, *node);
       } else if (info.Has(kTraitReduction)) {
@@ -119,6 +123,14 @@ class Scheduler {
         NewKernel(KernelKind::kAttention, *node);
       }
     }
+  }
+
+  bool IsHeadTransposeOfAttention(const Node& node) const {
+    if (node.op() != OpKind::kTranspose) return false;
+    const std::vector<int64_t>* perm = node.IntListAttr("perm");
+    const Value* x = node.operand(0);
+    return perm != nullptr && *perm == std::vector<int64_t>{0, 2, 1, 3} && x->def() != nullptr &&
+           x->def()->op() == OpKind::kAttention && x->users().size() == 1 && !IsOutput(x);
   }
 
   bool IsOutput(const Value* v) const {
