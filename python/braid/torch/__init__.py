@@ -105,7 +105,8 @@ def _module_buffer(node):
 
 def _writes(node):
     """True if the graph may write into `node`'s tensor (an in-place op or method on it)."""
-    return any(target_name(user).endswith("_") or "out" in user.kwargs for user in node.users)
+    # (in-place methods and ops end in "_": x.mul_(), aten.mul_.Tensor)
+    return any(target_name(user).split(".")[0].endswith("_") or "out" in user.kwargs for user in node.users)
 
 
 def _quantised_weight_buffers(gm):
@@ -118,7 +119,8 @@ def _quantised_weight_buffers(gm):
     scales = set()
     for q in int8:
         for convert in q.users:
-            if target_name(convert) not in ("to", "_to_copy.default", "_to_copy", "type"):
+            if target_name(convert) not in ("to", "float", "bfloat16", "type", "type_as", "_to_copy",
+                                            "_to_copy.default"):
                 continue
             for mul in convert.users:
                 if target_name(mul) in ("mul", "mul.Tensor") or mul.target is operator.mul:
