@@ -72,6 +72,23 @@ def test_int8_weight_mlp_keeps_int8_in_the_grouped_gemm(dtype):
 
 
 @torch.no_grad()
+@pytest.mark.parametrize("spelling", ["float", "type_as"])
+def test_other_spellings_of_the_conversion_fold_too(spelling):
+    class Spelled(Int8Linear):
+        def forward(self, x):
+            w = self.qweight.float() if spelling == "float" else self.qweight.type_as(x)
+            return F.linear(x, w * self.scale)
+
+    torch.manual_seed(0)
+    model = Spelled(24, 32, torch.float32).eval()
+    x = torch.randn(5, 32)
+    torch.testing.assert_close(torch.compile(model, backend="braid")(x), model(x), rtol=1e-4, atol=1e-5)
+    (region,) = braid.torch.explain(model, x).regions
+    kernels = [line for line in region.schedule.splitlines() if line.startswith("kernel")]
+    assert len(kernels) == 1 and "qweight" in kernels[0] and "scale" in kernels[0], region.schedule
+
+
+@torch.no_grad()
 def test_a_buffer_the_graph_writes_is_read_at_run_time():
     # A buffer the graph changes in place is an input of braid's region, not a constant (bound
     # as one, every call would change it and recompile the region).
