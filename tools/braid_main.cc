@@ -75,7 +75,9 @@ ABSL_FLAG(bool, debug_fusion, false, "Explain on stderr why each rejected fusion
 ABSL_FLAG(std::string, dims, "",
           "Bind symbolic dims for --run, e.g. --dims=M=128,T=7. Binding a name no graph uses "
           "is a warning. Dims of parameters given by --inputs are bound from the files.");
-ABSL_FLAG(uint64_t, seed, 0, "Seed for the random inputs of --run (uniform in [-1, 1)).");
+ABSL_FLAG(uint64_t, seed, 0,
+          "Seed for the random inputs of --run (uniform in [-1, 1); a float const of rank >= 2, a weight, "
+          "scaled by 1/sqrt(its last dim)).");
 ABSL_FLAG(std::string, inputs, "",
           "With --run: read parameters from NumPy files, e.g. --inputs=x=x.npy,wg=wg.npy "
           "(little-endian float32 '<f4', C order). Parameters not named are random. Under "
