@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "codegen/element_loop.h"
 #include "codegen/element_storage.h"
+#include "codegen/head_epilogue.h"
 #include "ir/status_macros.h"
 
 namespace braid {
@@ -59,6 +60,31 @@ llvm::Value* PanelsPerTask(FunctionEmitter& f, llvm::Value* m_blocks, llvm::Valu
   return f.b().CreateSelect(f.b().CreateICmpSLT(p, f.I64(1)), f.I64(1), p);
 }
 
+namespace {
+// Whether heads of `head_dim` can start anywhere in a panel of `nr` relative to its edges.
+bool Straddles(int nr, int64_t head_dim) { return head_dim % nr != 0 && nr % head_dim != 0; }
+}  // namespace
+
+llvm::Value* HeadsPerTask(FunctionEmitter& f, llvm::Value* per_task, int nr, int64_t head_dim) {
+  llvm::Value* usable = f.b().CreateSub(per_task, f.I64(Straddles(nr, head_dim) ? 1 : 0));
+  llvm::Value* heads = f.b().CreateSDiv(f.b().CreateMul(usable, f.I64(nr)), f.I64(head_dim));
+  return f.b().CreateSelect(f.b().CreateICmpSLT(heads, f.I64(1)), f.I64(1), heads);
+}
+
+int64_t MaxTaskPanels(const GemmOutputClass& c, int nr) {
+  if (c.head_dim == 0) return kMaxPanelsPerTask;
+  return std::max<int64_t>(kMaxPanelsPerTask, (c.head_dim + nr - 1) / nr + (Straddles(nr, c.head_dim) ? 1 : 0));
+}
+
+llvm::Value* ColumnGroups(FunctionEmitter& f, const GemmOutputClass& c, int nr, llvm::Value* m_blocks) {
+  llvm::Value* panels = f.CeilDiv(f.Cols(*c.type), nr);
+  llvm::Value* per_task = PanelsPerTask(f, m_blocks, panels);
+  if (c.head_dim == 0) return f.b().CreateSDiv(f.b().CreateAdd(panels, f.b().CreateSub(per_task, f.I64(1))), per_task);
+  llvm::Value* heads = f.b().CreateSDiv(f.Cols(*c.type), f.I64(c.head_dim));
+  llvm::Value* per = HeadsPerTask(f, per_task, nr, c.head_dim);
+  return f.b().CreateSDiv(f.b().CreateAdd(heads, f.b().CreateSub(per, f.I64(1))), per);
+}
+
 GemmTaskEmitter::GemmTaskEmitter(ModuleContext& mc, const Kernel& kernel, FunctionEmitter& f,
                                  const GemmOutputClass& c, const TileConfig& config, llvm::Value* task,
                                  llvm::Value* tile)
@@ -108,8 +134,22 @@ void GemmTaskEmitter::EmitFrame() {
   llvm::Value* m_blocks = f_.CeilDiv(m_, cfg_.mc);
   llvm::Value* panels = f_.CeilDiv(n_, nr_);
   llvm::Value* per_task = PanelsPerTask(f_, m_blocks, panels);
-  first_panel_ = b_.CreateMul(b_.CreateSDiv(task_, m_blocks), per_task, "first_panel");
-  task_panels_ = f_.Min(per_task, b_.CreateSub(panels, first_panel_));
+  llvm::Value* group = b_.CreateSDiv(task_, m_blocks);
+  if (c_.head_dim == 0) {
+    first_panel_ = b_.CreateMul(group, per_task, "first_panel");
+    task_panels_ = f_.Min(per_task, b_.CreateSub(panels, first_panel_));
+    col_begin_ = b_.CreateMul(first_panel_, f_.I64(nr_));
+    col_end_ = f_.Min(n_, b_.CreateMul(b_.CreateAdd(first_panel_, task_panels_), f_.I64(nr_)));
+  } else {
+    // Whole heads: the heads-view epilogue reads a head's columns together.
+    llvm::Value* per = HeadsPerTask(f_, per_task, nr_, c_.head_dim);
+    head_begin_ = b_.CreateMul(group, per, "head_begin");
+    head_end_ = f_.Min(b_.CreateAdd(head_begin_, per), b_.CreateSDiv(n_, f_.I64(c_.head_dim)));
+    col_begin_ = b_.CreateMul(head_begin_, f_.I64(c_.head_dim));
+    col_end_ = b_.CreateMul(head_end_, f_.I64(c_.head_dim));
+    first_panel_ = b_.CreateUDiv(col_begin_, f_.I64(nr_), "first_panel");
+    task_panels_ = b_.CreateSub(f_.CeilDiv(col_end_, nr_), first_panel_);
+  }
   // The M blocks split M evenly (in whole micro-tiles) instead of mc, ..., mc, rest: M = 128
   // is two blocks of 66 and 62 rows, not 96 and 32, so the tasks the threads share are of
   // about one size and no thread is left with a long one at the end (4 % of the 2-thread time
@@ -343,19 +383,16 @@ void GemmTaskEmitter::BindEpilogue() {
     }
   }
   for (const auto& [value, g] : gemm_of) loop.tile_values.insert(value);
-  llvm::Value* n0 = nullptr;
-  llvm::Value* pp = nullptr;
-  loop.read_tile = [&](const Value* v, llvm::Value* row, llvm::Value* col) -> llvm::Value* {
-    const size_t g = gemm_of.at(v);
-    llvm::Value* index = b_.CreateAdd(b_.CreateMul(b_.CreateSub(row, m0_), f_.I64(nr_)), b_.CreateSub(col, n0));
+  // GEMM g's result from its tile element at `element` (global column `col`).
+  auto tile_value = [&](size_t g, llvm::Value* element, llvm::Value* col) -> llvm::Value* {
     llvm::Value* x;
     if (auto sums = column_sums.find(g); sums != column_sums.end()) {
       // The int8 dot path's exact i32 sum, less what the u8 shift of the activations added.
       llvm::Type* i32 = b_.getInt32Ty();
-      llvm::Value* sum = b_.CreateLoad(i32, b_.CreateInBoundsGEP(i32, TileOf(pp, g), index));
+      llvm::Value* sum = b_.CreateLoad(i32, element);
       x = b_.CreateSIToFP(b_.CreateSub(sum, b_.CreateLoad(i32, b_.CreateInBoundsGEP(i32, sums->second, col))), fty);
     } else {
-      x = b_.CreateLoad(fty, b_.CreateInBoundsGEP(fty, TileOf(pp, g), index));
+      x = b_.CreateLoad(fty, element);
     }
     // The weight scale (one f32 per column: an int8 weight's) multiplies the sum, then the bias.
     if (auto scale = scale_base.find(g); scale != scale_base.end()) {
@@ -367,6 +404,13 @@ void GemmTaskEmitter::BindEpilogue() {
     }
     return x;
   };
+  llvm::Value* n0 = nullptr;
+  llvm::Value* pp = nullptr;
+  loop.read_tile = [&](const Value* v, llvm::Value* row, llvm::Value* col) -> llvm::Value* {
+    const size_t g = gemm_of.at(v);
+    llvm::Value* index = b_.CreateAdd(b_.CreateMul(b_.CreateSub(row, m0_), f_.I64(nr_)), b_.CreateSub(col, n0));
+    return tile_value(g, b_.CreateInBoundsGEP(fty, TileOf(pp, g), index), col);
+  };
   std::vector<const Value*> candidates;
   for (const auto& node : kernel_.nodes) {
     if (gemm_of.contains(node->result())) candidates.push_back(node->result());
@@ -375,13 +419,32 @@ void GemmTaskEmitter::BindEpilogue() {
   for (const Value* v : candidates) {
     if (mc_.schedule.materialized.contains(v)) loop.stores.push_back(v);
   }
-  f_.For(f_.I64(0), task_panels_, 1, "epilogue.pp", [&](llvm::Value* panel_index) {
-    pp = panel_index;
-    n0 = b_.CreateMul(b_.CreateAdd(first_panel_, pp), f_.I64(nr_), "n0");
-    loop.col_begin = n0;
-    loop.col_end = b_.CreateAdd(n0, f_.Min(f_.I64(nr_), b_.CreateSub(n_, n0)));
-    EmitElementLoop(f_, loop);
-  });
+  if (!loop.stores.empty()) {
+    f_.For(f_.I64(0), task_panels_, 1, "epilogue.pp", [&](llvm::Value* panel_index) {
+      pp = panel_index;
+      n0 = b_.CreateMul(b_.CreateAdd(first_panel_, pp), f_.I64(nr_), "n0");
+      // Only the task's own columns: viewed as heads, a panel may be shared with the next task.
+      loop.col_begin = b_.CreateSelect(b_.CreateICmpSGT(col_begin_, n0), col_begin_, n0);
+      loop.col_end = f_.Min(col_end_, b_.CreateAdd(n0, f_.I64(nr_)));
+      EmitElementLoop(f_, loop);
+    });
+  }
+  if (c_.head_dim == 0) return;
+  HeadEpilogue heads;
+  heads.cls = &c_;
+  heads.row_begin = m0_;
+  heads.row_end = loop.row_end;
+  heads.head_begin = head_begin_;
+  heads.head_end = head_end_;
+  heads.first_panel = first_panel_;
+  heads.nr = nr_;
+  heads.tile_of = [&](llvm::Value* panel_index, size_t g) { return TileOf(panel_index, g); };
+  heads.tile_value = tile_value;
+  heads.gemm_of = gemm_of;
+  for (const Node* n : c_.head_nodes) {
+    if (mc_.schedule.materialized.contains(n->result())) heads.stores.push_back(n->result());
+  }
+  if (!heads.stores.empty()) EmitHeadEpilogue(f_, heads);
 }
 
 }  // namespace braid

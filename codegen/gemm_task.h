@@ -31,6 +31,10 @@ struct GemmOutputClass {
   const TensorType* type = nullptr;
   std::vector<const GemmSpec*> gemms;
   std::vector<const Node*> epilogues;
+  // Epilogue nodes on the result viewed as heads of `head_dim` columns (scheduler/head_view.h,
+  // codegen/head_epilogue.h); with any, the class's tasks cover whole heads.
+  std::vector<const Node*> head_nodes;
+  int64_t head_dim = 0;
 };
 
 // The most N panels one task covers (its tile buffer holds that many per GEMM). Each task packs
@@ -44,6 +48,16 @@ inline constexpr int64_t kPanelMajorMaxFloats = 1024 * 1024;
 // N panels per task for a class with `m_blocks` M blocks and `panels` panels: enough tasks for
 // the threads (about 16 in all), at most kMaxPanelsPerTask.
 llvm::Value* PanelsPerTask(FunctionEmitter& f, llvm::Value* m_blocks, llvm::Value* panels);
+
+// For a class viewed as heads: whole heads per task, as many as `per_task` panels of `nr`
+// hold wherever they start (a head width that is neither a multiple nor a divisor of nr may
+// straddle one panel more), at least one.
+llvm::Value* HeadsPerTask(FunctionEmitter& f, llvm::Value* per_task, int nr, int64_t head_dim);
+// The most panels a task of class `c` spans: kMaxPanelsPerTask, or more for one head wider
+// than that.
+int64_t MaxTaskPanels(const GemmOutputClass& c, int nr);
+// Tasks per M block of class `c` (runs of panels, or of whole heads) for `m_blocks` M blocks.
+llvm::Value* ColumnGroups(FunctionEmitter& f, const GemmOutputClass& c, int nr, llvm::Value* m_blocks);
 
 class GemmTaskEmitter {
  public:
@@ -101,6 +115,12 @@ class GemmTaskEmitter {
   llvm::Value* n_ = nullptr;
   llvm::Value* first_panel_ = nullptr;
   llvm::Value* task_panels_ = nullptr;
+  // The task's columns (its panels', or its whole heads'; a head may share a panel with the
+  // next task's, whose columns that task stores) and, viewed as heads, its heads.
+  llvm::Value* col_begin_ = nullptr;
+  llvm::Value* col_end_ = nullptr;
+  llvm::Value* head_begin_ = nullptr;
+  llvm::Value* head_end_ = nullptr;
   llvm::Value* m0_ = nullptr;
   llvm::Value* m_rows_ = nullptr;
   llvm::Value* tile_floats_ = nullptr;

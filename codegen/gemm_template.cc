@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "ir/status_macros.h"
+#include "scheduler/head_view.h"
 
 namespace braid {
 
@@ -20,7 +22,27 @@ GemmTemplate::GemmTemplate(ModuleContext& mc, const Kernel& kernel) : mc_(mc), k
     }
     it->gemms.push_back(spec);
   }
+  // Epilogues on a class's tile space have its type; heads views (scheduler/head_view.h) start
+  // at a reshape of a tile value and pass through their operands.
+  absl::flat_hash_map<const Value*, GemmOutputClass*> viewed;
   for (const Node* e : kernel.epilogues) {
+    GemmOutputClass* owner = nullptr;
+    for (const Value* v : e->operands()) {
+      if (auto it = viewed.find(v); it != viewed.end()) owner = it->second;
+    }
+    if (owner == nullptr && HeadSplitDim(*e) > 0) {
+      for (GemmOutputClass& c : classes_) {
+        if (*c.type == e->operand(0)->type().tensor()) owner = &c;
+      }
+      BRAID_CHECK(owner != nullptr, "a heads view splits a GEMM result");
+      BRAID_CHECK(owner->head_dim == 0 || owner->head_dim == HeadSplitDim(*e), "one head width per GEMM output type");
+      owner->head_dim = HeadSplitDim(*e);
+    }
+    if (owner != nullptr) {
+      owner->head_nodes.push_back(e);
+      viewed[e->result()] = owner;
+      continue;
+    }
     for (GemmOutputClass& c : classes_) {
       if (*c.type == e->result()->type().tensor()) c.epilogues.push_back(e);
     }
@@ -118,10 +140,7 @@ TileConfig GroupedGemmTemplate::Choose() const {
 llvm::Value* GemmTemplate::ClassTasks(FunctionEmitter& f, const GemmOutputClass& c,
                                       const TileConfig& config) const {
   llvm::Value* m_blocks = f.CeilDiv(f.Rows(*c.type), config.mc);
-  llvm::Value* panels = f.CeilDiv(f.Cols(*c.type), PanelWidth(config));
-  llvm::Value* per_task = PanelsPerTask(f, m_blocks, panels);
-  llvm::Value* groups = f.b().CreateSDiv(f.b().CreateAdd(panels, f.b().CreateSub(per_task, f.I64(1))), per_task);
-  return f.b().CreateMul(m_blocks, groups);
+  return f.b().CreateMul(m_blocks, ColumnGroups(f, c, PanelWidth(config), m_blocks));
 }
 
 llvm::Value* GemmTemplate::NumTasks(FunctionEmitter& f, const TileConfig& config) const {
@@ -131,9 +150,11 @@ llvm::Value* GemmTemplate::NumTasks(FunctionEmitter& f, const TileConfig& config
 }
 
 llvm::Value* GemmTemplate::AllocateTile(FunctionEmitter& f, const TileConfig& config) const {
-  size_t widest = 1;
-  for (const GemmOutputClass& c : classes_) widest = std::max(widest, c.gemms.size());
-  const uint64_t floats = widest * config.mc * PanelWidth(config) * kMaxPanelsPerTask;
+  uint64_t floats = 0;
+  for (const GemmOutputClass& c : classes_) {
+    floats = std::max<uint64_t>(floats, c.gemms.size() * config.mc * PanelWidth(config) *
+                                            MaxTaskPanels(c, PanelWidth(config)));
+  }
   llvm::IRBuilder<> entry(&f.fn()->getEntryBlock(), f.fn()->getEntryBlock().begin());
   if (floats > kMaxStackTileFloats) {
     // A very wide group (hundreds of GEMMs of one type) would overflow a thread's stack: its

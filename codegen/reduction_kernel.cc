@@ -30,7 +30,7 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
   llvm::Value* max = b.CreateAlloca(b.getFloatTy(), nullptr, "max");
   const Shape& shape = Operand(0).shape;
   const int axis = Axis();
-  const DType in_dtype = Operand(0).dtype, out_dtype = node_.result()->type().tensor().dtype;
+  const DType in_dtype = Operand(0).dtype;
   llvm::Value* inner = f.Product(shape, axis + 1, shape.size());
   llvm::Value* length = f.DimValue(shape[axis]);
   llvm::Value* lines = b.CreateMul(f.Product(shape, 0, axis), inner);
@@ -38,7 +38,21 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
   llvm::Value* begin = b.CreateMul(task, per_task);
   llvm::Value* end = f.Min(b.CreateAdd(begin, per_task), lines);
   llvm::Value* x = BufferOf(f, node_.operand(0));
-  llvm::Value* y = BufferOf(f, node_.result());
+  // The result element at `index`, then each node of the chain, stored where materialised.
+  auto store = [&](llvm::Value* value, llvm::Value* index) {
+    const Node* n = &node_;
+    for (size_t i = 0;; ++i) {
+      const DType dtype = n->result()->type().tensor().dtype;
+      if (mc_.schedule.materialized.contains(n->result())) {
+        StoreFromF32(b, dtype, value, BufferOf(f, n->result()), index);
+      }
+      if (i == chain_.size()) break;
+      value = RoundTripF32(b, dtype, value);
+      n = chain_[i];
+      value = n->op() == OpKind::kConvert ? value : EmitPointwise(b, n->op(), {value});
+      value = RoundTripF32(b, n->result()->type().tensor().dtype, value);
+    }
+  };
   llvm::Value* w = node_.op() == OpKind::kRmsNorm ? BufferOf(f, node_.operand(1)) : nullptr;
   const OpKind op = node_.op();
   // Sums may be reassociated, so the loop vectoriser can split them into lanes.
@@ -83,18 +97,18 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
       case OpKind::kReduceMean: {
         llvm::Value* total = fold(acc, 0.0, [&](llvm::Value* a, llvm::Value* k) { return sum(a, load(k)); });
         if (op == OpKind::kReduceMean) total = b.CreateFDiv(total, b.CreateSIToFP(length, b.getFloatTy()));
-        StoreFromF32(b, out_dtype, total, y, line);
+        store(total, line);
         break;
       }
       case OpKind::kReduceMax:
-        StoreFromF32(b, out_dtype, fold(acc, kNegInf, maximum), y, line);
+        store(fold(acc, kNegInf, maximum), line);
         break;
       case OpKind::kQuantScale: {
         llvm::Value* absmax = fold(acc, 0.0, [&](llvm::Value* a, llvm::Value* k) {  // NaN propagates
           return b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a,
                                          b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, load(k)));
         });
-        StoreFromF32(b, out_dtype, b.CreateFDiv(absmax, f.F32(127.0)), y, line);
+        store(b.CreateFDiv(absmax, f.F32(127.0)), line);
         break;
       }
       case OpKind::kSoftmax: {
@@ -102,18 +116,18 @@ llvm::Function* ReductionKernel::Render(const std::string& name) {
         auto shifted_exp = [&](llvm::Value* k) { return EmitPointwise(b, OpKind::kExp, {b.CreateFSub(load(k), m)}); };
         llvm::Value* total = fold(acc, 0.0, [&](llvm::Value* a, llvm::Value* k) { return sum(a, shifted_exp(k)); });
         f.For(f.I64(0), length, 1, "k", [&](llvm::Value* k) {
-          StoreFromF32(b, out_dtype, b.CreateFDiv(shifted_exp(k), total), y, at(k));
+          store(b.CreateFDiv(shifted_exp(k), total), at(k));
         });
         break;
       }
       case OpKind::kRmsScale:
-        StoreFromF32(b, out_dtype, inverse_rms(), y, line);
+        store(inverse_rms(), line);
         break;
       case OpKind::kRmsNorm: {
         llvm::Value* inv = inverse_rms();
         f.For(f.I64(0), length, 1, "k", [&](llvm::Value* k) {
           llvm::Value* scaled = b.CreateFMul(b.CreateFMul(load(k), inv), LoadAsF32(b, in_dtype, w, k));
-          StoreFromF32(b, out_dtype, scaled, y, at(k));
+          store(scaled, at(k));
         });
         break;
       }

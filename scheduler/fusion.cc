@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "ir/status_macros.h"
+#include "scheduler/head_view.h"
 
 namespace braid {
 namespace {
@@ -20,8 +21,12 @@ class Scheduler {
   Schedule Run() {
     for (size_t i = 0; i < graph_.nodes().size(); ++i) position_[graph_.nodes()[i].get()] = i;
     LowerTemplates();  // lowering + phase 1
-    for (const auto& node : graph_.nodes()) {
-      if (node->info().Has(kTraitPointwise)) PlacePointwise(*node);  // phase 2
+    for (const auto& node : graph_.nodes()) {  // phase 2
+      if (node->info().Has(kTraitPointwise)) {
+        PlacePointwise(*node);
+      } else if (deferred_.contains(node.get())) {
+        PlaceHeadView(*node);
+      }
     }
     return Plan();  // buffer planning + kernel order
   }
@@ -107,12 +112,16 @@ class Scheduler {
         Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
       } else if (info.Has(kTraitCollective)) {
         NewKernel(KernelKind::kAllReduce, *node);
-      } else if (node->op() == OpKind::kReshape && !IsOutput(node->result())) {
-        NewKernel(KernelKind::kView, *node);
       } else if (IsHeadTransposeOfAttention(*node)) {
         // [B, Hq, T, D] -> [B, T, Hq, D] of an attention result nothing else reads: the attention
         // kernel stores its rows there directly (no copy kernel).
         Join(kernel_of_.at(node->operand(0)->def()), *node, /*epilogue=*/false);
+      } else if (HeadSplitDim(*node) > 0 || IsHeadTranspose(*node) || node->op() == OpKind::kRotateHalf) {
+        // May view a GEMM result as heads (scheduler/head_view.h): placed in phase 2, after the
+        // pointwise epilogues it may read.
+        deferred_.insert(node.get());
+      } else if (node->op() == OpKind::kReshape && !IsOutput(node->result())) {
+        NewKernel(KernelKind::kView, *node);
       } else if (info.Has(kTraitShape)) {
         NewKernel(KernelKind::kCopy, *node);
       } else if (info.Has(kTraitReduction)) {
@@ -140,6 +149,7 @@ class Scheduler {
   // Why `node` cannot join kernel `k`, or "" if it can.
   std::string WhyNot(const Node& node, int k) const {
     const Type& result = node.result()->type();
+    const Value* first_in_k = nullptr;
     for (const Value* v : node.operands()) {
       int producer = KernelOf(v);
       if (producer == k) {
@@ -147,6 +157,12 @@ class Scheduler {
           return absl::StrCat("its iteration space ", result.ToString(), " is not that of %",
                               v->name(), " (", v->type().ToString(), ")");
         }
+        // One type, two element orders (a tile value and a heads view of equal static shapes).
+        if (first_in_k != nullptr && LayoutOf(v) != LayoutOf(first_in_k)) {
+          return absl::StrCat("%", v->name(), " and %", first_in_k->name(),
+                              " index the GEMM result differently (a heads view and another)");
+        }
+        first_in_k = v;
       } else if (producer >= 0 && DependsOn(producer, k)) {
         return absl::StrCat("it reads %", v->name(), " from ", Describe(producer),
                             ", which depends on this kernel: fusing would make a cycle");
@@ -174,6 +190,10 @@ class Scheduler {
       if (std::find(candidates.begin(), candidates.end(), k) == candidates.end()) candidates.push_back(k);
     }
     for (int k : candidates) {
+      if (IsReductionEpilogue(node, k)) {
+        Join(k, node, /*epilogue=*/true);
+        return;
+      }
       if (RunsAlone(kernels_[k].kind)) {
         Explain(node, absl::StrCat("is not fused into ", Describe(k), ": ",
                                    kernels_[k].kind == KernelKind::kAllReduce ? "a collective runs alone"
@@ -192,6 +212,9 @@ class Scheduler {
       }
       std::string why = WhyNot(node, k);
       if (why.empty()) {
+        for (const Value* v : node.operands()) {
+          if (KernelOf(v) == k && LayoutOf(v) != HeadLayout::kTile) layout_[node.result()] = LayoutOf(v);
+        }
         Join(k, node, /*epilogue=*/is_template);
         if (!is_template) AbsorbPointwiseProducers(k, node);
         return;
@@ -199,6 +222,61 @@ class Scheduler {
       Explain(node, absl::StrCat("is not fused into ", Describe(k), ": ", why));
     }
     NewKernel(KernelKind::kPointwise, node);
+  }
+
+  // A unary pointwise node (or convert) on the last value of a reduction kernel — a bf16
+  // model's rms_scale(x) converted to bf16 for the GEMM epilogue that reads it — is applied to
+  // each result element as the reduction kernel stores it: no kernel of its own.
+  bool IsReductionEpilogue(const Node& node, int k) const {
+    const Kernel& kernel = kernels_[k];
+    return options_.fuse_epilogues && kernel.kind == KernelKind::kReduction && !kernel.nodes.empty() &&
+           node.operands().size() == 1 && node.operand(0)->def() == kernel.nodes.back();
+  }
+
+  HeadLayout LayoutOf(const Value* v) const {
+    auto it = layout_.find(v);
+    return it == layout_.end() ? HeadLayout::kTile : it->second;
+  }
+
+  // A reshape, transpose or rotate_half deferred by LowerTemplates: the GEMM kernel computing
+  // its operand takes it as a heads view (scheduler/head_view.h), or it gets its own kernel.
+  void PlaceHeadView(const Node& node) {
+    const int k = KernelOf(node.operand(0));
+    if (k >= 0 && kernels_[k].is_template()) {
+      const std::string why = HeadViewWhyNot(node, k);
+      if (why.empty()) {
+        const HeadLayout in = LayoutOf(node.operand(0));
+        layout_[node.result()] = node.op() == OpKind::kReshape     ? HeadLayout::kSplit
+                                 : node.op() == OpKind::kTranspose ? HeadLayout::kHeads
+                                                                   : in;
+        Join(k, node, /*epilogue=*/true);
+        return;
+      }
+      Explain(node, absl::StrCat("is not fused into ", Describe(k), ": ", why));
+    }
+    NewKernel(node.op() == OpKind::kReshape && !IsOutput(node.result()) ? KernelKind::kView : KernelKind::kCopy,
+              node);
+  }
+
+  std::string HeadViewWhyNot(const Node& node, int k) {
+    if (!options_.fuse_epilogues) return "epilogue fusion is off";
+    const Value* x = node.operand(0);
+    const HeadLayout in = LayoutOf(x);
+    if (node.op() == OpKind::kReshape) {
+      if (in != HeadLayout::kTile) return "it reshapes a heads view again";
+      // One head width per GEMM output type: the kernel's tasks are cut at head boundaries.
+      const int64_t d = HeadSplitDim(node);
+      auto [it, fresh] = head_dim_.try_emplace({k, x->type().ToString()}, d);
+      if (!fresh && it->second != d) {
+        return absl::StrCat("heads of ", d, " differ from the heads of ", it->second,
+                            " another view of this GEMM result takes");
+      }
+      return "";
+    }
+    if (node.op() == OpKind::kTranspose) {
+      return in == HeadLayout::kSplit ? "" : "it transposes a value that is not split into heads";
+    }
+    return in == HeadLayout::kTile ? "its operand is not split into heads" : "";
   }
 
   // Pointwise kernels whose every value only kernel `k` reads — e.g. the rotary embedding's
@@ -316,6 +394,12 @@ class Scheduler {
   std::vector<std::set<int>> readers_;  // kernels reading from each kernel (while placing)
   absl::flat_hash_map<const Node*, int> kernel_of_;
   absl::flat_hash_map<const Node*, size_t> position_;
+  // Shape nodes that may join a GEMM kernel as heads views (placed in phase 2).
+  absl::flat_hash_set<const Node*> deferred_;
+  // Values of GEMM kernels that are heads views (absent: the tile space).
+  absl::flat_hash_map<const Value*, HeadLayout> layout_;
+  // The head width of each (kernel, GEMM output type) viewed as heads.
+  absl::flat_hash_map<std::pair<int, std::string>, int64_t> head_dim_;
 };
 
 }  // namespace

@@ -34,7 +34,7 @@ class Generator {
     pool_.push_back(Param("x", lead, k0, false));
     const int steps = 2 + Int(0, 8);
     for (int i = 0; i < steps; ++i) {
-      const int what = Int(0, 14);
+      const int what = Int(0, 16);
       if (what < 4) {
         GemmGroup();
       } else if (what < 6) {
@@ -45,8 +45,10 @@ class Generator {
         Reduction();
       } else if (what < 14) {
         ShapeOp();
-      } else {
+      } else if (what < 15) {
         Attention();
+      } else {
+        HeadsView();
       }
     }
     // Outputs: the newest value, plus a random few (escaping intermediates).
@@ -289,6 +291,75 @@ class Generator {
     const std::string back = Fresh("ab");
     body_.push_back(absl::StrCat("%", back, " = reshape(%", head, ") : ", a.Type(dtype_)));
     pool_.push_back(Tensor{back, a.dims, a.cols, a.bounded});
+  }
+
+  // A value (a GEMM result when there is one) viewed as heads as a PyTorch model writes it:
+  // reshape [..., c] -> [..., H, D], transpose the positions and the heads, then sometimes the
+  // rotary embedding x·cos + rotate_half(x)·sin (cos and sin [B or 1, 1, T, D], or [D]) or a
+  // pointwise op; transposed and reshaped back to [..., c] for the ops after it. --O folds the
+  // views into the GEMM's epilogue (scheduler/head_view.h) when they read its tile.
+  void HeadsView() {
+    std::vector<const Tensor*> candidates;
+    for (const Tensor& t : pool_) {
+      if (t.cols >= 2 && t.cols % 2 == 0) candidates.push_back(&t);
+    }
+    if (candidates.empty()) return Unary();
+    const Tensor* pick = candidates[Int(0, static_cast<int>(candidates.size()) - 1)];
+    for (const Tensor* t : candidates) {
+      if (t->name[0] == 'g' && Chance(0.5)) pick = t;
+    }
+    const Tensor a = *pick;
+    std::vector<int64_t> widths;
+    for (int64_t d = 2; d <= a.cols; d += 2) {
+      if (a.cols % d == 0) widths.push_back(d);
+    }
+    const int64_t d = widths[Int(0, static_cast<int>(widths.size()) - 1)], h = a.cols / d;
+    const size_t lead = a.dims.size();
+    std::vector<std::string> split = a.dims, heads;
+    split.push_back(absl::StrCat(h));
+    for (size_t i = 0; i + 1 < lead; ++i) heads.push_back(a.dims[i]);
+    heads.push_back(absl::StrCat(h));
+    heads.push_back(a.dims.back());
+    std::vector<int64_t> perm;
+    for (size_t i = 0; i + 1 < lead; ++i) perm.push_back(static_cast<int64_t>(i));
+    perm.push_back(static_cast<int64_t>(lead));
+    perm.push_back(static_cast<int64_t>(lead - 1));
+    perm.push_back(static_cast<int64_t>(lead + 1));
+    const std::string perm_text = absl::StrCat("{perm = [", absl::StrJoin(perm, ", "), "]}");
+    const Tensor s{Fresh("sp"), split, d, a.bounded};
+    body_.push_back(absl::StrCat("%", s.name, " = reshape(%", a.name, ") : ", s.Type(dtype_)));
+    Tensor x{Fresh("hv"), heads, d, a.bounded};
+    body_.push_back(absl::StrCat("%", x.name, " = transpose(%", s.name, ") ", perm_text));
+    const int kind = Int(0, 2);
+    if (kind == 0) {
+      // cos/sin: [.., 1, T, D] as models pass them, or a [D] row.
+      std::vector<std::string> table = heads;
+      table[lead - 1] = "1";
+      const bool row = Chance(0.3);
+      const std::string cos = Fresh("cos"), sin = Fresh("sin");
+      for (const std::string& name : {cos, sin}) {
+        if (row) {
+          Param(name, {}, d, false);
+        } else {
+          Param(name, table, d, false);
+        }
+      }
+      const std::string rot = Fresh("rot"), xc = Fresh("xc"), xs = Fresh("xs"), r = Fresh("rope");
+      body_.push_back(absl::StrCat("%", rot, " = rotate_half(%", x.name, ")"));
+      body_.push_back(absl::StrCat("%", xc, " = mul(%", x.name, ", %", cos, ")"));
+      body_.push_back(absl::StrCat("%", xs, " = mul(%", rot, ", %", sin, ")"));
+      body_.push_back(absl::StrCat("%", r, " = add(%", xc, ", %", xs, ")"));
+      x = Tensor{r, heads, d, false};
+    } else if (kind == 1) {
+      const std::string p = Fresh("hp");
+      body_.push_back(absl::StrCat("%", p, " = ", Chance(0.5) ? "silu" : "neg", "(%", x.name, ")"));
+      x = Tensor{p, heads, d, false};
+    }
+    const Tensor back{Fresh("hb"), split, d, x.bounded};
+    body_.push_back(absl::StrCat("%", back.name, " = transpose(%", x.name, ") ", perm_text));
+    const std::string merged = Fresh("hm");
+    body_.push_back(absl::StrCat("%", merged, " = reshape(%", back.name, ") : ", a.Type(dtype_)));
+    pool_.push_back(Tensor{merged, a.dims, a.cols, x.bounded});
   }
 
   std::mt19937_64 rng_;
