@@ -20,9 +20,15 @@
 //   %d = linear(%h, %wd)
 //   %y = add(%d, %x)
 //
+// Also in phase 2: a reshape splitting a GEMM result into heads, its transpose to [B, H, T, D]
+// and rotate_half join the GEMM kernel as heads views (scheduler/head_view.h), so pointwise
+// nodes on them (the rotary embedding) are epilogues too; and a unary node on a reduction's
+// result (a bf16 convert of rms_scale) joins the reduction kernel.
+//
 // Legality of an epilogue (or of joining a pointwise kernel): the node is pointwise; every
 // operand computed in the kernel has exactly the node's result type (the iteration space is
-// the template's [..., M, N] tile, never broadcast larger); and no operand comes from a kernel
+// the template's [..., M, N] tile or one heads view of it, never broadcast larger, and the
+// operands of the kernel are all in one layout); and no operand comes from a kernel
 // that itself depends on this one (fusing would make a cycle). Each rejection is explained on
 // `debug` (`--debug-fusion`).
 #ifndef BRAID_SCHEDULER_FUSION_H_
