@@ -114,6 +114,11 @@ def test_layer_is_one_region(attention):
     assert [len(g) for g in explanation.grouped] == [3, 2]  # Q/K/V and gate/up
     if attention == "sdpa":
         assert "= attention(" in region.braid_graph
+    # Each RMSNorm's rsqrt(mean(x²) + eps) is one rms_scale row kernel; the q/k/v transposes and
+    # the rotary embedding are the Q/K/V GEMM's epilogue: no copy and no pointwise kernel.
+    assert _kernel_kinds(region) == ["reduction", "grouped_gemm", "attention", "gemm", "reduction",
+                                     "grouped_gemm", "gemm"], region.schedule
+    assert "q_embed" in _kernel_line(region, "grouped_gemm") and "k_embed" in _kernel_line(region, "grouped_gemm")
 
     # Decode: the cache's keys and values are inputs, the grown ones outputs of the region.
     cache = DynamicCache(config=config)
@@ -320,6 +325,16 @@ def test_sizes_braid_cannot_bind_fall_back_with_a_reason():
 
 
 @torch.no_grad()
+def _kernel_kinds(region):
+    """The kinds of the region's kernels that run code (views are none)."""
+    kinds = [line.split(":")[1].split()[0] for line in region.schedule.splitlines() if line.startswith("kernel")]
+    return [k for k in kinds if k != "view"]
+
+
+def _kernel_line(region, kind):
+    return next(line for line in region.schedule.splitlines() if line.startswith("kernel") and f": {kind} " in line)
+
+
 def test_bf16_layer_is_as_close_to_fp32_as_eager_bf16():
     """The layer in bf16 (weights and activations; RMSNorm folded into the grouped GEMMs as a
     bf16 model writes it: x.float(), x·r rounded back to bf16, times the bf16 weight): one braid
@@ -339,4 +354,38 @@ def test_bf16_layer_is_as_close_to_fp32_as_eager_bf16():
     print(f"relative error vs fp32: braid {error(got):.2e}, eager bf16 {error(eager):.2e}")
     assert error(eager) < 2e-2  # bf16 rounding, not a broken reference
     assert error(got) <= 1.5 * error(eager) + 1e-3, (error(got), error(eager))
-    assert not _tensor_nodes_left(braid.torch.explain(layer16, x16, **kwargs16))
+    explanation = braid.torch.explain(layer16, x16, **kwargs16)
+    assert not _tensor_nodes_left(explanation)
+    # The same 7 kernels as fp32: the bf16 row factor is converted as its reduction stores it.
+    (region,) = explanation.regions
+    assert _kernel_kinds(region) == ["reduction", "grouped_gemm", "attention", "gemm", "reduction",
+                                     "grouped_gemm", "gemm"], region.schedule
+
+
+class RowFactors(nn.Module):
+    """RMSNorm row factors as models write them, and near misses that must stay rsqrt (after a
+    linear: a region needs a GEMM to be worth compiling)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(24, 24)
+
+    def forward(self, x):
+        x = self.proj(x)
+        rms = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)           # rms_scale
+        rms16 = torch.rsqrt(x.bfloat16().float().pow(2).mean(-1, keepdim=True) + 1e-5)  # of bf16 x
+        quartic = torch.rsqrt(x.pow(4).mean(-1, keepdim=True) + 1e-6)      # not a square
+        first = torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-6)          # not the last dim
+        return x * rms, rms16, quartic, first
+
+
+@torch.no_grad()
+def test_rms_statistics_become_rms_scale():
+    model = RowFactors().eval()
+    x = torch.randn(2, 5, 24)
+    for actual, expected in zip(torch.compile(model, backend="braid")(x), model(x)):
+        _close(actual, expected)
+    (region,) = braid.torch.explain(model, x).regions
+    graph = region.braid_graph
+    assert graph.count("rms_scale(") == 2 and "eps = 1e-06" in graph and "eps = 1e-05" in graph, graph
+    assert graph.count("rsqrt(") == 2, graph  # the quartic and the first dim

@@ -158,6 +158,60 @@ for _op, _targets, _methods in [
     _rule(*_targets, methods=_methods)(_binary(_op))
 
 
+_ADDS = {operator.add, torch.add, aten.add.Tensor}
+_MEANS = {torch.mean, aten.mean.dim}
+_POWS = {operator.pow, torch.pow, aten.pow.Tensor_Scalar}
+
+
+def _calls(node, functions, method):
+    return isinstance(node, torch.fx.Node) and (
+        (node.op == "call_function" and node.target in functions) or
+        (node.op == "call_method" and node.target == method))
+
+
+def _rms_statistics(node):
+    """(x, eps) if `node` is rsqrt(mean(x ** 2, dim=-1, keepdim=True) + eps) on an fp32 x (an
+    RMSNorm's row factor as transformers writes it, its statistics in fp32), else None."""
+    add = node.args[0] if len(node.args) == 1 and not node.kwargs else None
+    if not _calls(add, _ADDS, "add") or len(add.args) != 2 or add.kwargs:
+        return None
+    mean, eps = add.args if isinstance(add.args[0], torch.fx.Node) else add.args[::-1]
+    eps = number_of(eps)
+    if eps is None or not _calls(mean, _MEANS, "mean") or len(mean.args) < 2:
+        return None
+    keepdim = mean.kwargs.get("keepdim", mean.args[2] if len(mean.args) > 2 else False)
+    dim = mean.args[1]
+    dim = dim[0] if isinstance(dim, (list, tuple)) and len(dim) == 1 else dim
+    square = mean.args[0]
+    if keepdim is not True or set(mean.kwargs) - {"keepdim"} or not _calls(square, _POWS, "pow") or \
+            square.kwargs or len(square.args) != 2 or number_of(square.args[1]) != 2:
+        return None
+    x = square.args[0]
+    if not (isinstance(x, torch.fx.Node) and is_tensor(x)) or \
+            getattr(fake_value(x), "dtype", None) != torch.float32 or dim not in (-1, len(shape_of(x)) - 1):
+        return None
+    # A bf16 model's x.to(float32): rms_scale reads the bf16 x itself (widening is exact).
+    if _calls(x, {aten._to_copy.default}, "to") or _calls(x, set(), "float"):
+        source = x.args[0]
+        if isinstance(source, torch.fx.Node) and is_tensor(source) and \
+                getattr(fake_value(source), "dtype", None) == torch.bfloat16:
+            x = source
+    return x, float(eps)
+
+
+@_rule(torch.rsqrt, aten.rsqrt.default, methods=("rsqrt",))
+def _rsqrt(b, node):
+    """An RMSNorm's rsqrt(mean(x²) + eps) becomes one rms_scale(x) — one row kernel instead of x²
+    written by a pointwise kernel, its mean and rsqrt — that --O's fold-rms-norm moves into the
+    GEMM epilogues; x² and the mean then have no reader and are dropped. Numerics: the same f32
+    arithmetic up to the order of the sum."""
+    stats = _rms_statistics(node)
+    if stats is None:
+        return _unary("rsqrt")(b, node)
+    x, eps = stats
+    return b.emit("rms_scale", [b.value(x)], {"eps": eps})
+
+
 @_rule(F.gelu, aten.gelu.default)
 def _gelu(b, node):
     x, approximate = _bind(node, "input", approximate="none")
