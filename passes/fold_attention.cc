@@ -1,4 +1,5 @@
-// softmax(q·kᵀ·c + mask)·v written out -> attention(q·c, k, v, mask).
+// softmax(q·kᵀ·c + mask)·v written out -> attention(q·c, k, v, mask); also with the softmax
+// taken in f32 between converts, as bf16 models write it.
 #include "passes/fold_attention.h"
 
 #include <ostream>
@@ -64,10 +65,26 @@ class Folder {
   // stream) if it is not one.
   bool Fold(Node& root) {
     Node* softmax = DefOf(root.operand(0), OpKind::kSoftmax);
+    // A bf16 model's eager attention takes the softmax in f32: convert(softmax(convert(s) to
+    // f32)) back to bf16. The template computes scores and softmax in f32 anyway; the two
+    // roundings of the probabilities and of the widened scores are what it skips.
+    Node* narrow = DefOf(root.operand(0), OpKind::kConvert);
+    Node* widen = nullptr;
+    if (softmax == nullptr && narrow != nullptr && (softmax = DefOf(narrow->operand(0), OpKind::kSoftmax))) {
+      widen = DefOf(softmax->operand(0), OpKind::kConvert);
+      const DType dtype = root.result()->type().tensor().dtype;
+      if (widen == nullptr || widen->operand(0)->type().tensor().dtype != dtype ||
+          narrow->result()->type().tensor().dtype != dtype) {
+        return Skip(root, "the softmax's operand and result convert between other dtypes");
+      }
+      if (!OnlyUse(narrow->result(), graph_) || !OnlyUse(widen->result(), graph_)) {
+        return Skip(root, "the converted scores or probabilities are read elsewhere");
+      }
+    }
     if (softmax == nullptr || root.result()->type().tensor().rank() != 4) return false;
     if (*NormalizeAxis(*softmax->IntAttr("axis"), 4) != 3) return Skip(root, "the softmax is not over the keys");
     if (!OnlyUse(softmax->result(), graph_)) return Skip(root, "the probabilities are read elsewhere");
-    Value* scores = softmax->operand(0);
+    Value* scores = widen != nullptr ? widen->operand(0) : softmax->operand(0);
     Value* mask = nullptr;
     Value* scale = nullptr;
     std::vector<Node*> chain = {softmax};

@@ -16,7 +16,9 @@
 // The scale, a value known only at run time, moves onto q ((q·c)·kᵀ = c·(q·kᵀ) up to rounding).
 // The repeat_kv chain is optional (plain multi-head attention folds too). The scores, their
 // scaled and masked forms and the probabilities must be read by nothing else. `mul` and `add`
-// fold in either operand order.
+// fold in either operand order. A bf16 graph may take the softmax in f32, as transformers' eager
+// attention does (`softmax(s, dtype=float32).to(bf16)`): `%p = convert(softmax(convert(%s2)
+// {to = f32})) {to = bf16}` folds too (the template's scores and softmax are f32 throughout).
 #ifndef BRAID_PASSES_FOLD_ATTENTION_H_
 #define BRAID_PASSES_FOLD_ATTENTION_H_
 

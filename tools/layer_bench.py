@@ -13,8 +13,13 @@ reports medians and ratios measured in this run.
     tools/layer_bench.sh                       # every shape (prefill T=128, 512; decode S=512, 2048)
     tools/layer_bench.sh --shapes decode:512 --rounds 5 --no-inductor
     tools/layer_bench.sh --dtype bf16           # the bf16 layer against eager and Inductor in bf16
+
+The "torch.compile" column is the same PyTorch layer compiled through braid's PyTorch backend
+(torch.compile(layer, backend="braid"): the bridge writes the braid graph from the FX graph);
+the "braid" column is the example's IR compiled through the Python API.
 """
 import argparse
+import importlib
 import math
 import os
 import statistics
@@ -124,7 +129,7 @@ def check(name, who, got, want, reference):
             sys.exit(f"{name}: {who}'s {what} is off by {err:.2e} (relative rms; bound {bound:.2e})")
 
 
-def bench_shape(name, t, past, layer, reference_layer, compiled_braid, inductor, rounds, gen, dtype):
+def bench_shape(name, t, past, layer, reference_layer, compiled_braid, inductor, bridge, rounds, gen, dtype):
     inputs = [i.to(dtype) for i in make_inputs(gen, t, past)]
     with torch.no_grad():
         want = layer(*inputs)
@@ -136,6 +141,9 @@ def bench_shape(name, t, past, layer, reference_layer, compiled_braid, inductor,
         if inductor is not None:
             check(name, "Inductor", inductor(*inputs)[:1], want, reference)
             runs["inductor"] = lambda: inductor(*inputs)
+        if bridge is not None:
+            check(name, "torch.compile(backend='braid')", bridge(*inputs), want, reference)
+            runs["bridge"] = lambda: bridge(*inputs)
         iterations = 1 if t >= 128 else 5
         for fn in runs.values():  # warm up (Inductor compiles this shape here)
             fn()
@@ -151,6 +159,8 @@ def bench_shape(name, t, past, layer, reference_layer, compiled_braid, inductor,
     row += [f"{med['braid']:9.1f}", f"{med['eager'] / med['braid']:6.2f}x"]
     row.append(f"{med['inductor'] / med['braid']:6.2f}x" if "inductor" in med else f"{'-':>7}")
     row.append(f"{flops / med['braid'] / 1e6:7.1f}")
+    if "bridge" in med:
+        row += [f"{med['bridge']:9.1f}", f"{med['eager'] / med['bridge']:6.2f}x"]
     print(" ".join(row), flush=True)
 
 
@@ -161,6 +171,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--no-inductor", action="store_true")
+    parser.add_argument("--no-bridge", action="store_true",
+                        help="leave out torch.compile(layer, backend='braid')")
     parser.add_argument("--dtype", choices=["f32", "bf16"], default="f32",
                         help="bf16: weights, activations and the KV cache in bfloat16 (braid compiles the "
                              "example with every f32 tensor made bf16; eager and Inductor run the layer in "
@@ -181,16 +193,21 @@ def main():
         import torch._inductor.config as inductor_config
         inductor_config.freezing = True
         inductor = torch.compile(layer, dynamic=False)
+    bridge = None
+    if not args.no_bridge:
+        importlib.import_module("braid.torch")  # registers the "braid" backend
+        bridge = torch.compile(layer, backend="braid", dynamic=False)
     print(f"# {args.dtype} layer; braid {compiled.isa}, {args.threads} threads; torch {torch.__version__}; medians of {args.rounds} "
           f"alternating rounds (ms)")
-    print(f"{'shape':<16} {'eager':>9} {'inductor':>9} {'braid':>9} {'/eager':>7} {'/induct':>7} {'GFLOP/s':>7}")
+    print(f"{'shape':<16} {'eager':>9} {'inductor':>9} {'braid':>9} {'/eager':>7} {'/induct':>7} {'GFLOP/s':>7}"
+          + ("" if bridge is None else f" {'t.compile':>9} {'/eager':>7}"))
     for shape in args.shapes:
         kind, _, size = shape.partition(":")
         size = int(size)
         if kind == "prefill":
-            bench_shape(f"prefill T={size}", size, 0, layer, reference_layer, compiled, inductor, args.rounds, gen, dtype)
+            bench_shape(f"prefill T={size}", size, 0, layer, reference_layer, compiled, inductor, bridge, args.rounds, gen, dtype)
         elif kind == "decode":
-            bench_shape(f"decode S={size}", 1, size - 1, layer, reference_layer, compiled, inductor, args.rounds, gen, dtype)
+            bench_shape(f"decode S={size}", 1, size - 1, layer, reference_layer, compiled, inductor, bridge, args.rounds, gen, dtype)
         else:
             sys.exit(f"--shapes: {shape!r} is not prefill:T or decode:S")
 

@@ -335,16 +335,20 @@ def _kernel_line(region, kind):
     return next(line for line in region.schedule.splitlines() if line.startswith("kernel") and f": {kind} " in line)
 
 
-def test_bf16_layer_is_as_close_to_fp32_as_eager_bf16():
+@pytest.mark.parametrize("attention", ATTENTION)
+def test_bf16_layer_is_as_close_to_fp32_as_eager_bf16(attention):
     """The layer in bf16 (weights and activations; RMSNorm folded into the grouped GEMMs as a
-    bf16 model writes it: x.float(), x·r rounded back to bf16, times the bf16 weight): one braid
-    region, and its error against the fp32 layer is about eager bf16's own."""
-    layer, rope, _ = _layer("sdpa")
-    x, kwargs = _inputs(rope, "sdpa", 0, 7)
+    bf16 model writes it: x.float(), x·r rounded back to bf16, times the bf16 weight; eager
+    attention's softmax in fp32 folded into the attention template): one braid region, and its
+    error against the fp32 layer is about eager bf16's own."""
+    layer, rope, _ = _layer(attention)
+    x, kwargs = _inputs(rope, attention, 0, 7)
     want = layer(x, **kwargs)
     layer16 = copy.deepcopy(layer).to(torch.bfloat16)
     x16 = x.to(torch.bfloat16)
     kwargs16 = dict(kwargs, position_embeddings=tuple(t.to(torch.bfloat16) for t in kwargs["position_embeddings"]))
+    if kwargs["attention_mask"] is not None:
+        kwargs16["attention_mask"] = kwargs["attention_mask"].to(torch.bfloat16)
     eager = layer16(x16, **kwargs16).float()
     got = torch.compile(layer16, backend="braid")(x16, **kwargs16).float()
 
