@@ -74,7 +74,7 @@ class Folder {
       widen = DefOf(softmax->operand(0), OpKind::kConvert);
       const DType dtype = root.result()->type().tensor().dtype;
       if (widen == nullptr || widen->operand(0)->type().tensor().dtype != dtype ||
-          narrow->result()->type().tensor().dtype != dtype) {
+          widen->result()->type().tensor().dtype != DType::kF32 || narrow->result()->type().tensor().dtype != dtype) {
         return Skip(root, "the softmax's operand and result convert between other dtypes");
       }
       if (!OnlyUse(narrow->result(), graph_) || !OnlyUse(widen->result(), graph_)) {

@@ -229,7 +229,7 @@ class Scheduler {
   // each result element as the reduction kernel stores it: no kernel of its own.
   bool IsReductionEpilogue(const Node& node, int k) const {
     const Kernel& kernel = kernels_[k];
-    return options_.fuse_epilogues && kernel.kind == KernelKind::kReduction && !kernel.nodes.empty() &&
+    return options_.fuse_pointwise && kernel.kind == KernelKind::kReduction && !kernel.nodes.empty() &&
            node.operands().size() == 1 && node.operand(0)->def() == kernel.nodes.back();
   }
 
@@ -264,8 +264,18 @@ class Scheduler {
     const HeadLayout in = LayoutOf(x);
     if (node.op() == OpKind::kReshape) {
       if (in != HeadLayout::kTile) return "it reshapes a heads view again";
-      // One head width per GEMM output type: the kernel's tasks are cut at head boundaries.
+      // Tasks cover whole heads: a view with one head would leave one task per M block (one
+      // thread for a whole decode GEMM), and a split nothing transposes or rotates is better
+      // left a free view of the GEMM's result.
       const int64_t d = HeadSplitDim(node);
+      const Shape& split = node.result()->type().tensor().shape;
+      if (split[split.size() - 2].value() < 2) return "it splits off a single head";
+      bool viewed = false;
+      for (const Node* user : node.result()->users()) {
+        viewed |= IsHeadTranspose(*user) || user->op() == OpKind::kRotateHalf;
+      }
+      if (!viewed) return "no transpose or rotate_half of the heads reads it";
+      // One head width per GEMM output type: the kernel's tasks are cut at head boundaries.
       auto [it, fresh] = head_dim_.try_emplace({k, x->type().ToString()}, d);
       if (!fresh && it->second != d) {
         return absl::StrCat("heads of ", d, " differ from the heads of ", it->second,
