@@ -15,19 +15,17 @@ namespace {
 
 bool IsOne(const Dim& d) { return !d.is_symbolic() && d.value() == 1; }
 
-// Element offset in an operand of shape `s` read with NumPy broadcasting at `index` of a space
-// of rank index.size() (s aligned to the right; its size-1 dims and missing leading dims
-// repeat).
-llvm::Value* BroadcastOffset(FunctionEmitter& f, const Shape& s, const std::vector<llvm::Value*>& index) {
-  llvm::IRBuilder<>& b = f.b();
-  const int R = static_cast<int>(index.size()), r = static_cast<int>(s.size());
-  llvm::Value* offset = f.I64(0);
-  for (int d = 0; d < R; ++d) {
-    const int sd = d - (R - r);
-    if (sd < 0 || IsOne(s[sd])) continue;
-    offset = b.CreateAdd(offset, b.CreateMul(index[d], f.Product(s, sd + 1, r)));
+// Per dim of a space of rank `rank`, the element stride of an operand of shape `s` read with
+// NumPy broadcasting (s aligned to the right), or null where it repeats (its size-1 dims and
+// missing leading dims).
+std::vector<llvm::Value*> BroadcastStrides(FunctionEmitter& f, const Shape& s, int rank) {
+  const int r = static_cast<int>(s.size());
+  std::vector<llvm::Value*> strides(rank, nullptr);
+  for (int d = 0; d < rank; ++d) {
+    const int sd = d - (rank - r);
+    if (sd >= 0 && !IsOne(s[sd])) strides[d] = f.Product(s, sd + 1, r);
   }
-  return offset;
+  return strides;
 }
 
 class HeadBody {
@@ -53,13 +51,33 @@ class HeadBody {
   void Emit() {
     const Shape& shape = e_.cls->type->shape;
     const size_t lead_dims = shape.size() - 1;
+    // Buffers, dims and strides before the loops: loaded inside, they could alias the stores,
+    // and the loop vectoriser would give up.
+    const int rank = static_cast<int>(shape.size());
+    auto prepare = [&](const Value* v) {
+      if (base_.contains(v)) return;
+      base_[v] = f_.Buffer(f_.mc().plan.value_slot.at(v));
+      for (int r : {rank, rank + 1}) strides_[{v, r}] = BroadcastStrides(f_, v->type().tensor().shape, r);
+    };
+    for (const Node* n : e_.cls->head_nodes) {
+      for (const Value* v : n->operands()) {
+        if (InMemory(v)) prepare(v);
+      }
+    }
+    for (const Node* n : e_.cls->epilogues) {
+      for (const Value* v : n->operands()) {
+        if (InMemory(v)) prepare(v);
+      }
+    }
+    for (const Value* v : e_.stores) prepare(v);
+    std::vector<llvm::Value*> extents;
+    for (size_t i = 0; i < lead_dims; ++i) extents.push_back(f_.DimValue(shape[i]));
     f_.For(e_.row_begin, e_.row_end, 1, "heads.row", [&](llvm::Value* row) {
       lead_.assign(lead_dims, nullptr);
       llvm::Value* rest = row;
       for (size_t i = lead_dims; i-- > 0;) {
-        llvm::Value* extent = f_.DimValue(shape[i]);
-        lead_[i] = i == 0 ? rest : b_.CreateURem(rest, extent);
-        rest = b_.CreateUDiv(rest, extent);
+        lead_[i] = i == 0 ? rest : b_.CreateURem(rest, extents[i]);
+        rest = b_.CreateUDiv(rest, extents[i]);
       }
       row_ = row;
       f_.For(e_.head_begin, e_.head_end, 1, "heads.h", [&](llvm::Value* h) {
@@ -123,16 +141,27 @@ class HeadBody {
     return index;
   }
 
+  bool InMemory(const Value* v) const { return !head_.contains(v) && !tile_node_.contains(v) && !e_.gemm_of.contains(v); }
+
+  // Element offset of `v` (prepared) at `index`.
+  llvm::Value* Offset(const Value* v, const std::vector<llvm::Value*>& index) {
+    const std::vector<llvm::Value*>& strides = strides_.at({v, static_cast<int>(index.size())});
+    llvm::Value* offset = f_.I64(0);
+    for (size_t d = 0; d < index.size(); ++d) {
+      if (strides[d] != nullptr) offset = b_.CreateAdd(offset, b_.CreateMul(index[d], strides[d]));
+    }
+    return offset;
+  }
+
   void Store(const Value* v) {
     const TensorType& t = v->type().tensor();
-    llvm::Value* offset = BroadcastOffset(f_, t.shape, Index(layout_.at(v), 0));
-    StoreFromF32(b_, t.dtype, Eval(v, 0, HeadLayout::kTile), f_.Buffer(f_.mc().plan.value_slot.at(v)), offset);
+    StoreFromF32(b_, t.dtype, Eval(v, 0, HeadLayout::kTile), base_.at(v), Offset(v, Index(layout_.at(v), 0)));
   }
 
   // Value v at position s (0: the column, 1: its partner), as read by a node of `reader`
   // layout (which only matters for values read from memory).
   llvm::Value* Eval(const Value* v, int s, HeadLayout reader) {
-    const bool in_memory = !head_.contains(v) && !tile_node_.contains(v) && !e_.gemm_of.contains(v);
+    const bool in_memory = InMemory(v);
     auto key = std::make_tuple(v, s, in_memory ? reader : HeadLayout::kTile);
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
     llvm::Value* x;
@@ -142,8 +171,7 @@ class HeadBody {
       // A GEMM result (plus bias) is rounded to its dtype, as the GEMM's own result is.
       x = RoundTripF32(b_, t.dtype, e_.tile_value(g->second, element, Col(s)));
     } else if (in_memory) {
-      llvm::Value* base = f_.Buffer(f_.mc().plan.value_slot.at(v));
-      x = LoadAsF32(b_, t.dtype, base, BroadcastOffset(f_, t.shape, Index(reader, s)));
+      x = LoadAsF32(b_, t.dtype, base_.at(v), Offset(v, Index(reader, s)));
     } else {
       const Node* n = head_.contains(v) ? head_.at(v) : tile_node_.at(v);
       const HeadLayout layout = head_.contains(v) ? layout_.at(v) : HeadLayout::kTile;
@@ -170,6 +198,9 @@ class HeadBody {
   absl::flat_hash_map<const Value*, const Node*> head_;
   absl::flat_hash_map<const Value*, HeadLayout> layout_;
   absl::flat_hash_map<const Value*, const Node*> tile_node_;
+  // Prepared before the loops: buffers, and broadcast strides by (value, space rank).
+  absl::flat_hash_map<const Value*, llvm::Value*> base_;
+  absl::flat_hash_map<std::pair<const Value*, int>, std::vector<llvm::Value*>> strides_;
   // Loop state.
   std::vector<llvm::Value*> lead_;
   llvm::Value* row_ = nullptr;
