@@ -7,27 +7,11 @@
 #include "codegen/element_loop.h"
 #include "codegen/element_storage.h"
 #include "codegen/head_epilogue.h"
+#include "codegen/shared_pack.h"
 #include "ir/status_macros.h"
 
 namespace braid {
 namespace {
-
-// The runtime's activation packer (PackActivation in packing.h): plain data movement, cheaper
-// to call than to generate and compile per GEMM.
-// A bf16 or i8 activation is widened to f32 as it is packed (braid_pack_activation_bf16 / _i8),
-// or packed as bf16 k pairs or u8 k quads for the dot paths (k_step 2 or 4).
-llvm::FunctionCallee PackActivationFunction(ModuleContext& mc, DType act, int k_step) {
-  llvm::LLVMContext& ctx = mc.module.getContext();
-  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
-  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
-  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, i64, i64, i64, i64, i64, ptr}, false);
-  const char* name = k_step == 2              ? "braid_pack_activation_bf16_pairs"
-                     : k_step == 4            ? "braid_pack_activation_u8_quads"
-                     : act == DType::kBF16 ? "braid_pack_activation_bf16"
-                     : act == DType::kI8   ? "braid_pack_activation_i8"
-                                           : "braid_pack_activation";
-  return mc.module.getOrInsertFunction(name, type);
-}
 
 // K rounded up to whole steps of `k_step` (a power of two).
 llvm::Value* RoundUpToSteps(llvm::IRBuilder<>& b, llvm::Value* k, int k_step) {
@@ -87,7 +71,7 @@ llvm::Value* ColumnGroups(FunctionEmitter& f, const GemmOutputClass& c, int nr, 
 
 GemmTaskEmitter::GemmTaskEmitter(ModuleContext& mc, const Kernel& kernel, FunctionEmitter& f,
                                  const GemmOutputClass& c, const TileConfig& config, llvm::Value* task,
-                                 llvm::Value* tile)
+                                 llvm::Value* tile, SharedPack* shared, llvm::Value* shared_buffer)
     : mc_(mc),
       kernel_(kernel),
       f_(f),
@@ -96,6 +80,8 @@ GemmTaskEmitter::GemmTaskEmitter(ModuleContext& mc, const Kernel& kernel, Functi
       cfg_(config),
       task_(task),
       tile_(tile),
+      shared_(shared),
+      shared_buffer_(shared_buffer),
       nr_(config.nv * mc.target.vector_width),
       gemms_(c.gemms.size()) {}
 
@@ -202,7 +188,6 @@ void GemmTaskEmitter::EmitOperands() {
 //   pairs): M = 12 51-60 -> 57-65 % of peak, M = 16 60-65 -> 66-72 %, M = 24 78-85 -> 78-91 %.
 // - Otherwise kc, with the tiled block function.
 void GemmTaskEmitter::EmitKBlockLengths() {
-  constexpr int kSmallBlockTiles = 4;
   // (Capped at the lengths measured for mc = 96: the taller M blocks of 132 rows were measured
   // at M >= 128 only.)
   const int64_t long_kc = std::min<int64_t>(16, cfg_.mc / cfg_.mr) * cfg_.kc;
@@ -265,11 +250,23 @@ void GemmTaskEmitter::EmitPanelMajor() {
 }
 
 void GemmTaskEmitter::EmitKBlocks() {
+  // Large M blocks read their blocks from the kernel's shared packed copy when the entry made
+  // one (shared_pack.h); the others pack their own.
+  llvm::Value* use_shared = b_.CreateAnd(b_.CreateNot(small_block_), b_.CreateIsNotNull(shared_buffer_), "use_shared");
   f_.For(f_.I64(0), k_max_, kc_, "k0", [&](llvm::Value* k0) {
+    act_blocks_.clear();
     for (const Activation& act : acts_) {
+      act_blocks_.push_back(
+          b_.CreateSelect(use_shared, shared_->Block(f_, shared_buffer_, act.value, m0_, k0), act.packed, "a.block"));
       IfKInRange(k0, act.k, [&](llvm::Value* kb) {
+        llvm::BasicBlock* pack = llvm::BasicBlock::Create(f_.ctx(), "pack", f_.fn());
+        llvm::BasicBlock* packed = llvm::BasicBlock::Create(f_.ctx(), "packed", f_.fn());
+        b_.CreateCondBr(use_shared, packed, pack);
+        b_.SetInsertPoint(pack);
         b_.CreateCall(PackActivationFunction(mc_, act.value->type().tensor().dtype, act.k_step),
                       {act.data, act.k, m0_, m_rows_, k0, kb, f_.I64(cfg_.mr), tiled_kc_, act.packed});
+        b_.CreateBr(packed);
+        b_.SetInsertPoint(packed);
       });
     }
     llvm::BasicBlock* streaming = llvm::BasicBlock::Create(f_.ctx(), "streaming", f_.fn());
@@ -293,7 +290,7 @@ void GemmTaskEmitter::EmitStreaming(llvm::Value* k0) {
     const Operands& op = ops_[g];
     IfKInRange(k0, op.k, [&](llvm::Value* kb) {
       b_.CreateCall(GemmStreamingBlockFunction(mc_, cfg_, op.path),
-                    {acts_[op.act].packed, WeightBlock(first_panel_, g, k0), b_.CreateMul(op.k_panel, f_.I64(nr_)), kb,
+                    {act_blocks_[op.act], WeightBlock(first_panel_, g, k0), b_.CreateMul(op.k_panel, f_.I64(nr_)), kb,
                      TileOf(f_.I64(0), g), b_.CreateMul(tile_floats_, f_.I64(gemms_)), m_rows_, task_panels_});
     });
   }
@@ -334,7 +331,7 @@ void GemmTaskEmitter::EmitTiled(llvm::Value* k0) {
           block_path = GemmPath::kBf16Dot;
         }
         b_.CreateCall(GemmTiledBlockFunction(mc_, cfg_, block_path),
-                      {acts_[op.act].packed, weights, kb, TileOf(pp, g), m_rows_, next, tiled_kc_});
+                      {act_blocks_[op.act], weights, kb, TileOf(pp, g), m_rows_, next, tiled_kc_});
       });
     }
   });

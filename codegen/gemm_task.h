@@ -9,7 +9,9 @@
 //   streaming    one micro-tile (decoding): per K block and GEMM, one call over all the task's
 //                panels, several at a time;
 //   tiled        otherwise: per K block, panel and GEMM, one register-blocked call over the M
-//                block's micro-tiles, prefetching the weight block the next call reads;
+//                block's micro-tiles, prefetching the weight block the next call reads (the
+//                activation block from the kernel's shared packed copy when the entry made
+//                one, shared_pack.h);
 //
 // and then the epilogue binder, which reads the finished tiles (plus bias) into the fused
 // pointwise nodes and stores what must be materialised.
@@ -37,9 +39,10 @@ struct GemmOutputClass {
   int64_t head_dim = 0;
 };
 
-// The most N panels one task covers (its tile buffer holds that many per GEMM). Each task packs
-// its activation block once for all of them: 8 instead of 4 halves that cost (it was ~5 % of a
-// large-M GEMM before the packer was vectorised).
+// The most N panels one task covers (its tile buffer holds that many per GEMM). A task that
+// packs its own activation block packs it once for all of them: 8 instead of 4 halved that cost
+// (it was ~5 % of a large-M GEMM before the packer was vectorised); large M blocks now read a
+// copy packed once per kernel run (shared_pack.h).
 inline constexpr int kMaxPanelsPerTask = 8;
 // The most a small M block's packed activations (all of K) may take in the thread's scratch
 // buffer for the panel-major order: 4 MiB, e.g. 24 rows of K = 43690.
@@ -59,11 +62,15 @@ int64_t MaxTaskPanels(const GemmOutputClass& c, int nr);
 // Tasks per M block of class `c` (runs of panels, or of whole heads) for `m_blocks` M blocks.
 llvm::Value* ColumnGroups(FunctionEmitter& f, const GemmOutputClass& c, int nr, llvm::Value* m_blocks);
 
+class SharedPack;
+
 class GemmTaskEmitter {
  public:
-  // `task` counts within class `c`; `tile` is the task's tile buffer (AllocateTile).
+  // `task` counts within class `c`; `tile` is the task's tile buffer (AllocateTile);
+  // `shared_buffer` the kernel's shared packed activations, or null at run time (shared_pack.h).
   GemmTaskEmitter(ModuleContext& mc, const Kernel& kernel, FunctionEmitter& f, const GemmOutputClass& c,
-                  const TileConfig& config, llvm::Value* task, llvm::Value* tile);
+                  const TileConfig& config, llvm::Value* task, llvm::Value* tile, SharedPack* shared,
+                  llvm::Value* shared_buffer);
   void Emit();
 
  private:
@@ -107,6 +114,8 @@ class GemmTaskEmitter {
   const TileConfig& cfg_;
   llvm::Value* task_;
   llvm::Value* tile_;
+  SharedPack* shared_;
+  llvm::Value* shared_buffer_;
   const int nr_;
   const size_t gemms_;
 
@@ -126,6 +135,8 @@ class GemmTaskEmitter {
   llvm::Value* tile_floats_ = nullptr;
   std::vector<Operands> ops_;
   std::vector<Activation> acts_;
+  // Per K block: each activation's packed block (its own, or the shared copy's).
+  std::vector<llvm::Value*> act_blocks_;
   llvm::Value* k_max_ = nullptr;
   int64_t small_block_kc_ = 0;
   // An f32 buffer (entry-block alloca) for one int8 weight block widened for the tiled path.

@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "codegen/shared_pack.h"
 #include "ir/status_macros.h"
 #include "scheduler/head_view.h"
 
@@ -182,7 +183,13 @@ void GemmTemplate::ReturnFromTask(FunctionEmitter& f, llvm::Value* tile) const {
 
 void GemmTemplate::RenderClass(FunctionEmitter& f, const GemmOutputClass& c, const TileConfig& config,
                                llvm::Value* task, llvm::Value* tile) {
-  GemmTaskEmitter(mc_, kernel_, f, c, config, task, tile).Emit();
+  SharedPack shared(mc_, classes_, config);
+  GemmTaskEmitter(mc_, kernel_, f, c, config, task, tile, &shared, SharedPack::LoadBuffer(f)).Emit();
+}
+
+void GemmTemplate::EmitSharedPack(FunctionEmitter& f, const TileConfig& config, const std::string& name,
+                                  llvm::Value* task_ctx, llvm::FunctionCallee parallel_for, llvm::Value* pool) {
+  SharedPack(mc_, classes_, config).EmitPass(f, name, task_ctx, parallel_for, pool);
 }
 
 llvm::Function* GemmTemplate::Render(const TileConfig& config, const std::string& name) {

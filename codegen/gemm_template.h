@@ -3,9 +3,10 @@
 // A template kernel is a task function over output tiles: task -> (output class, M block of
 // at most `mc` rows (M split evenly in whole micro-tiles), up to kMaxPanelsPerTask N panels of
 // `nr` columns). Per task, for each K block: each activation block is packed once (runtime
-// PackActivation: micro-panels of `mr` interleaved rows), then the block functions of
-// gemm_block.h accumulate into a per-task tile buffer, so the shared activation is packed once
-// for every panel and every GEMM of the group:
+// PackActivation: micro-panels of `mr` interleaved rows) — or, for large M, read from the copy
+// a pass packed once for all tasks before they ran (shared_pack.h) — then the block functions
+// of gemm_block.h accumulate into a per-task tile buffer, so the shared activation is packed
+// once for every panel and every GEMM of the group:
 // - M block of one micro-tile (decoding, M <= mr): per GEMM, one streaming call reads the
 //   task's panels several at a time, in K blocks mc/mr times kc;
 // - otherwise, per panel and per GEMM, one tiled call runs the `mr` x `nr` register-blocked
@@ -44,6 +45,11 @@ class GemmTemplate {
   virtual llvm::Function* Render(const TileConfig& config, const std::string& name);
   // IR (in the entry function) computing how many tasks Render's function takes.
   llvm::Value* NumTasks(FunctionEmitter& f, const TileConfig& config) const;
+  // IR (in the entry function, before the tasks run): the pass packing the activations once for
+  // all tasks when M is large, its buffer (or null) stored in the third slot of `task_ctx`
+  // (shared_pack.h); `parallel_for(pool, fn, ctx, n)` runs it.
+  void EmitSharedPack(FunctionEmitter& f, const TileConfig& config, const std::string& name, llvm::Value* task_ctx,
+                      llvm::FunctionCallee parallel_for, llvm::Value* pool);
 
   // The packed-weight format the micro-kernels of `config` read on this target.
   PanelFormat Panel(const TileConfig& config, GemmPath path = GemmPath::kF32) const {

@@ -40,9 +40,12 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
   llvm::BasicBlock::Create(ctx, "entry", entry);
   FunctionEmitter f(mc, entry, entry->getArg(0), entry->getArg(1));
   llvm::IRBuilder<>& b = f.b();
-  llvm::Value* task_ctx = b.CreateAlloca(llvm::ArrayType::get(ptr, 2), nullptr, "ctx");
+  // A task's context: the buffers, the dims, and a GEMM kernel's shared packed activations
+  // (shared_pack.h; null in other kernels').
+  llvm::Value* task_ctx = b.CreateAlloca(llvm::ArrayType::get(ptr, 3), nullptr, "ctx");
   b.CreateStore(entry->getArg(0), task_ctx);
   b.CreateStore(entry->getArg(1), b.CreateConstInBoundsGEP1_64(ptr, task_ctx, 1));
+  b.CreateStore(llvm::ConstantPointerNull::get(b.getPtrTy()), b.CreateConstInBoundsGEP1_64(ptr, task_ctx, 2));
 
   for (size_t k = 0; k < schedule.kernels.size(); ++k) {
     const Kernel& kernel = schedule.kernels[k];
@@ -96,6 +99,7 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
                                                   : std::make_unique<GemmTemplate>(mc, kernel);
       const TileConfig config = tmpl->Choose();
       task_fn = tmpl->Render(config, name);
+      tmpl->EmitSharedPack(f, config, name, task_ctx, parallel_for, entry->getArg(2));
       tasks = tmpl->NumTasks(f, config);
       out.choices.push_back(config.ToString(target.vector_width));
       std::vector<std::string> paths;  // each GEMM's, said when any is not f32's

@@ -275,6 +275,7 @@ absl::StatusOr<std::unique_ptr<Jit>> Jit::Create(llvm::orc::LLJIT& lljit, const 
   define("braid_alloc_tile", &braid_alloc_tile);
   define("braid_free_tile", &braid_free_tile);
   define("braid_thread_scratch", &braid_thread_scratch);
+  define("braid_shared_pack_buffer", &braid_shared_pack_buffer);
   define("braid_pack_activation", &braid_pack_activation);
   define("braid_pack_activation_bf16", &braid_pack_activation_bf16);
   define("braid_pack_activation_bf16_pairs", &braid_pack_activation_bf16_pairs);

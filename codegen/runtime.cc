@@ -153,19 +153,31 @@ extern "C" void* braid_alloc_tile(int64_t bytes) {
 
 extern "C" void braid_free_tile(void* tile) { std::free(tile); }
 
-extern "C" void* braid_thread_scratch(int64_t bytes) {
-  struct Scratch {
-    void* data = nullptr;
-    int64_t bytes = 0;
-    ~Scratch() { std::free(data); }
-  };
-  thread_local Scratch scratch;
-  if (bytes > scratch.bytes) {
-    std::free(scratch.data);
-    scratch.data = braid_alloc_tile(bytes);
-    scratch.bytes = bytes;
+namespace {
+// A thread's buffer that grows to the largest size asked of it and is freed when the thread exits.
+struct GrowingBuffer {
+  void* data = nullptr;
+  int64_t bytes = 0;
+  ~GrowingBuffer() { std::free(data); }
+  void* Get(int64_t wanted) {
+    if (wanted > bytes) {
+      std::free(data);
+      data = braid_alloc_tile(wanted);
+      bytes = wanted;
+    }
+    return data;
   }
-  return scratch.data;
+};
+}  // namespace
+
+extern "C" void* braid_thread_scratch(int64_t bytes) {
+  thread_local GrowingBuffer scratch;
+  return scratch.Get(bytes);
+}
+
+extern "C" void* braid_shared_pack_buffer(int64_t bytes) {
+  thread_local GrowingBuffer shared;
+  return shared.Get(bytes);
 }
 
 extern "C" void braid_parallel_for(void* pool, braid::TaskFn fn, void* ctx, int64_t n) {

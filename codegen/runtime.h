@@ -81,6 +81,11 @@ extern "C" void braid_free_tile(void* tile);
 // thread, valid until its next call on that thread (it grows, never shrinks, and is freed when
 // the thread exits). Callers keep `bytes` small (the GEMM template: a few MiB at most).
 extern "C" void* braid_thread_scratch(int64_t bytes);
+// The same, a second buffer: a GEMM kernel's activations packed once for all its tasks
+// (codegen/shared_pack.h), asked for by the thread running the graph's entry function, which
+// the tasks on any thread then read (so it must not be braid_thread_scratch, which the tasks of
+// that same thread use). At most kMaxSharedPackBytes.
+extern "C" void* braid_shared_pack_buffer(int64_t bytes);
 
 namespace braid {
 class Collective;
