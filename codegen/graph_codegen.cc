@@ -41,7 +41,7 @@ GeneratedModule GenerateModule(const Schedule& schedule, const BufferPlan& plan,
   FunctionEmitter f(mc, entry, entry->getArg(0), entry->getArg(1));
   llvm::IRBuilder<>& b = f.b();
   // A task's context: the buffers, the dims, and a GEMM kernel's shared packed activations
-  // (shared_pack.h; null in other kernels').
+  // (shared_pack.h: set, or nulled, before each GEMM kernel; only its tasks read it).
   llvm::Value* task_ctx = b.CreateAlloca(llvm::ArrayType::get(ptr, 3), nullptr, "ctx");
   b.CreateStore(entry->getArg(0), task_ctx);
   b.CreateStore(entry->getArg(1), b.CreateConstInBoundsGEP1_64(ptr, task_ctx, 1));

@@ -115,15 +115,26 @@ void SharedPack::EmitPass(FunctionEmitter& f, const std::string& kernel_name, ll
     b.CreateStore(llvm::ConstantPointerNull::get(b.getPtrTy()), slot);
     return;
   }
+  const int64_t small_rows = int64_t{kSmallBlockTiles} * config_.mr;
+  if (config_.mc <= small_rows) {
+    // Every M block is small (a very wide group): the tasks pack their own.
+    b.CreateStore(llvm::ConstantPointerNull::get(b.getPtrTy()), slot);
+    return;
+  }
   llvm::Value* rows = f.I64(0);
   for (const Activation& a : acts_) {
     llvm::Value* r = f.Rows(a.value->type().tensor());
     rows = b.CreateSelect(b.CreateICmpSGT(r, rows), r, rows);
   }
+  // The M block the tasks take (GemmTaskEmitter::EmitFrame: M split evenly in whole
+  // micro-tiles): the pass pays only when it is not small, i.e. when the tasks read the copy.
+  llvm::Value* m_blocks = f.CeilDiv(rows, config_.mc);
+  llvm::Value* block_rows = b.CreateMul(
+      f.CeilDiv(b.CreateSDiv(b.CreateAdd(rows, b.CreateSub(m_blocks, f.I64(1))), m_blocks), config_.mr),
+      f.I64(config_.mr));
   llvm::Value* bytes = Offset(f, acts_.size());
-  llvm::Value* applies =
-      b.CreateAnd(b.CreateICmpSGT(rows, f.I64(int64_t{kSmallBlockTiles} * config_.mr)),
-                  b.CreateICmpSLE(bytes, f.I64(kMaxSharedPackBytes)), "shared_pack.applies");
+  llvm::Value* applies = b.CreateAnd(b.CreateICmpSGT(block_rows, f.I64(small_rows)),
+                                     b.CreateICmpSLE(bytes, f.I64(kMaxSharedPackBytes)), "shared_pack.applies");
   llvm::BasicBlock* pass = llvm::BasicBlock::Create(f.ctx(), "shared_pack", f.fn());
   llvm::BasicBlock* own = llvm::BasicBlock::Create(f.ctx(), "own_pack", f.fn());
   llvm::BasicBlock* done = llvm::BasicBlock::Create(f.ctx(), "pack_decided", f.fn());

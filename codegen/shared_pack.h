@@ -6,10 +6,11 @@
 // f32 does, so the packer grew to ~6 % of the W8A8 GEMM's samples and ~4 % of bf16's (perf,
 // cpu-clock, AMD VM, M = 512, 1 thread).
 //
-// After, when M is large (more than kSmallBlockTiles micro-tiles: the tasks run the tiled order
-// with K blocks of kc) and the packed copy is at most kMaxSharedPackBytes, the kernel first runs
-// a parallel pass packing every activation whole, then its tasks read their blocks from that
-// copy. The copy has the layout a task's own packed block has, K block after K block:
+// After, when the tasks' M blocks are large (more than kSmallBlockTiles micro-tiles: such a task
+// runs the tiled order with K blocks of kc) and the packed copy is at most kMaxSharedPackBytes,
+// the kernel first runs a parallel pass packing every activation whole, then the tasks with
+// large M blocks read their blocks from that copy (a small last M block still packs its own).
+// The copy has the layout a task's own packed block has, K block after K block:
 //
 //   activation a, K block j (k0 = j·kc), micro-panel t (rows t·mr .. t·mr + mr - 1):
 //     at offset(a) + (j·M_pad + t·mr)·kc elements, mr x kc elements (packing.h's interleave),

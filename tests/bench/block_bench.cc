@@ -129,7 +129,9 @@ void BM_TiledBlock(benchmark::State& state) {
 
 // M blocks of 48 and 96 rows with the large-M K block (128), and of 16 rows with the small-M
 // one (512); each from L1 (except at kc 512, whose 128 KiB block does not fit), L2 and DRAM;
-// per path (0 f32, 1 bf16, 2 i8).
+// 126 rows with kc 64 (a 32 KiB L1d's K block; two GEMMs' M block in a 1 MiB L2) and 128;
+// 108 rows with blocks spread as a packed weight's K blocks of successive panels are
+// (`spread`); per path (0 f32, 1 bf16, 2 i8).
 void BlockShapes(benchmark::internal::Benchmark* bench) {
   for (int path = 0; path < 3; ++path) {
     for (const auto& shape : std::vector<std::vector<int64_t>>{
