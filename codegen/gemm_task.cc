@@ -38,6 +38,12 @@ llvm::Value* PackBuffer(FunctionEmitter& f, const TileConfig& config) {
 
 }  // namespace
 
+llvm::Value* MBlockRows(FunctionEmitter& f, llvm::Value* m, llvm::Value* m_blocks, int mr) {
+  llvm::IRBuilder<>& b = f.b();
+  llvm::Value* rows_per_block = b.CreateSDiv(b.CreateAdd(m, b.CreateSub(m_blocks, f.I64(1))), m_blocks);
+  return b.CreateMul(f.CeilDiv(rows_per_block, mr), f.I64(mr), "block_rows");
+}
+
 llvm::Value* PanelsPerTask(FunctionEmitter& f, llvm::Value* m_blocks, llvm::Value* panels) {
   llvm::Value* p = f.b().CreateSDiv(f.b().CreateMul(m_blocks, panels), f.I64(16));
   p = f.Min(p, f.I64(kMaxPanelsPerTask));
@@ -140,8 +146,7 @@ void GemmTaskEmitter::EmitFrame() {
   // is two blocks of 66 and 62 rows, not 96 and 32, so the tasks the threads share are of
   // about one size and no thread is left with a long one at the end (4 % of the 2-thread time
   // at M = 128 on the 1024x2816 shape, by a simulation of the task queue).
-  llvm::Value* rows_per_block = b_.CreateSDiv(b_.CreateAdd(m_, b_.CreateSub(m_blocks, f_.I64(1))), m_blocks);
-  llvm::Value* block_rows = b_.CreateMul(f_.CeilDiv(rows_per_block, cfg_.mr), f_.I64(cfg_.mr), "block_rows");
+  llvm::Value* block_rows = MBlockRows(f_, m_, m_blocks, cfg_.mr);
   m0_ = b_.CreateMul(b_.CreateSRem(task_, m_blocks), block_rows, "m0");
   m_rows_ = f_.Min(block_rows, b_.CreateSub(m_, m0_));
   // Tiles hold the task's rows rounded up to whole micro-tiles (a row variant never reaches

@@ -48,6 +48,10 @@ inline constexpr int kMaxPanelsPerTask = 8;
 // buffer for the panel-major order: 4 MiB, e.g. 24 rows of K = 43690.
 inline constexpr int64_t kPanelMajorMaxFloats = 1024 * 1024;
 
+// Rows of each of `m_blocks` M blocks splitting `m` rows evenly in whole micro-tiles of `mr`
+// (the last block takes what is left); the tasks and the shared packing pass both use it.
+llvm::Value* MBlockRows(FunctionEmitter& f, llvm::Value* m, llvm::Value* m_blocks, int mr);
+
 // N panels per task for a class with `m_blocks` M blocks and `panels` panels: enough tasks for
 // the threads (about 16 in all), at most kMaxPanelsPerTask.
 llvm::Value* PanelsPerTask(FunctionEmitter& f, llvm::Value* m_blocks, llvm::Value* panels);

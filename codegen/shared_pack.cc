@@ -126,12 +126,10 @@ void SharedPack::EmitPass(FunctionEmitter& f, const std::string& kernel_name, ll
     llvm::Value* r = f.Rows(a.value->type().tensor());
     rows = b.CreateSelect(b.CreateICmpSGT(r, rows), r, rows);
   }
-  // The M block the tasks take (GemmTaskEmitter::EmitFrame: M split evenly in whole
+  // The M block the tasks take (MBlockRows, as GemmTaskEmitter::EmitFrame splits M in whole
   // micro-tiles): the pass pays only when it is not small, i.e. when the tasks read the copy.
   llvm::Value* m_blocks = f.CeilDiv(rows, config_.mc);
-  llvm::Value* block_rows = b.CreateMul(
-      f.CeilDiv(b.CreateSDiv(b.CreateAdd(rows, b.CreateSub(m_blocks, f.I64(1))), m_blocks), config_.mr),
-      f.I64(config_.mr));
+  llvm::Value* block_rows = MBlockRows(f, rows, m_blocks, config_.mr);
   llvm::Value* bytes = Offset(f, acts_.size());
   llvm::Value* applies = b.CreateAnd(b.CreateICmpSGT(block_rows, f.I64(small_rows)),
                                      b.CreateICmpSLE(bytes, f.I64(kMaxSharedPackBytes)), "shared_pack.applies");
